@@ -1,0 +1,57 @@
+# UMA Desktop — the two commands a person needs are `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export UMA_CACHE ?= $(HOME)/.cache/uma-desktop
+
+.PHONY: run test setup system-deps system-deps-gui lint pytest keycloak-dist keycloak screenshots benchmarks clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+system-deps:
+	@tools/install-system-deps.sh
+
+system-deps-gui:
+	@tools/install-system-deps.sh --gui-only
+
+## Start the app in demo mode: two built-in sandbox servers, logged in as alice.
+run: system-deps-gui setup
+	$(BIN)/uma-desktop --demo
+
+## Everything CI runs: install, lint, type-check, layer check, the whole test suite.
+test: system-deps setup keycloak-dist lint pytest
+
+lint: setup
+	$(BIN)/ruff check uma_desktop tests tools benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	appstreamcli validate --no-net packaging/org.umadesktop.UmaDesktop.metainfo.xml
+	desktop-file-validate packaging/org.umadesktop.UmaDesktop.desktop
+
+pytest: setup
+	QT_QPA_PLATFORM=offscreen tools/keyring-session.sh $(BIN)/pytest -q $(PYTEST_ARGS)
+
+## Download and unpack the pinned Keycloak distribution into $(UMA_CACHE) (not the repo).
+keycloak-dist: setup
+	$(PY) tools/keycloak.py fetch
+
+## A Keycloak with the test realm on http://127.0.0.1:18080 for manual use (Ctrl-C stops it).
+keycloak: keycloak-dist
+	$(PY) tools/keycloak.py serve --port 18080
+
+## Render each main view from the real app on seeded sandboxes into docs/screenshots/.
+screenshots: system-deps-gui setup
+	QT_QPA_PLATFORM=offscreen $(PY) tools/screenshots.py docs/screenshots
+
+benchmarks: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -1,0 +1,30 @@
+"""Test-session setup shared by every suite.
+
+Qt runs offscreen; every test gets its own app directories; fixtures for the real parts
+(sandbox servers, Keycloak, Chromium, the Secret Service) live in tests/fixtures/.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+pytest_plugins = [
+    "tests.fixtures.sandbox",
+    "tests.fixtures.keycloak",
+    "tests.fixtures.browser",
+    "tests.fixtures.keyring",
+]
+
+
+@pytest.fixture
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private UMA_DESKTOP_HOME so config, data, cache and logs land under tmp_path."""
+    home = tmp_path / "uma-home"
+    monkeypatch.setenv("UMA_DESKTOP_HOME", str(home))
+    yield home

@@ -1,0 +1,47 @@
+"""The layer rule: nothing outside uma_desktop/gui imports Qt."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "uma_desktop"
+QT_MODULES = ("PySide6", "shiboken6", "PyQt5", "PyQt6")
+
+
+def _qt_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        found += [n for n in names if n.split(".")[0] in QT_MODULES or n.startswith("uma_desktop.gui")]
+    return found
+
+
+def test_no_qt_import_outside_gui() -> None:
+    offenders = {
+        str(path.relative_to(PACKAGE)): _qt_imports(path)
+        for path in PACKAGE.rglob("*.py")
+        if "gui" not in path.relative_to(PACKAGE).parts[:1] and path.name != "__main__.py"
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_core_layers_load_without_qt() -> None:
+    code = (
+        "import sys, importlib, pkgutil, uma_desktop\n"
+        "for m in pkgutil.walk_packages(uma_desktop.__path__, 'uma_desktop.'):\n"
+        "    if m.name.startswith('uma_desktop.gui') or m.name == 'uma_desktop.__main__':\n"
+        "        continue\n"
+        "    importlib.import_module(m.name)\n"
+        "bad = [n for n in sys.modules if n.split('.')[0] in ('PySide6', 'shiboken6')]\n"
+        "print(bad); sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,83 @@
+"""The contract every authorization-server family adapter implements (design §4).
+
+Adapters are async and Qt-free. They receive an ``httpx.AsyncClient`` built by
+``uma_desktop.net`` and a ``TokenSource`` that yields a fresh owner access token; they never
+see refresh tokens or the keyring. Every method raises only ``uma_desktop.errors`` types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from uma_desktop.domain import AccessRequest, Party, Resource, Share, SharedWithMe
+
+
+class Capability(StrEnum):
+    """What a backend can do; the GUI shows only what is declared."""
+
+    SCOPE_SUBSET = "scope_subset"  # approve only some of the requested scopes
+    DENY = "deny"
+    SHARE_BY_USERNAME = "share_by_username"
+    SHARE_BY_EMAIL = "share_by_email"
+    NARROW = "narrow"  # remove some scopes of a share, keep the rest
+    EXPIRY = "expiry"  # shares may carry an expiry date
+    SHARED_WITH_ME = "shared_with_me"
+    SERVER_HISTORY = "server_history"  # the server keeps its own decision log
+    PERSON_LOOKUP = "person_lookup"
+
+
+@runtime_checkable
+class TokenSource(Protocol):
+    """Hands out the owner's current access token for one connection."""
+
+    async def access_token(self) -> str:
+        """A valid access token, refreshing first if needed (raises LoginRequiredError)."""
+        ...
+
+    async def token_rejected(self, token: str) -> None:
+        """Tell the source the server answered 401 for ``token`` so the next call refreshes."""
+        ...
+
+
+class Backend(Protocol):
+    """One adapter per AS family. ``connection_id`` is stamped on every returned object."""
+
+    kind: str
+    capabilities: frozenset[Capability]
+
+    async def list_resources(self, name_filter: str | None = None) -> list[Resource]: ...
+
+    async def list_shares(self, resource_id: str) -> list[Share]: ...
+
+    async def list_requests(self) -> list[AccessRequest]: ...
+
+    async def approve(self, request: AccessRequest, scopes: Sequence[str] | None = None) -> None:
+        """Grant ``scopes`` (default: all requested) of a pending request."""
+        ...
+
+    async def deny(self, request: AccessRequest) -> None: ...
+
+    async def share(
+        self,
+        resource_id: str,
+        person: str,
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> None:
+        """Give ``person`` (username or e-mail) ``scopes``, added to what they already have."""
+        ...
+
+    async def revoke(
+        self, resource_id: str, person: str, scopes: Sequence[str] | None = None
+    ) -> None:
+        """Take ``scopes`` (default: all) away from ``person``; leaves everything else alone."""
+        ...
+
+    async def shared_with_me(self) -> list[SharedWithMe]: ...
+
+    async def find_person(self, resource_id: str, query: str) -> Party | None: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,121 @@
+"""The owner's domain, independent of any server family (design §3).
+
+Global identity of anything is (connection id, server-side id): two servers may reuse ids.
+All classes are immutable; times are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class BackendKind(StrEnum):
+    POLICY_MANAGER = "policy-manager"
+    KEYCLOAK = "keycloak"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One owner at one authorization server. Persisted without secrets."""
+
+    id: str
+    issuer: str
+    kind: BackendKind
+    client_id: str
+    display_name: str
+    username: str | None = None
+    subject: str | None = None
+    remember: bool = True  # False: tokens kept in memory only ("don't remember me")
+
+
+@dataclass(frozen=True)
+class Party:
+    """A person on a server: a requesting party, a recipient of a share, an owner."""
+
+    id: str
+    username: str | None = None
+    email: str | None = None
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.username or self.email or self.id
+
+
+@dataclass(frozen=True)
+class Resource:
+    connection_id: str
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    resource_server: str  # human name of the RS (client) holding it
+    resource_server_id: str | None = None
+    type: str | None = None
+    description: str | None = None
+    icon_uri: str | None = None
+    owner: str | None = None
+    share_count: int | None = None  # number of people it is shared with, when known
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.connection_id, self.id)
+
+
+@dataclass(frozen=True)
+class Share:
+    """A grant: ``party`` may use ``scopes`` of the resource."""
+
+    connection_id: str
+    resource_id: str
+    party: Party
+    scopes: tuple[str, ...]
+    granted_at: datetime | None = None
+    expires_at: datetime | None = None
+    id: str | None = None  # server-side id where the server has one (e.g. a policy id)
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    """A pending request waiting for the owner's decision."""
+
+    connection_id: str
+    id: str
+    resource_id: str
+    resource_name: str
+    requester: Party
+    scopes: tuple[str, ...]
+    client_id: str | None = None
+    requested_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.connection_id, self.id)
+
+
+@dataclass(frozen=True)
+class SharedWithMe:
+    """A resource someone else shared with the logged-in owner."""
+
+    connection_id: str
+    resource: Resource
+    owner: Party | None
+    scopes: tuple[str, ...]
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One thing the owner did in the app, kept in the local history."""
+
+    connection_id: str
+    action: str  # approve | deny | share | revoke | narrow
+    resource_id: str
+    resource_name: str
+    party: str
+    scopes: tuple[str, ...]
+    at: datetime
+    ok: bool
+    detail: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
