@@ -20,7 +20,9 @@ def _qt_imports(path: Path) -> list[str]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module]
-        found += [n for n in names if n.split(".")[0] in QT_MODULES or n.startswith("uma_desktop.gui")]
+        found += [
+            n for n in names if n.split(".")[0] in QT_MODULES or n.startswith("uma_desktop.gui")
+        ]
     return found
 
 

@@ -176,7 +176,9 @@ def describe_transport_error(exc: BaseException, url: str) -> ServerUnreachableE
 def json_body(response: Response, what: str) -> Any:
     """Parse a JSON body or raise MalformedResponseError naming ``what`` was expected."""
     if len(response.content) > MAX_BODY_BYTES:
-        raise MalformedResponseError(f"The server's {what} is too large.", status=response.status_code)
+        raise MalformedResponseError(
+            f"The server's {what} is too large.", status=response.status_code
+        )
     ctype = response.headers.get("content-type", "")
     if "json" not in ctype:
         raise MalformedResponseError(

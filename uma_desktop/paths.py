@@ -33,7 +33,9 @@ class AppDirs:
 
 def app_dirs(base: Path | None = None) -> AppDirs:
     """Resolve the app's directories; ``base`` (or $UMA_DESKTOP_HOME) overrides platformdirs."""
-    override = base or (Path(os.environ["UMA_DESKTOP_HOME"]) if os.environ.get("UMA_DESKTOP_HOME") else None)
+    override = base or (
+        Path(os.environ["UMA_DESKTOP_HOME"]) if os.environ.get("UMA_DESKTOP_HOME") else None
+    )
     if override is not None:
         return AppDirs(
             config=override / "config",
