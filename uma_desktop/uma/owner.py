@@ -1,0 +1,84 @@
+"""Owner API objects (Policy Manager draft v0.1 + the extension in docs/owner-api.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from uma_desktop.uma._base import WireModel, parse_model
+from uma_desktop.uma.errors import RequiredClaim
+from uma_desktop.uma.resources import RegisteredResource
+
+
+class Subject(WireModel):
+    """A person as the owner API shows them."""
+
+    sub: str
+    username: str | None = None
+    email: str | None = None
+    name: str | None = None
+
+
+class PolicyDescription(WireModel):
+    """A policy: ``sub`` may use ``resource_scopes`` of ``resource_id`` until ``expires_at``."""
+
+    id: str | None = Field(default=None, alias="_id")
+    resource_id: str
+    resource_scopes: list[str]
+    required_claims: list[RequiredClaim] = Field(default_factory=list)
+    sub: str | None = None
+    expires_at: int | None = None
+    created_at: int | None = None
+    subject: Subject | None = None
+
+
+class PendingRequest(WireModel):
+    id: str = Field(alias="_id")
+    resource_id: str
+    resource_name: str | None = None
+    resource_scopes: list[str]
+    requester: Subject
+    client_id: str | None = None
+    requested_at: int | None = None
+
+
+class ApproveResult(WireModel):
+    policy_id: str
+
+
+class HistoryEntry(WireModel):
+    id: str = Field(alias="_id")
+    at: int
+    action: str
+    resource_id: str
+    resource_name: str | None = None
+    sub: str | None = None
+    resource_scopes: list[str] = Field(default_factory=list)
+
+
+class SharedWithMeEntry(WireModel):
+    resource: RegisteredResource
+    owner: Subject | None = None
+    resource_scopes: list[str]
+    expires_at: int | None = None
+
+
+def parse_policy(data: Any) -> PolicyDescription:
+    return parse_model(PolicyDescription, data, "policy")
+
+
+def parse_pending_request(data: Any) -> PendingRequest:
+    return parse_model(PendingRequest, data, "pending request")
+
+
+def parse_history_entry(data: Any) -> HistoryEntry:
+    return parse_model(HistoryEntry, data, "history entry")
+
+
+def parse_shared_with_me(data: Any) -> SharedWithMeEntry:
+    return parse_model(SharedWithMeEntry, data, "shared-with-me entry")
+
+
+def parse_subject(data: Any) -> Subject:
+    return parse_model(Subject, data, "person")
