@@ -1,0 +1,93 @@
+"""A second line of defence: scrub anything token-like from log records.
+
+The oauth code never logs tokens, codes, state or verifiers; this filter catches mistakes
+elsewhere (a library logging a URL, an exception text quoting a body). Install it once at
+start-up with ``install_redaction()``; it rewrites every record as it is created, so it
+covers handlers added later too. ``RedactingFilter`` can also be put on single handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+MASK = "[redacted]"
+
+_SECRET_KEYS = (
+    r"access_token|refresh_token|id_token|token|code|state|nonce|code_verifier|code_challenge"
+    r"|device_code|user_code|client_secret|password|ticket|rpt|pct|claim_token|assertion"
+    r"|session_state|subject_token|authorization"
+)
+_PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
+    # JWT / JWS / JWE compact forms: base64url segments joined by dots, starting with '{"'.
+    (re.compile(r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){1,4}"), MASK),
+    # Authorization headers.
+    (re.compile(r"(?i)\b(bearer|basic|dpop)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {MASK}"),
+    # key=value in query strings, form bodies and prose.
+    (re.compile(rf"(?i)\b({_SECRET_KEYS})=[^&\s\"',;]+"), rf"\1={MASK}"),
+    # "key": "value" in JSON.
+    (re.compile(rf"(?i)\"({_SECRET_KEYS}|[a-z_]*_token)\"\s*:\s*\"[^\"]*\""), rf'"\1": "{MASK}"'),
+    # key: value / key = value in reprs and prose ("refresh_token: abc").
+    (
+        re.compile(
+            r"(?i)\b([a-z_]*_token|code_verifier|client_secret)(\s*[:=]\s*)'?[A-Za-z0-9._~+/=-]{8,}'?"
+        ),
+        rf"\1\2{MASK}",
+    ),
+    # Long opaque runs of base64url (opaque tokens, device codes).
+    (re.compile(r"(?<![A-Za-z0-9_/.-])[A-Za-z0-9_-]{40,}(?![A-Za-z0-9_/.-])"), MASK),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every token-like part replaced by ``[redacted]``."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: keep the raw parts, redacted
+        message = f"{record.msg} {record.args}"
+    record.msg = redact(message)
+    record.args = None
+    if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+    elif record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that rewrites each record's message without token-like values."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _redact_record(record)
+        return True
+
+
+_install_lock = threading.Lock()
+_installed = False
+
+
+def install_redaction() -> None:
+    """Redact every log record the process creates from now on (idempotent)."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            _redact_record(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _installed = True

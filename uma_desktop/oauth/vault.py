@@ -1,0 +1,339 @@
+"""Where refresh and ID tokens live: the OS keyring, or memory only ("don't remember me").
+
+Entries sit under one service name, ``uma-desktop``. A secret is split into chunks of at
+most ``CHUNK_CHARS`` characters so a long JWT stays under Windows' per-entry limit; a small
+header entry ``<connection>/<kind>`` names the current generation and chunk count, and chunks
+live at ``<connection>/<kind>/g<generation>/<index>``. A new value is written under a new
+generation and the header is switched last, so a crash half-way leaves the old value intact.
+
+Only keyring backends that keep secrets encrypted by the OS are accepted (an allow-list);
+plaintext, null and fail backends are refused with a clear error, never used silently.
+Keyring calls may block on an unlock prompt: call the vault from a worker thread (the
+``TokenSession`` does, via ``asyncio.to_thread``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from uma_desktop.errors import (
+    VaultDeniedError,
+    VaultError,
+    VaultLockedError,
+    VaultTooLargeError,
+    VaultUnavailableError,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "uma-desktop"
+CHUNK_CHARS = 1200
+MAX_CHUNKS = 32  # 38,400 characters: far above any sane token, far below a runaway value
+_HEADER = re.compile(r"^v1:g(?P<gen>[0-9a-f]{1,32}):(?P<count>[0-9]{1,3})$")
+_CONNECTION_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+
+# Backends that keep secrets encrypted and guarded by the OS (module.Class as keyring names them).
+ALLOWED_BACKENDS = frozenset(
+    {
+        "keyring.backends.SecretService.Keyring",
+        "keyring.backends.libsecret.Keyring",
+        "keyring.backends.kwallet.DBusKeyring",
+        "keyring.backends.kwallet.DBusKeyringKWallet4",
+        "keyring.backends.macOS.Keyring",
+        "keyring.backends.Windows.WinVaultKeyring",
+    }
+)
+
+
+class TokenKind(StrEnum):
+    REFRESH = "refresh"
+    ID = "id"
+
+
+@runtime_checkable
+class TokenVault(Protocol):
+    """Stores one secret per (connection, kind). Blocking; raises only VaultError types."""
+
+    @property
+    def remembers(self) -> bool:
+        """True when secrets outlive the process (the OS keyring)."""
+        ...
+
+    def load(self, connection_id: str, kind: TokenKind) -> str | None: ...
+
+    def store(self, connection_id: str, kind: TokenKind, value: str) -> None: ...
+
+    def delete(self, connection_id: str, kind: TokenKind) -> None: ...
+
+    def delete_connection(self, connection_id: str) -> None:
+        """Forget every secret of one connection (logout, removing the connection)."""
+        ...
+
+
+def _check_connection_id(connection_id: str) -> None:
+    if not _CONNECTION_ID.match(connection_id):
+        raise ValueError("connection id must be 1-128 characters of [A-Za-z0-9._:@-]")
+
+
+def _check_size(value: str) -> None:
+    if len(value) > CHUNK_CHARS * MAX_CHUNKS:
+        raise VaultTooLargeError(
+            f"The token is too large to keep in the keyring ({len(value)} characters; "
+            f"at most {CHUNK_CHARS * MAX_CHUNKS})."
+        )
+
+
+class MemoryVault:
+    """ "Don't remember me": secrets live in this process only and vanish when it ends."""
+
+    def __init__(self) -> None:
+        self._secrets: dict[tuple[str, TokenKind], str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def remembers(self) -> bool:
+        return False
+
+    def load(self, connection_id: str, kind: TokenKind) -> str | None:
+        with self._lock:
+            return self._secrets.get((connection_id, kind))
+
+    def store(self, connection_id: str, kind: TokenKind, value: str) -> None:
+        _check_connection_id(connection_id)
+        _check_size(value)
+        with self._lock:
+            self._secrets[(connection_id, kind)] = value
+
+    def delete(self, connection_id: str, kind: TokenKind) -> None:
+        with self._lock:
+            self._secrets.pop((connection_id, kind), None)
+
+    def delete_connection(self, connection_id: str) -> None:
+        with self._lock:
+            for key in [key for key in self._secrets if key[0] == connection_id]:
+                del self._secrets[key]
+
+
+def backend_name(backend: object) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def select_backend(candidate: Any | None = None) -> Any:
+    """The keyring backend to use: ``candidate`` or keyring's choice, if on the allow-list.
+
+    A chainer backend is searched for its first allowed member. Raises VaultUnavailableError
+    naming what was found otherwise (no backend, null, fail, plaintext files, ...).
+    """
+    import keyring
+    from keyring.backends import chainer
+
+    chosen = candidate if candidate is not None else keyring.get_keyring()
+    options = list(chosen.backends) if isinstance(chosen, chainer.ChainerBackend) else [chosen]
+    for option in options:
+        if backend_name(option) in ALLOWED_BACKENDS:
+            return option
+    found = ", ".join(backend_name(option) for option in options) or "nothing"
+    raise VaultUnavailableError(
+        "No secure keyring is available on this system (found: "
+        f'{found}). Sign in with "don\'t remember me" to keep tokens in memory only.'
+    )
+
+
+T = TypeVar("T")
+
+
+def _dbus_error_name(exc: BaseException) -> str | None:
+    name = getattr(exc, "name", None)
+    return name if isinstance(name, str) else None
+
+
+def _translate(exc: BaseException) -> VaultError:
+    """Map a keyring / Secret Service failure to the app's vault errors (no secrets inside)."""
+    from keyring import errors as kerr
+
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    names = {type(item).__name__ for item in chain}
+    dbus_names = {name for item in chain if (name := _dbus_error_name(item))}
+    texts = " ".join(str(item) for item in chain).lower()
+
+    if (
+        "org.freedesktop.DBus.Error.AccessDenied" in dbus_names
+        or "PromptDismissedException" in names
+    ):
+        return VaultDeniedError("Access to the keyring was refused.")
+    if any(isinstance(item, kerr.KeyringLocked) for item in chain) or "LockedException" in names:
+        return VaultLockedError("The keyring is locked and could not be unlocked.")
+    if "prompt dismissed" in texts or "access denied" in texts or "not permitted" in texts:
+        return VaultDeniedError("Access to the keyring was refused.")
+    if "1783" in texts or "stub received bad data" in texts or "too large" in texts:
+        return VaultTooLargeError("The token is too large for this keyring.")
+    if any(isinstance(item, kerr.NoKeyringError) for item in chain) or (
+        "SecretServiceNotAvailableException" in names
+    ):
+        return VaultUnavailableError("The keyring service is not available.")
+    if any(isinstance(item, kerr.InitError) for item in chain):
+        return VaultUnavailableError("The keyring could not be opened.")
+    return VaultError(f"The keyring failed ({type(exc).__name__}).")
+
+
+class KeyringVault:
+    """Secrets in the OS keyring via ``keyring``, chunked, on an allow-listed backend only."""
+
+    def __init__(self, backend: Any | None = None, *, service: str = SERVICE_NAME) -> None:
+        self._backend_choice = backend
+        self._backend: Any | None = None
+        self._service = service
+        self._lock = threading.RLock()
+
+    @property
+    def remembers(self) -> bool:
+        return True
+
+    @property
+    def backend(self) -> Any:
+        """The keyring backend in use (resolved lazily on first use, off the GUI thread)."""
+        with self._lock:
+            if self._backend is None:
+                self._backend = select_backend(self._backend_choice)
+                log.debug("keyring backend: %s", backend_name(self._backend))
+            return self._backend
+
+    def check(self) -> None:
+        """Prove the keyring works now: write, read back and delete a probe entry."""
+        probe = secrets.token_hex(8)
+        with self._guard():
+            self.backend.set_password(self._service, "probe", probe)
+            read = self.backend.get_password(self._service, "probe")
+            self.backend.delete_password(self._service, "probe")
+        if read != probe:
+            raise VaultUnavailableError("The keyring did not return what was stored in it.")
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except VaultError:
+            raise
+        except Exception as exc:
+            error = _translate(exc)
+            log.warning("keyring operation failed: %s (%s)", error, type(exc).__name__)
+            raise error from None
+
+    def _call(self, operation: Callable[[], T]) -> T:
+        with self._lock, self._guard():
+            return operation()
+
+    def _get(self, key: str) -> str | None:
+        value = self._call(lambda: self.backend.get_password(self._service, key))
+        return value if isinstance(value, str) else None
+
+    def _set(self, key: str, value: str) -> None:
+        self._call(lambda: self.backend.set_password(self._service, key, value))
+
+    def _remove(self, key: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
+        def remove() -> None:
+            with suppress(PasswordDeleteError):  # already gone is fine
+                self.backend.delete_password(self._service, key)
+
+        self._call(remove)
+
+    @staticmethod
+    def _header_key(connection_id: str, kind: TokenKind) -> str:
+        return f"{connection_id}/{kind.value}"
+
+    @staticmethod
+    def _chunk_key(connection_id: str, kind: TokenKind, generation: str, index: int) -> str:
+        return f"{connection_id}/{kind.value}/g{generation}/{index}"
+
+    def _read_header(self, connection_id: str, kind: TokenKind) -> tuple[str, int] | None:
+        header = self._get(self._header_key(connection_id, kind))
+        if header is None:
+            return None
+        match = _HEADER.match(header)
+        if match is None:
+            log.warning("ignoring an unreadable vault entry for connection %s", connection_id)
+            return None
+        return match["gen"], int(match["count"])
+
+    def load(self, connection_id: str, kind: TokenKind) -> str | None:
+        _check_connection_id(connection_id)
+        with self._lock:
+            header = self._read_header(connection_id, kind)
+            if header is None:
+                return None
+            generation, count = header
+            parts: list[str] = []
+            for index in range(count):
+                part = self._get(self._chunk_key(connection_id, kind, generation, index))
+                if part is None:
+                    log.warning("a vault entry of connection %s is incomplete", connection_id)
+                    return None
+                parts.append(part)
+            return "".join(parts)
+
+    def store(self, connection_id: str, kind: TokenKind, value: str) -> None:
+        _check_connection_id(connection_id)
+        _check_size(value)
+        chunks = [value[i : i + CHUNK_CHARS] for i in range(0, len(value), CHUNK_CHARS)] or [""]
+        with self._lock:
+            old = self._read_header(connection_id, kind)
+            generation = secrets.token_hex(4)
+            written: list[str] = []
+            try:
+                for index, chunk in enumerate(chunks):
+                    key = self._chunk_key(connection_id, kind, generation, index)
+                    self._set(key, chunk)
+                    written.append(key)
+                self._set(self._header_key(connection_id, kind), f"v1:g{generation}:{len(chunks)}")
+            except VaultError:
+                for key in written:  # leave no orphaned halves; the old value stays current
+                    with suppress(VaultError):
+                        self._remove(key)
+                raise
+            if old is not None:
+                self._remove_chunks(connection_id, kind, *old)
+
+    def _remove_chunks(
+        self, connection_id: str, kind: TokenKind, generation: str, count: int
+    ) -> None:
+        for index in range(count):
+            self._remove(self._chunk_key(connection_id, kind, generation, index))
+
+    def delete(self, connection_id: str, kind: TokenKind) -> None:
+        _check_connection_id(connection_id)
+        with self._lock:
+            old = self._read_header(connection_id, kind)
+            self._remove(self._header_key(connection_id, kind))
+            if old is not None:
+                self._remove_chunks(connection_id, kind, *old)
+
+    def delete_connection(self, connection_id: str) -> None:
+        for kind in TokenKind:
+            self.delete(connection_id, kind)
+
+
+def open_vault(remember: bool, *, backend: Any | None = None) -> TokenVault:
+    """The vault for a connection: the OS keyring when ``remember``, else memory only.
+
+    Raises VaultUnavailableError when ``remember`` is asked for but no secure keyring exists,
+    so the caller can offer "don't remember me" instead.
+    """
+    if not remember:
+        return MemoryVault()
+    vault = KeyringVault(backend)
+    vault.backend  # noqa: B018 - resolve now so a missing keyring is reported up front
+    return vault
