@@ -1,1 +1,88 @@
-"""backends layer."""
+"""One adapter per authorization-server family, chosen by kind (detected from discovery).
+
+``detect_kind(metadata)`` tells which adapter fits a server; ``make_backend(kind, ...)``
+builds it. Adapters are imported lazily so one family's code never loads another's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from uma_desktop.domain import BackendKind
+from uma_desktop.errors import ConfigurationError
+from uma_desktop.uma.metadata import POLICY_MANAGER_PROFILE, AuthorizationServerMetadata
+
+if TYPE_CHECKING:
+    from uma_desktop import net
+    from uma_desktop.backends.base import Backend, TokenSource
+
+_KEYCLOAK_ISSUER = re.compile(r"/realms/[^/]+/?$")
+# Discovery fields only Keycloak publishes (besides its uma-policy endpoint path).
+_KEYCLOAK_FIELDS = ("check_session_iframe", "mtls_endpoint_aliases")
+_KEYCLOAK_POLICY_PATH = "/authz/protection/uma-policy"
+
+
+def describe_kinds() -> str:
+    return ", ".join(kind.value for kind in BackendKind)
+
+
+def parse_kind(text: str) -> BackendKind:
+    """A kind typed by a person; ConfigurationError lists the valid ones."""
+    try:
+        return BackendKind(text.strip().lower())
+    except ValueError:
+        raise ConfigurationError(
+            f"Unknown server kind {text!r}; choose one of: {describe_kinds()}."
+        ) from None
+
+
+def detect_kind(metadata: AuthorizationServerMetadata) -> BackendKind | None:
+    """The adapter a server's discovery document points to, or None when it is unclear."""
+    if POLICY_MANAGER_PROFILE in (metadata.uma_profiles_supported or []) or (
+        metadata.policy_endpoint and metadata.registered_resource_endpoint
+    ):
+        return BackendKind.POLICY_MANAGER
+    extra = metadata.model_extra or {}
+    keycloak_fields = any(name in extra for name in _KEYCLOAK_FIELDS) or (
+        (metadata.policy_endpoint or "").rstrip("/").endswith(_KEYCLOAK_POLICY_PATH)
+    )
+    if _KEYCLOAK_ISSUER.search(metadata.issuer) and keycloak_fields:
+        return BackendKind.KEYCLOAK
+    return None
+
+
+def choose_kind(
+    metadata: AuthorizationServerMetadata, requested: BackendKind | None
+) -> BackendKind:
+    """The requested kind, else the detected one; ConfigurationError asks the person."""
+    if requested is not None:
+        return requested
+    detected = detect_kind(metadata)
+    if detected is None:
+        raise ConfigurationError(
+            f"Could not tell which kind of server {metadata.issuer} is; "
+            f"choose one of: {describe_kinds()}."
+        )
+    return detected
+
+
+def make_backend(
+    kind: BackendKind,
+    *,
+    connection_id: str,
+    metadata: AuthorizationServerMetadata,
+    client: net.AsyncClient,
+    tokens: TokenSource,
+) -> Backend:
+    """Build the adapter for ``kind``; the caller owns ``client`` and closes it."""
+    if kind is BackendKind.POLICY_MANAGER:
+        from uma_desktop.backends.policy_manager import PolicyManagerBackend
+
+        return PolicyManagerBackend(connection_id, metadata, client, tokens)
+    if kind is BackendKind.KEYCLOAK:
+        from uma_desktop.backends.keycloak import KeycloakBackend
+
+        backend: Backend = KeycloakBackend(connection_id, metadata.issuer, client, tokens)
+        return backend
+    raise ConfigurationError(f"Unknown server kind {kind!r}; choose one of: {describe_kinds()}.")

@@ -1,0 +1,105 @@
+"""The ControlPoint's seam to the oauth layer: discovery, login, resuming a saved login.
+
+Kept in one module so the ControlPoint reads as app logic, not token plumbing.
+"""
+
+from __future__ import annotations
+
+import webbrowser
+from collections.abc import Callable
+
+from uma_desktop import net
+from uma_desktop.domain import BackendKind, Connection
+from uma_desktop.oauth.device import DeviceCode, login_with_device
+from uma_desktop.oauth.discovery import discover as _discover
+from uma_desktop.oauth.login import login_in_browser
+from uma_desktop.oauth.session import SessionState, TokenSession
+from uma_desktop.oauth.vault import TokenVault, open_vault
+from uma_desktop.uma.metadata import AuthorizationServerMetadata
+
+__all__ = [
+    "DEFAULT_CLIENT_ID",
+    "DeviceCode",
+    "Session",
+    "VaultFactory",
+    "default_vault",
+    "discover",
+    "login",
+    "login_scopes",
+    "resume",
+]
+
+DEFAULT_CLIENT_ID = "uma-desktop"
+VaultFactory = Callable[[bool], TokenVault]
+
+_SCOPES: dict[BackendKind, tuple[str, ...]] = {
+    BackendKind.POLICY_MANAGER: ("openid", "profile", "email", "uma_policy_manager"),
+    BackendKind.KEYCLOAK: ("openid", "profile", "email"),
+}
+
+
+Session = TokenSession  # a connection's live tokens; the TokenSource its backend uses
+
+
+def default_vault(remember: bool) -> TokenVault:
+    return open_vault(remember)
+
+
+def login_scopes(kind: BackendKind) -> tuple[str, ...]:
+    return _SCOPES[kind]
+
+
+async def discover(issuer: str, client: net.AsyncClient) -> AuthorizationServerMetadata:
+    return await _discover(issuer, client)
+
+
+async def login(
+    connection: Connection,
+    metadata: AuthorizationServerMetadata,
+    client: net.AsyncClient,
+    vault: TokenVault,
+    *,
+    device: bool,
+    open_browser: Callable[[str], object] | None,
+    on_device_code: Callable[[DeviceCode], None] | None,
+) -> tuple[Session, dict[str, str]]:
+    """Log in and return the session plus what we learnt about the owner (username, subject)."""
+    scopes = login_scopes(connection.kind)
+    if device:
+        tokens = await login_with_device(
+            metadata,
+            connection.client_id,
+            scopes,
+            on_device_code or (lambda code: None),
+            client=client,
+        )
+    else:
+        tokens = await login_in_browser(
+            metadata,
+            connection.client_id,
+            scopes,
+            open_browser or webbrowser.open,
+            client=client,
+        )
+    session = TokenSession(connection.id, metadata, connection.client_id, vault, client)
+    await session.start(tokens)
+    identity: dict[str, str] = {}
+    if tokens.claims is not None:
+        identity["subject"] = tokens.claims.subject
+        label = tokens.claims.username or tokens.claims.email
+        if label:
+            identity["username"] = label
+    return session, identity
+
+
+async def resume(
+    connection: Connection,
+    metadata: AuthorizationServerMetadata,
+    client: net.AsyncClient,
+    vault: TokenVault,
+) -> Session | None:
+    """The saved login of ``connection``, or None when the owner must log in."""
+    session = TokenSession(connection.id, metadata, connection.client_id, vault, client)
+    if await session.resume() is not SessionState.OK:
+        return None
+    return session

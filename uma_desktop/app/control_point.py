@@ -1,0 +1,770 @@
+"""The ControlPoint: every connection, its backend and tokens, fan-out reads, history.
+
+Reads go to all connections at once, each under its own timeout; one slow or broken
+server yields a per-connection error (with its last-known data, marked stale) and never
+holds up or hides the others. Writes are recorded in the local history with their outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from uma_desktop import net
+from uma_desktop.app import auth
+from uma_desktop.app.history import History
+from uma_desktop.app.registry import ConnectionRegistry
+from uma_desktop.app.snapshots import Snapshot, SnapshotStore
+from uma_desktop.app.state import (
+    ConnectionsChanged,
+    ConnectionState,
+    ConnectionStatus,
+    DataChanged,
+    Event,
+    NewRequests,
+    PerConnection,
+    RequestsChanged,
+    StatusChanged,
+)
+from uma_desktop.app.storage import CorruptFileError
+from uma_desktop.backends import choose_kind, make_backend
+from uma_desktop.backends.base import Backend, Capability
+from uma_desktop.domain import (
+    AccessRequest,
+    BackendKind,
+    Connection,
+    Decision,
+    Party,
+    Resource,
+    Share,
+    SharedWithMe,
+)
+from uma_desktop.errors import (
+    AuthError,
+    ConfigurationError,
+    LoginRequiredError,
+    NotSupportedError,
+    ServerError,
+    ServerUnreachableError,
+    UmaDesktopError,
+)
+from uma_desktop.oauth.vault import TokenVault
+from uma_desktop.paths import AppDirs, app_dirs
+from uma_desktop.uma.metadata import AuthorizationServerMetadata
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Listener = Callable[[Event], None]
+BrowserOpener = Callable[[str], None]
+
+DEFAULT_TIMEOUT = 30.0
+BULK_PARALLEL_PER_SERVER = 4
+SHARE_SCAN_PARALLEL = 8
+
+
+@dataclass
+class _Live:
+    """Runtime state of one connection (the registry keeps the persistent part)."""
+
+    connection: Connection
+    snapshot: Snapshot
+    status: ConnectionStatus = ConnectionStatus.LOADING
+    message: str = ""
+    metadata: AuthorizationServerMetadata | None = None
+    client: net.AsyncClient | None = None
+    session: auth.Session | None = None
+    backend: Backend | None = None
+    vault: TokenVault | None = None
+    seen_requests: set[str] = field(default_factory=set)
+    gate: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(BULK_PARALLEL_PER_SERVER)
+    )
+    setup_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def state(self) -> ConnectionState:
+        return ConnectionState(
+            connection=self.connection,
+            status=self.status,
+            message=self.message,
+            capabilities=self.backend.capabilities if self.backend else frozenset(),
+            last_success=self.snapshot.last_success,
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _unexpected(exc: BaseException) -> ServerError:
+    log.exception("unexpected failure", exc_info=exc)
+    return ServerError(f"Something unexpected went wrong ({type(exc).__name__}).")
+
+
+class ControlPoint:
+    """The owner's single control point across authorization servers (Qt-free, async)."""
+
+    def __init__(
+        self,
+        dirs: AppDirs | None = None,
+        *,
+        vault_factory: auth.VaultFactory | None = None,
+        browser_opener: BrowserOpener | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.dirs = (dirs or app_dirs()).ensure()
+        self.timeout = timeout
+        self._vault_factory = vault_factory or auth.default_vault
+        self._browser_opener = browser_opener
+        self._registry = ConnectionRegistry(self.dirs.config)
+        self._snapshots = SnapshotStore(self.dirs.cache)
+        self._history = History(self.dirs.data)
+        self._live: dict[str, _Live] = {}
+        self._listeners: list[Listener] = []
+        self._poll_task: asyncio.Task[None] | None = None
+        self.problems: list[str] = []  # human notes from opening (damaged files kept aside)
+
+    @classmethod
+    async def open(
+        cls,
+        dirs: AppDirs | None = None,
+        *,
+        vault_factory: auth.VaultFactory | None = None,
+        browser_opener: BrowserOpener | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> ControlPoint:
+        """Load connections, snapshots and history from disk; no network."""
+        control = cls(
+            dirs, vault_factory=vault_factory, browser_opener=browser_opener, timeout=timeout
+        )
+        control._load()
+        return control
+
+    def _load(self) -> None:
+        try:
+            self._registry.load()
+        except CorruptFileError as exc:
+            self.problems.append(str(exc))
+        try:
+            self._history.open()
+        except CorruptFileError as exc:
+            self.problems.append(str(exc))
+        for connection in self._registry.all():
+            self._live[connection.id] = self._new_live(connection)
+
+    def _new_live(self, connection: Connection) -> _Live:
+        try:
+            snapshot = self._snapshots.load(connection.id)
+        except CorruptFileError as exc:
+            self.problems.append(str(exc))
+            snapshot = Snapshot()
+        live = _Live(connection=connection, snapshot=snapshot)
+        live.seen_requests = {r.id for r in snapshot.requests or []}
+        if snapshot.last_success is not None:
+            live.status, live.message = ConnectionStatus.STALE, "Not refreshed yet."
+        return live
+
+    # -- events ------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every Event (from the loop's thread); returns unsubscribe."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("an event listener failed")
+
+    def _set_status(self, live: _Live, status: ConnectionStatus, message: str = "") -> None:
+        if (live.status, live.message) == (status, message):
+            return
+        live.status, live.message = status, message
+        self._emit(StatusChanged(live.state()))
+
+    # -- connections -------------------------------------------------------------------
+
+    def connections(self) -> list[ConnectionState]:
+        return [live.state() for live in self._live.values()]
+
+    def connection(self, connection_id: str) -> Connection:
+        return self._get(connection_id).connection
+
+    def _get(self, connection_id: str) -> _Live:
+        if connection_id not in self._live:
+            self._registry.get(connection_id)  # raises the ConfigurationError naming known ids
+        return self._live[connection_id]
+
+    async def add_connection(
+        self,
+        issuer: str,
+        *,
+        kind: BackendKind | None = None,
+        display_name: str | None = None,
+        client_id: str = auth.DEFAULT_CLIENT_ID,
+        remember: bool = True,
+    ) -> Connection:
+        """Discover ``issuer``, pick the backend kind, save the connection (not logged in)."""
+        issuer = issuer.strip()
+        if not issuer:
+            raise ConfigurationError("Type the address (issuer URL) of the server.")
+        async with net.async_client(timeout=self.timeout) as client:
+            metadata = await auth.discover(issuer, client)
+        chosen = choose_kind(metadata, kind)
+        for existing in self._registry.all():
+            if existing.issuer.rstrip("/") == metadata.issuer.rstrip("/") and (
+                existing.client_id == client_id
+            ):
+                raise ConfigurationError(
+                    f"{metadata.issuer} is already connected as {existing.id!r}."
+                )
+        host = urlsplit(metadata.issuer).netloc or metadata.issuer
+        name = (display_name or "").strip() or host
+        connection = Connection(
+            id=self._registry.new_id(display_name or host.replace(":", "-")),
+            issuer=metadata.issuer,
+            kind=chosen,
+            client_id=client_id,
+            display_name=name,
+            remember=remember,
+        )
+        self._registry.add(connection)
+        live = self._new_live(connection)
+        live.metadata = metadata
+        live.status, live.message = ConnectionStatus.LOGIN_NEEDED, "Log in to this server."
+        self._live[connection.id] = live
+        self._emit(ConnectionsChanged())
+        self._emit(StatusChanged(live.state()))
+        return connection
+
+    async def remove_connection(self, connection_id: str) -> None:
+        """Forget the connection, its tokens and its snapshot (history stays)."""
+        live = self._get(connection_id)
+        with contextlib.suppress(UmaDesktopError):
+            await self.logout(connection_id)
+        await self._close_live(live)
+        self._registry.remove(connection_id)
+        self._snapshots.delete(connection_id)
+        del self._live[connection_id]
+        self._emit(ConnectionsChanged())
+
+    async def login(
+        self,
+        connection_id: str,
+        *,
+        device: bool = False,
+        on_device_code: Callable[[auth.DeviceCode], None] | None = None,
+    ) -> ConnectionState:
+        """Log the owner in (system browser, or device grant) and keep the tokens."""
+        live = self._get(connection_id)
+        async with live.setup_lock:
+            client = self._client(live)
+            metadata = await self._metadata(live)
+            vault = await self._vault(live)
+            session, identity = await auth.login(
+                live.connection,
+                metadata,
+                client,
+                vault,
+                device=device,
+                open_browser=self._browser_opener,
+                on_device_code=on_device_code,
+            )
+            live.session = session
+            live.backend = make_backend(
+                live.connection.kind,
+                connection_id=live.connection.id,
+                metadata=metadata,
+                client=client,
+                tokens=session,
+            )
+            changes = {k: v for k, v in identity.items() if getattr(live.connection, k) != v}
+            if changes:
+                live.connection = self._registry.update(live.connection, **changes)
+        self._set_status(live, ConnectionStatus.OK)
+        return live.state()
+
+    async def logout(self, connection_id: str) -> None:
+        """Revoke and forget this connection's tokens; its snapshot stays (shown as stale)."""
+        live = self._get(connection_id)
+        async with live.setup_lock:
+            session, live.session, live.backend = live.session, None, None
+            vault = await self._vault(live)
+            if session is None:
+                # A saved login from an earlier run: resume it so the server revokes it too.
+                with contextlib.suppress(UmaDesktopError):
+                    async with asyncio.timeout(self.timeout):
+                        metadata = await self._metadata(live)
+                        session = await auth.resume(
+                            live.connection, metadata, self._client(live), vault
+                        )
+            if session is not None:
+                await session.logout()
+            else:
+                await asyncio.to_thread(vault.delete_connection, connection_id)
+        self._set_status(live, ConnectionStatus.LOGIN_NEEDED, "Logged out.")
+
+    async def _vault(self, live: _Live) -> TokenVault:
+        """One vault per connection (a memory-only vault must outlive single calls)."""
+        if live.vault is None:
+            live.vault = await asyncio.to_thread(self._vault_factory, live.connection.remember)
+        return live.vault
+
+    def _client(self, live: _Live) -> net.AsyncClient:
+        if live.client is None:
+            live.client = net.async_client(connection_id=live.connection.id, timeout=self.timeout)
+        return live.client
+
+    async def _metadata(self, live: _Live) -> AuthorizationServerMetadata:
+        if live.metadata is None:
+            live.metadata = await auth.discover(live.connection.issuer, self._client(live))
+        return live.metadata
+
+    async def _backend(self, live: _Live) -> Backend:
+        """The connection's backend, resuming the saved login on first use."""
+        if live.backend is not None:
+            return live.backend
+        async with live.setup_lock:
+            if live.backend is not None:
+                return live.backend
+            client = self._client(live)
+            metadata = await self._metadata(live)
+            vault = await self._vault(live)
+            session = await auth.resume(live.connection, metadata, client, vault)
+            if session is None:
+                raise LoginRequiredError(f"Log in to {live.connection.display_name}.")
+            live.session = session
+            live.backend = make_backend(
+                live.connection.kind,
+                connection_id=live.connection.id,
+                metadata=metadata,
+                client=client,
+                tokens=session,
+            )
+            return live.backend
+
+    def capabilities(self, connection_id: str) -> frozenset[Capability]:
+        backend = self._get(connection_id).backend
+        return backend.capabilities if backend else frozenset()
+
+    # -- fan-out -----------------------------------------------------------------------
+
+    async def _guarded(self, live: _Live, work: Callable[[Backend], Awaitable[T]]) -> T:
+        """Run ``work`` on one connection under its timeout; map every failure to our errors."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await work(await self._backend(live))
+        except TimeoutError:
+            raise ServerUnreachableError(
+                f"{live.connection.display_name} did not answer within {self.timeout:g} s."
+            ) from None
+        except UmaDesktopError:
+            raise
+        except Exception as exc:
+            raise _unexpected(exc) from None
+
+    def _note_failure(self, live: _Live, error: UmaDesktopError) -> None:
+        if isinstance(error, AuthError):
+            status = ConnectionStatus.LOGIN_NEEDED
+        elif isinstance(error, ServerUnreachableError) and live.snapshot.last_success:
+            status = ConnectionStatus.STALE
+        else:
+            status = ConnectionStatus.ERROR
+        self._set_status(live, status, error.user_message)
+
+    def _note_success(self, live: _Live, **fresh: Any) -> None:
+        live.snapshot = live.snapshot.model_copy(update={**fresh, "last_success": _now()})
+        try:
+            self._snapshots.save(live.connection.id, live.snapshot)
+        except OSError as exc:  # a full disk must not hide fresh data
+            log.warning("could not save the snapshot of %s: %s", live.connection.id, exc)
+        self._set_status(live, ConnectionStatus.OK)
+
+    async def _fan_out(
+        self,
+        section: Literal["resources", "requests", "shared_with_me"],
+        work: Callable[[Backend], Awaitable[list[T]]],
+        only: str | None = None,
+    ) -> list[PerConnection[list[T]]]:
+        async def one(live: _Live) -> PerConnection[list[T]]:
+            try:
+                value = await self._guarded(live, work)
+            except UmaDesktopError as error:
+                self._note_failure(live, error)
+                cached: list[T] | None = getattr(live.snapshot, section)
+                return PerConnection(live.connection.id, cached, error, stale=cached is not None)
+            self._note_success(live, **{section: value})
+            return PerConnection(live.connection.id, value)
+
+        targets = self._targets(only)
+        return list(await asyncio.gather(*(one(live) for live in targets)))
+
+    def _targets(self, only: str | None) -> list[_Live]:
+        """All connections, or just ``only`` (ConfigurationError when unknown)."""
+        return [self._get(only)] if only is not None else list(self._live.values())
+
+    def _cached(
+        self, section: Literal["resources", "requests", "shared_with_me"]
+    ) -> list[PerConnection[list[Any]]]:
+        return [
+            PerConnection(live.connection.id, getattr(live.snapshot, section), None, stale=True)
+            for live in self._live.values()
+        ]
+
+    def cached_resources(self) -> list[PerConnection[list[Resource]]]:
+        """The last-known resources of every connection, without touching the network."""
+        return self._cached("resources")
+
+    def cached_requests(self) -> list[PerConnection[list[AccessRequest]]]:
+        return self._cached("requests")
+
+    async def resources(
+        self, search: str | None = None, *, connection_id: str | None = None
+    ) -> list[PerConnection[list[Resource]]]:
+        """Every connection's (or one's) resources; ``search`` filters names on the server."""
+        if search:
+
+            async def filtered(live: _Live) -> PerConnection[list[Resource]]:
+                try:
+                    value = await self._guarded(live, lambda b: b.list_resources(search))
+                except UmaDesktopError as error:
+                    self._note_failure(live, error)
+                    needle = search.casefold()
+                    cached = [
+                        r for r in live.snapshot.resources or [] if needle in r.name.casefold()
+                    ]
+                    return PerConnection(live.connection.id, cached, error, stale=True)
+                self._set_status(live, ConnectionStatus.OK)
+                return PerConnection(live.connection.id, value)
+
+            targets = self._targets(connection_id)
+            return list(await asyncio.gather(*(filtered(lv) for lv in targets)))
+        return await self._fan_out(
+            "resources", lambda backend: backend.list_resources(), connection_id
+        )
+
+    async def requests(
+        self, *, connection_id: str | None = None
+    ) -> list[PerConnection[list[AccessRequest]]]:
+        """Every connection's pending requests; emits NewRequests for ids not seen before."""
+        results = await self._fan_out("requests", self._list_requests, connection_id)
+        self._announce(results)
+        return results
+
+    @staticmethod
+    async def _list_requests(backend: Backend) -> list[AccessRequest]:
+        try:
+            return await backend.list_requests()
+        except NotSupportedError:
+            return []  # a server without pending requests simply has none to show
+
+    def _announce(self, results: list[PerConnection[list[AccessRequest]]]) -> list[AccessRequest]:
+        new: list[AccessRequest] = []
+        changed = False
+        for result in results:
+            if result.error is not None or result.value is None:
+                continue
+            live = self._live.get(result.connection_id)
+            if live is None:
+                continue
+            current = {r.id for r in result.value}
+            new += [r for r in result.value if r.id not in live.seen_requests]
+            changed = changed or current != live.seen_requests
+            live.seen_requests = current
+        if new:
+            self._emit(NewRequests(new))
+        if changed:
+            self._emit(RequestsChanged())
+        return new
+
+    async def shared_with_me(
+        self, *, connection_id: str | None = None
+    ) -> list[PerConnection[list[SharedWithMe]]]:
+        async def work(backend: Backend) -> list[SharedWithMe]:
+            if Capability.SHARED_WITH_ME not in backend.capabilities:
+                return []
+            return await backend.shared_with_me()
+
+        return await self._fan_out("shared_with_me", work, connection_id)
+
+    async def shares(self, connection_id: str, resource_id: str) -> list[Share]:
+        """Who has which scopes on one resource (one server; raises typed errors)."""
+        live = self._get(connection_id)
+        return await self._guarded(live, lambda backend: backend.list_shares(resource_id))
+
+    async def all_shares(
+        self, *, connection_id: str | None = None
+    ) -> list[PerConnection[list[tuple[Resource, Share]]]]:
+        """Every share of every resource on every connection (for review and reports)."""
+
+        async def one(live: _Live) -> PerConnection[list[tuple[Resource, Share]]]:
+            async def work(backend: Backend) -> list[tuple[Resource, Share]]:
+                resources = await backend.list_resources()
+                gate = asyncio.Semaphore(SHARE_SCAN_PARALLEL)
+
+                async def of(resource: Resource) -> list[tuple[Resource, Share]]:
+                    if resource.share_count == 0:
+                        return []
+                    async with gate:
+                        return [(resource, s) for s in await backend.list_shares(resource.id)]
+
+                groups = await asyncio.gather(*(of(r) for r in resources))
+                return [pair for group in groups for pair in group]
+
+            try:
+                return PerConnection(live.connection.id, await self._guarded(live, work))
+            except UmaDesktopError as error:
+                self._note_failure(live, error)
+                return PerConnection(live.connection.id, None, error)
+
+        targets = self._targets(connection_id)
+        return list(await asyncio.gather(*(one(live) for live in targets)))
+
+    async def find_person(self, connection_id: str, resource_id: str, query: str) -> Party | None:
+        live = self._get(connection_id)
+        return await self._guarded(live, lambda backend: backend.find_person(resource_id, query))
+
+    # -- writes ------------------------------------------------------------------------
+
+    def _resource_name(self, live: _Live, resource_id: str) -> str:
+        for resource in live.snapshot.resources or []:
+            if resource.id == resource_id:
+                return resource.name
+        return resource_id
+
+    async def _decide(
+        self,
+        live: _Live,
+        draft: Decision,
+        work: Callable[[Backend], Awaitable[None]],
+    ) -> Decision:
+        """Run a write, record it (also when it failed), then raise or return the Decision."""
+        error: UmaDesktopError | None = None
+        async with live.gate:
+            try:
+                await self._guarded(live, work)
+            except UmaDesktopError as exc:
+                error = exc
+        decision = replace(
+            draft, at=_now(), ok=error is None, detail=error.user_message if error else ""
+        )
+        try:
+            await asyncio.to_thread(self._history.record, decision)
+        except Exception as exc:  # the decision was taken; say so rather than lose it silently
+            log.error("could not record a decision in the history: %s", exc)
+            self.problems.append(f"A decision could not be written to the history: {exc}")
+        if error is not None:
+            self._note_failure(live, error)
+            raise error
+        return decision
+
+    def _draft(
+        self,
+        live: _Live,
+        action: str,
+        resource_id: str,
+        resource_name: str,
+        party: str,
+        scopes: Sequence[str],
+        **extra: str,
+    ) -> Decision:
+        return Decision(
+            connection_id=live.connection.id,
+            action=action,
+            resource_id=resource_id,
+            resource_name=resource_name,
+            party=party,
+            scopes=tuple(scopes),
+            at=_now(),
+            ok=False,
+            extra=extra,
+        )
+
+    def _forget_request(self, live: _Live, request: AccessRequest) -> None:
+        if live.snapshot.requests is not None:
+            remaining = [r for r in live.snapshot.requests if r.id != request.id]
+            live.snapshot = live.snapshot.model_copy(update={"requests": remaining})
+            with contextlib.suppress(OSError):
+                self._snapshots.save(live.connection.id, live.snapshot)
+        live.seen_requests.discard(request.id)
+
+    async def approve(
+        self, request: AccessRequest, scopes: Sequence[str] | None = None
+    ) -> Decision:
+        """Grant ``scopes`` (default: all requested). Raises after recording a failure."""
+        live = self._get(request.connection_id)
+        chosen = tuple(request.scopes if scopes is None else scopes)
+        draft = self._draft(
+            live,
+            "approve",
+            request.resource_id,
+            request.resource_name,
+            request.requester.label,
+            chosen,
+            request_id=request.id,
+        )
+        decision = await self._decide(live, draft, lambda b: b.approve(request, scopes))
+        self._forget_request(live, request)
+        self._emit(RequestsChanged())
+        self._emit(DataChanged(live.connection.id))
+        return decision
+
+    async def deny(self, request: AccessRequest) -> Decision:
+        live = self._get(request.connection_id)
+        draft = self._draft(
+            live,
+            "deny",
+            request.resource_id,
+            request.resource_name,
+            request.requester.label,
+            request.scopes,
+            request_id=request.id,
+        )
+        decision = await self._decide(live, draft, lambda b: b.deny(request))
+        self._forget_request(live, request)
+        self._emit(RequestsChanged())
+        return decision
+
+    async def bulk(
+        self, action: Literal["approve", "deny"], requests: Sequence[AccessRequest]
+    ) -> list[Decision]:
+        """Approve (all scopes) or deny many requests concurrently, a few at a time per
+        server. Never raises for one request: each Decision says whether it worked."""
+        if action not in ("approve", "deny"):
+            raise ConfigurationError(f"Unknown bulk action {action!r}: approve or deny.")
+
+        async def one(request: AccessRequest) -> Decision:
+            try:
+                if action == "approve":
+                    return await self.approve(request)
+                return await self.deny(request)
+            except UmaDesktopError as error:
+                return Decision(
+                    connection_id=request.connection_id,
+                    action=action,
+                    resource_id=request.resource_id,
+                    resource_name=request.resource_name,
+                    party=request.requester.label,
+                    scopes=request.scopes,
+                    at=_now(),
+                    ok=False,
+                    detail=error.user_message,
+                    extra={"request_id": request.id},
+                )
+
+        return list(await asyncio.gather(*(one(r) for r in requests)))
+
+    async def share(
+        self,
+        connection_id: str,
+        resource_id: str,
+        person: str,
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> Decision:
+        """Give ``person`` (username or e-mail) ``scopes`` on a resource."""
+        live = self._get(connection_id)
+        if expires_at is not None and expires_at <= _now():
+            raise ConfigurationError("The expiry date is in the past.")
+        extra = {"expires_at": expires_at.isoformat()} if expires_at else {}
+        draft = self._draft(
+            live,
+            "share",
+            resource_id,
+            self._resource_name(live, resource_id),
+            person,
+            scopes,
+            **extra,
+        )
+        decision = await self._decide(
+            live, draft, lambda b: b.share(resource_id, person, scopes, expires_at)
+        )
+        self._emit(DataChanged(connection_id))
+        return decision
+
+    async def revoke(
+        self,
+        connection_id: str,
+        resource_id: str,
+        person: str,
+        scopes: Sequence[str] | None = None,
+    ) -> Decision:
+        """Take ``scopes`` (default: all) of a resource away from ``person``."""
+        live = self._get(connection_id)
+        action = "revoke" if scopes is None else "narrow"
+        draft = self._draft(
+            live,
+            action,
+            resource_id,
+            self._resource_name(live, resource_id),
+            person,
+            scopes or (),
+        )
+        if scopes is not None and not scopes:
+            raise ConfigurationError("Choose the scopes to take away, or revoke all.")
+        decision = await self._decide(live, draft, lambda b: b.revoke(resource_id, person, scopes))
+        self._emit(DataChanged(connection_id))
+        return decision
+
+    def history(self, limit: int = 500) -> list[Decision]:
+        """Decisions taken in this app, newest first."""
+        return self._history.recent(limit)
+
+    # -- polling -----------------------------------------------------------------------
+
+    async def poll_once(self) -> list[AccessRequest]:
+        """Fetch pending requests everywhere; return (and announce) the ones not seen yet."""
+        results = await self._fan_out("requests", self._list_requests)
+        return self._announce(results)
+
+    def start_polling(self, interval: float = 30.0) -> None:
+        """Poll for new requests every ``interval`` seconds (call from the loop's thread)."""
+        if interval <= 0:
+            raise ConfigurationError("The polling interval must be positive.")
+        if self._poll_task is not None and not self._poll_task.done():
+            return
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await self.poll_once()
+                except Exception:
+                    log.exception("polling for new requests failed")
+                await asyncio.sleep(interval)
+
+        self._poll_task = asyncio.get_running_loop().create_task(loop(), name="uma-poll")
+
+    async def stop_polling(self) -> None:
+        task, self._poll_task = self._poll_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- shutdown ----------------------------------------------------------------------
+
+    async def _close_live(self, live: _Live) -> None:
+        if live.backend is not None:
+            with contextlib.suppress(Exception):
+                await live.backend.aclose()
+        if live.client is not None:
+            await live.client.aclose()
+        live.backend, live.session, live.client = None, None, None
+
+    async def aclose(self) -> None:
+        await self.stop_polling()
+        for live in list(self._live.values()):
+            await self._close_live(live)

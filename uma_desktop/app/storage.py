@@ -1,0 +1,76 @@
+"""Small, careful file helpers: atomic writes, and corrupt files kept aside, never lost."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from uma_desktop.errors import ConfigurationError
+
+
+class CorruptFileError(ConfigurationError):
+    """A local file could not be read; it was moved aside (``kept_at``) and not used."""
+
+    def __init__(self, message: str, *, kept_at: Path) -> None:
+        super().__init__(message)
+        self.kept_at = kept_at
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so a reader sees the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True))
+
+
+def keep_aside(path: Path) -> Path:
+    """Rename a bad file to ``<name>.corrupt-<UTC time>`` next to it and return the new path."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    os.replace(path, target)
+    return target
+
+
+def read_json(path: Path, what: str) -> Any | None:
+    """The parsed file, None when absent; a file that is not JSON is kept aside and reported."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigurationError(f"Could not read the {what} at {path}: {exc.strerror}.") from None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        kept = keep_aside(path)
+        raise CorruptFileError(
+            f"The {what} at {path} is damaged and was not used; it was kept as {kept}.",
+            kept_at=kept,
+        ) from None
+
+
+def report_corrupt(path: Path, what: str, reason: str) -> CorruptFileError:
+    """Keep a structurally wrong file aside and build the error that says so."""
+    kept = keep_aside(path)
+    return CorruptFileError(
+        f"The {what} at {path} is damaged ({reason}) and was not used; it was kept as {kept}.",
+        kept_at=kept,
+    )

@@ -1,0 +1,535 @@
+"""Adapter for servers speaking the UMA WG Policy Manager draft plus our extension.
+
+The wire contract is docs/owner-api.md; nothing else of the built-in sandbox is assumed.
+Resources are listed page by page (``expand=true&offset&limit``), shares are the
+server's policies, and narrowing or revoking replaces or deletes the person's policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from uma_desktop import net
+from uma_desktop.backends.base import Capability, TokenSource
+from uma_desktop.domain import AccessRequest, Party, Resource, Share, SharedWithMe
+from uma_desktop.errors import (
+    AuthError,
+    ConfigurationError,
+    LoginRequiredError,
+    MalformedResponseError,
+    NotFoundError,
+    NotSupportedError,
+    ServerError,
+)
+from uma_desktop.uma.metadata import AuthorizationServerMetadata
+
+PAGE_SIZE = 1000
+PARALLEL_PAGES = 4
+PARALLEL_LOOKUPS = 8
+
+JsonParams = Mapping[str, str | int]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Person(_Wire):
+    sub: str
+    username: str | None = None
+    email: str | None = None
+    name: str | None = None
+
+    def party(self) -> Party:
+        return Party(id=self.sub, username=self.username, email=self.email, name=self.name)
+
+
+class _Resource(_Wire):
+    id: str = Field(alias="_id")
+    name: str
+    resource_scopes: list[str] = Field(default_factory=list)
+    resource_server: str | None = None
+    resource_server_name: str | None = None
+    type: str | None = None
+    description: str | None = None
+    icon_uri: str | None = None
+    owner: str | None = None
+    share_count: int | None = None
+
+    def resource(self, connection_id: str) -> Resource:
+        return Resource(
+            connection_id=connection_id,
+            id=self.id,
+            name=self.name,
+            scopes=tuple(self.resource_scopes),
+            resource_server=self.resource_server_name or self.resource_server or "",
+            resource_server_id=self.resource_server,
+            type=self.type,
+            description=self.description,
+            icon_uri=self.icon_uri,
+            owner=self.owner,
+            share_count=self.share_count,
+        )
+
+
+class _Policy(_Wire):
+    id: str = Field(alias="_id")
+    resource_id: str
+    resource_scopes: list[str]
+    sub: str
+    required_claims: list[Any] = Field(default_factory=list)
+    expires_at: float | None = None
+    created_at: float | None = None
+    subject: _Person | None = None
+
+    def party(self) -> Party:
+        return self.subject.party() if self.subject else Party(id=self.sub)
+
+    def matches(self, person: str) -> bool:
+        wanted = person.strip().casefold()
+        names = {self.sub}
+        if self.subject:
+            names.update(n for n in (self.subject.username, self.subject.email) if n)
+        return wanted in {n.casefold() for n in names}
+
+
+class _Pending(_Wire):
+    id: str = Field(alias="_id")
+    resource_id: str
+    resource_name: str = ""
+    resource_scopes: list[str]
+    requester: _Person
+    client_id: str | None = None
+    requested_at: float | None = None
+
+
+class _SharedWithMe(_Wire):
+    resource: _Resource
+    owner: _Person | None = None
+    resource_scopes: list[str] = Field(default_factory=list)
+    expires_at: float | None = None
+
+
+class _HistoryEntry(_Wire):
+    id: str = Field(alias="_id")
+    at: float
+    action: str
+    resource_id: str
+    resource_name: str = ""
+    sub: str | None = None
+    resource_scopes: list[str] = Field(default_factory=list)
+
+
+_RESOURCES = TypeAdapter(list[_Resource | str])
+_POLICIES = TypeAdapter(list[_Policy])
+_PENDING = TypeAdapter(list[_Pending])
+_SHARED = TypeAdapter(list[_SharedWithMe])
+_HISTORY = TypeAdapter(list[_HistoryEntry])
+
+
+def _parse(adapter: TypeAdapter[Any], data: Any, what: str) -> Any:
+    from uma_desktop.uma._base import describe_validation_error
+
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        raise MalformedResponseError(
+            f"The server's {what} is malformed: {describe_validation_error(exc)}."
+        ) from None
+
+
+def _time(epoch: float | None) -> datetime | None:
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise MalformedResponseError("The server sent a time that is out of range.") from None
+
+
+def _epoch(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ConfigurationError("An expiry date needs a time zone.")
+    return int(moment.timestamp())
+
+
+def _endpoint(url: str, *parts: str) -> str:
+    """``url`` plus path segments, each percent-encoded (ids come from the server)."""
+    return "/".join([url.rstrip("/"), *(quote(part, safe="") for part in parts)])
+
+
+class PolicyManagerBackend:
+    """One owner's view of one Policy-Manager server."""
+
+    kind = "policy-manager"
+
+    def __init__(
+        self,
+        connection_id: str,
+        metadata: AuthorizationServerMetadata,
+        client: net.AsyncClient,
+        tokens: TokenSource,
+    ) -> None:
+        if not metadata.registered_resource_endpoint or not metadata.policy_endpoint:
+            raise ConfigurationError(
+                f"{metadata.issuer} does not advertise the Policy Manager owner API "
+                "(registered_resource_endpoint and policy_endpoint)."
+            )
+        self.connection_id = connection_id
+        self.metadata = metadata
+        self._client = client
+        self._tokens = tokens
+        self._resources_url: str = metadata.registered_resource_endpoint
+        self._policies_url: str = metadata.policy_endpoint
+        capabilities = {Capability.NARROW, Capability.EXPIRY}
+        if metadata.pending_request_endpoint:
+            capabilities |= {Capability.SCOPE_SUBSET, Capability.DENY}
+        if metadata.person_lookup_endpoint:
+            capabilities |= {
+                Capability.PERSON_LOOKUP,
+                Capability.SHARE_BY_USERNAME,
+                Capability.SHARE_BY_EMAIL,
+            }
+        if metadata.shared_with_me_endpoint:
+            capabilities.add(Capability.SHARED_WITH_ME)
+        if metadata.decision_history_endpoint:
+            capabilities.add(Capability.SERVER_HISTORY)
+        self.capabilities: frozenset[Capability] = frozenset(capabilities)
+
+    # -- transport ---------------------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        params: JsonParams | None = None,
+        body: Any = None,
+    ) -> net.Response:
+        """One authorized call; a 401 makes the token source refresh, then retries once."""
+        for attempt in range(2):
+            token = await self._tokens.access_token()
+            try:
+                response = await self._client.request(
+                    method,
+                    url,
+                    params=params,
+                    json=body,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            except net.TransportError as exc:
+                raise net.describe_transport_error(exc, url) from None
+            if response.status_code == 401:
+                await self._tokens.token_rejected(token)
+                if attempt == 0:
+                    continue
+                raise LoginRequiredError(
+                    f"{net.URL(url).host} no longer accepts this login; please log in again."
+                )
+            self._raise_for_status(response, what)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _raise_for_status(response: net.Response, what: str) -> None:
+        try:
+            net.raise_for_error(response, what)
+        except ServerError as exc:
+            if response.status_code == 404:
+                raise NotFoundError(str(exc), status=404, error=exc.error) from None
+            if response.status_code == 403:
+                raise AuthError(
+                    f"The server refused {what}: this login lacks the owner permission "
+                    "(scope uma_policy_manager). Log in again."
+                ) from None
+            raise
+
+    async def _json(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        params: JsonParams | None = None,
+        body: Any = None,
+    ) -> tuple[Any, net.Response]:
+        response = await self._send(method, url, what, params=params, body=body)
+        return net.json_body(response, what), response
+
+    def _require(self, endpoint: str | None, capability: str) -> str:
+        if not endpoint:
+            raise NotSupportedError(f"{self.metadata.issuer} does not offer {capability}.")
+        return endpoint
+
+    # -- resources ---------------------------------------------------------------------
+
+    async def _page(
+        self, offset: int, name_filter: str | None
+    ) -> tuple[list[_Resource | str], int | None]:
+        params: dict[str, str | int] = {"expand": "true", "offset": offset, "limit": PAGE_SIZE}
+        if name_filter:
+            params["q"] = name_filter
+        data, response = await self._json(
+            "GET", self._resources_url, "resource list", params=params
+        )
+        items: list[_Resource | str] = _parse(_RESOURCES, data, "resource list")
+        total_header = response.headers.get("x-total-count")
+        total: int | None = None
+        if total_header is not None:
+            try:
+                total = int(total_header)
+            except ValueError:
+                raise MalformedResponseError(
+                    "The server's X-Total-Count header is not a number."
+                ) from None
+        return items, total
+
+    async def list_resources(self, name_filter: str | None = None) -> list[Resource]:
+        first, total = await self._page(0, name_filter)
+        pages: list[list[_Resource | str]] = [first]
+        if total is not None and len(first) < total and first:
+            # The total is known: fetch the remaining pages a few at a time.
+            size = len(first)
+            gate = asyncio.Semaphore(PARALLEL_PAGES)
+
+            async def fetch(offset: int) -> list[_Resource | str]:
+                async with gate:
+                    return (await self._page(offset, name_filter))[0]
+
+            pages += await asyncio.gather(*(fetch(o) for o in range(size, total, size)))
+        elif total is None and len(first) >= PAGE_SIZE:
+            offset = len(first)
+            while True:
+                page, _ = await self._page(offset, name_filter)
+                pages.append(page)
+                if len(page) < PAGE_SIZE or not page:
+                    break
+                offset += len(page)
+        items = [item for page in pages for item in page]
+        return await self._expand(items, name_filter)
+
+    async def _expand(
+        self, items: list[_Resource | str], name_filter: str | None
+    ) -> list[Resource]:
+        """A server that ignores ``expand`` answers ids only: fetch each description."""
+        gate = asyncio.Semaphore(PARALLEL_LOOKUPS)
+
+        async def describe(item: _Resource | str) -> _Resource:
+            if isinstance(item, _Resource):
+                return item
+            async with gate:
+                return await self._describe(item)
+
+        described = await asyncio.gather(*(describe(item) for item in items))
+        seen: set[str] = set()
+        resources: list[Resource] = []
+        for wire in described:
+            if wire.id in seen:
+                continue  # a resource may move between pages while we read them
+            if name_filter and name_filter.casefold() not in wire.name.casefold():
+                continue
+            seen.add(wire.id)
+            resources.append(wire.resource(self.connection_id))
+        return resources
+
+    async def _describe(self, resource_id: str) -> _Resource:
+        data, _ = await self._json(
+            "GET", _endpoint(self._resources_url, resource_id), "resource description"
+        )
+        parsed: _Resource = _parse(TypeAdapter(_Resource), data, "resource description")
+        return parsed
+
+    async def get_resource(self, resource_id: str) -> Resource:
+        return (await self._describe(resource_id)).resource(self.connection_id)
+
+    # -- shares (policies) -------------------------------------------------------------
+
+    async def _policies(self, resource_id: str) -> list[_Policy]:
+        data, _ = await self._json(
+            "GET",
+            self._policies_url,
+            "policy list",
+            params={"expand": "true", "resource_id": resource_id},
+        )
+        policies: list[_Policy] = _parse(_POLICIES, data, "policy list")
+        return [p for p in policies if p.resource_id == resource_id]
+
+    async def list_shares(self, resource_id: str) -> list[Share]:
+        return [
+            Share(
+                connection_id=self.connection_id,
+                resource_id=policy.resource_id,
+                party=policy.party(),
+                scopes=tuple(policy.resource_scopes),
+                granted_at=_time(policy.created_at),
+                expires_at=_time(policy.expires_at),
+                id=policy.id,
+            )
+            for policy in await self._policies(resource_id)
+        ]
+
+    async def share(
+        self,
+        resource_id: str,
+        person: str,
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> None:
+        wanted = [s for s in dict.fromkeys(scopes) if s]
+        if not wanted:
+            raise ConfigurationError("Choose at least one scope to share.")
+        party = await self.find_person(resource_id, person)
+        if party is None:
+            raise NotFoundError(f"Nobody called {person!r} is known to {self.metadata.issuer}.")
+        existing = next((p for p in await self._policies(resource_id) if p.sub == party.id), None)
+        if existing is None:
+            body = {
+                "resource_id": resource_id,
+                "resource_scopes": wanted,
+                "sub": party.id,
+                "expires_at": _epoch(expires_at),
+            }
+            try:
+                await self._send("POST", self._policies_url, "the new share", body=body)
+                return
+            except ServerError as exc:
+                if exc.status != 409:
+                    raise
+            # Someone created the policy meanwhile: merge into it.
+            existing = next(
+                (p for p in await self._policies(resource_id) if p.sub == party.id), None
+            )
+            if existing is None:
+                raise ServerError("The server reported a conflicting share it then did not list.")
+        merged = list(dict.fromkeys([*existing.resource_scopes, *wanted]))
+        expiry = _epoch(expires_at) if expires_at is not None else existing.expires_at
+        await self._replace(existing, merged, expiry)
+
+    async def _replace(self, policy: _Policy, scopes: list[str], expires_at: float | None) -> None:
+        body = {
+            "resource_id": policy.resource_id,
+            "resource_scopes": scopes,
+            "sub": policy.sub,
+            "required_claims": policy.required_claims,
+            "expires_at": expires_at,
+        }
+        await self._send("PUT", _endpoint(self._policies_url, policy.id), "the share", body=body)
+
+    async def revoke(
+        self, resource_id: str, person: str, scopes: Sequence[str] | None = None
+    ) -> None:
+        policy = next((p for p in await self._policies(resource_id) if p.matches(person)), None)
+        if policy is None:
+            raise NotFoundError(f"{person} has no share on this resource.")
+        remaining = (
+            [] if scopes is None else [s for s in policy.resource_scopes if s not in set(scopes)]
+        )
+        if scopes is not None and remaining == policy.resource_scopes:
+            raise ConfigurationError(
+                f"{person} does not hold {', '.join(scopes)} on this resource."
+            )
+        if remaining:
+            await self._replace(policy, remaining, policy.expires_at)
+        else:
+            await self._send(
+                "DELETE", _endpoint(self._policies_url, policy.id), "revoking the share"
+            )
+
+    # -- pending requests --------------------------------------------------------------
+
+    async def list_requests(self) -> list[AccessRequest]:
+        url = self._require(self.metadata.pending_request_endpoint, "pending requests")
+        data, _ = await self._json("GET", url, "pending request list")
+        pending: list[_Pending] = _parse(_PENDING, data, "pending request list")
+        return [
+            AccessRequest(
+                connection_id=self.connection_id,
+                id=item.id,
+                resource_id=item.resource_id,
+                resource_name=item.resource_name or item.resource_id,
+                requester=item.requester.party(),
+                scopes=tuple(item.resource_scopes),
+                client_id=item.client_id,
+                requested_at=_time(item.requested_at),
+            )
+            for item in pending
+        ]
+
+    async def approve(self, request: AccessRequest, scopes: Sequence[str] | None = None) -> None:
+        url = self._require(self.metadata.pending_request_endpoint, "pending requests")
+        body: dict[str, Any] = {}
+        if scopes is not None:
+            chosen = list(dict.fromkeys(scopes))
+            unknown = [s for s in chosen if s not in request.scopes]
+            if unknown:
+                raise ConfigurationError(
+                    f"{', '.join(unknown)} was not requested; choose among "
+                    f"{', '.join(request.scopes)}."
+                )
+            if not chosen:
+                raise ConfigurationError("Choose at least one scope to approve, or deny.")
+            body["resource_scopes"] = chosen
+        await self._send("POST", _endpoint(url, request.id, "approve"), "the approval", body=body)
+
+    async def deny(self, request: AccessRequest) -> None:
+        url = self._require(self.metadata.pending_request_endpoint, "pending requests")
+        await self._send("POST", _endpoint(url, request.id, "deny"), "the denial", body={})
+
+    # -- people, shared with me, server history ----------------------------------------
+
+    async def find_person(self, resource_id: str, query: str) -> Party | None:
+        url = self._require(self.metadata.person_lookup_endpoint, "person lookup")
+        text = query.strip()
+        if not text:
+            raise ConfigurationError("Type a username or an e-mail address.")
+        try:
+            data, _ = await self._json("GET", url, "person lookup", params={"q": text})
+        except NotFoundError:
+            return None
+        person: _Person = _parse(TypeAdapter(_Person), data, "person lookup")
+        return person.party()
+
+    async def shared_with_me(self) -> list[SharedWithMe]:
+        url = self._require(self.metadata.shared_with_me_endpoint, "shared-with-me")
+        data, _ = await self._json("GET", url, "shared-with-me list")
+        items: list[_SharedWithMe] = _parse(_SHARED, data, "shared-with-me list")
+        return [
+            SharedWithMe(
+                connection_id=self.connection_id,
+                resource=item.resource.resource(self.connection_id),
+                owner=item.owner.party() if item.owner else None,
+                scopes=tuple(item.resource_scopes),
+                expires_at=_time(item.expires_at),
+            )
+            for item in items
+        ]
+
+    async def server_history(self) -> list[dict[str, Any]]:
+        """The server's own decision log, newest first (plain dicts: id, at, action, ...)."""
+        url = self._require(self.metadata.decision_history_endpoint, "a decision history")
+        data, _ = await self._json("GET", url, "decision history")
+        entries: list[_HistoryEntry] = _parse(_HISTORY, data, "decision history")
+        return [
+            {
+                "id": e.id,
+                "at": _time(e.at),
+                "action": e.action,
+                "resource_id": e.resource_id,
+                "resource_name": e.resource_name,
+                "sub": e.sub,
+                "scopes": tuple(e.resource_scopes),
+            }
+            for e in entries
+        ]
+
+    async def aclose(self) -> None:
+        """The HTTP client belongs to the caller; nothing to release here."""
