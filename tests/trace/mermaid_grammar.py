@@ -1,0 +1,88 @@
+"""A small grammar check for the Mermaid sequence diagrams the trace exports.
+
+It accepts the subset the exporter writes (header, optional title, participant/actor
+declarations with aliases, messages with the four arrows we use) and rejects anything
+Mermaid would misread: undeclared participants, raw ``;`` or ``#`` in text, empty labels.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_DECL = re.compile(r"^(participant|actor) (?P<id>[A-Za-z][A-Za-z0-9_]*) as (?P<label>\S.*)$")
+_MESSAGE = re.compile(
+    r"^(?P<src>[A-Za-z][A-Za-z0-9_]*)(?P<arrow>->>|-->>|-x|--x)(?P<dst>[A-Za-z][A-Za-z0-9_]*)"
+    r": (?P<text>\S.*)$"
+)
+_TITLE = re.compile(r"^title \S.*$")
+_ENTITY = re.compile(r"#(?:\d+|[a-z]+);")
+
+
+@dataclass(frozen=True)
+class Message:
+    source: str  # participant label
+    arrow: str
+    target: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Diagram:
+    participants: list[str]  # labels in declaration order
+    messages: list[Message]
+
+
+def _check_text(text: str, line_no: int) -> str:
+    stripped = _ENTITY.sub("", text)
+    if ";" in stripped or "#" in stripped:
+        raise SyntaxError(f"line {line_no}: unescaped ';' or '#' in {text!r}")
+    if "%%" in text:
+        raise SyntaxError(f"line {line_no}: '%%' would start a comment")
+    return _ENTITY.sub(lambda m: _decode_entity(m.group(0)), text)
+
+
+def _decode_entity(entity: str) -> str:
+    body = entity[1:-1]
+    return chr(int(body)) if body.isdigit() else entity
+
+
+def parse(source: str) -> Diagram:
+    """Parse ``source`` or raise SyntaxError naming the first bad line."""
+    lines = [line.strip() for line in source.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines or lines[0] != "sequenceDiagram":
+        raise SyntaxError("line 1: must be 'sequenceDiagram'")
+    labels: dict[str, str] = {}
+    participants: list[str] = []
+    messages: list[Message] = []
+    for number, line in enumerate(lines[1:], start=2):
+        if _TITLE.match(line):
+            if participants or messages:
+                raise SyntaxError(f"line {number}: title must come first")
+            continue
+        declaration = _DECL.match(line)
+        if declaration:
+            if messages:
+                raise SyntaxError(f"line {number}: declaration after the first message")
+            ident = declaration.group("id")
+            if ident in labels:
+                raise SyntaxError(f"line {number}: {ident} declared twice")
+            labels[ident] = _check_text(declaration.group("label"), number)
+            participants.append(labels[ident])
+            continue
+        message = _MESSAGE.match(line)
+        if message is None:
+            raise SyntaxError(f"line {number}: not a declaration or message: {line!r}")
+        for side in ("src", "dst"):
+            if message.group(side) not in labels:
+                raise SyntaxError(f"line {number}: undeclared participant {message.group(side)}")
+        messages.append(
+            Message(
+                source=labels[message.group("src")],
+                arrow=message.group("arrow"),
+                target=labels[message.group("dst")],
+                text=_check_text(message.group("text"), number),
+            )
+        )
+    return Diagram(participants=participants, messages=messages)
