@@ -1,11 +1,32 @@
 """Command-line interface over the same ControlPoint the GUI uses.
 
 `uma-desktop sandbox ...` runs the built-in authorization server standalone.
+
+Requests and resources are named ``<connection-id>:<server-id>`` (as ``requests`` and
+``resources`` print them); a bare server id is accepted when only one connection has it.
+Every read takes ``--json``. Results go to stdout, messages to stderr. Exit codes: 0 ok,
+otherwise the ``exit_code`` of the error class (2 bad input, 3 unreachable, 4 server error,
+5 not supported, 6 login, 7 keyring, 1 other); a fan-out read that got data from some
+servers but not all prints what it got and exits with the first failure's code.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import csv
+import dataclasses
+import io
+import json
 import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+
+from uma_desktop.errors import ConfigurationError, NotFoundError, UmaDesktopError
+
+if TYPE_CHECKING:  # the GUI imports COMMANDS from here: keep start-up imports light
+    from uma_desktop.app import ControlPoint
 
 COMMANDS = frozenset(
     {
@@ -26,12 +47,562 @@ COMMANDS = frozenset(
     }
 )
 
+T = TypeVar("T")
+BrowserOpener = Callable[[str], object]
+REPORT_FIELDS = (
+    "connection_id",
+    "server",
+    "issuer",
+    "resource_id",
+    "resource_name",
+    "resource_server",
+    "person_id",
+    "person_username",
+    "person_email",
+    "person_name",
+    "scopes",
+    "granted_at",
+    "expires_at",
+)
+
+
+# -- output helpers ----------------------------------------------------------------------
+
+
+def to_jsonable(value: Any) -> Any:
+    """Domain objects (dataclasses), enums, tuples and datetimes as plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [to_jsonable(v) for v in value]
+        return sorted(items) if isinstance(value, set | frozenset) else items
+    return value
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+def _table(rows: list[list[str]], header: list[str], out: TextIO) -> None:
+    if not rows:
+        return
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    for row in [header, *rows]:
+        print(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out
+        )
+
+
+def _scopes(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    scopes = [s.strip() for s in text.split(",") if s.strip()]
+    if not scopes:
+        raise ConfigurationError("--scopes needs at least one scope (comma separated).")
+    return scopes
+
+
+def parse_expiry(text: str) -> datetime:
+    """``YYYY-MM-DD`` (end of that day, UTC) or an ISO date-time (UTC when no zone)."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(23, 59, 59), tzinfo=UTC)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"--expires {text!r} is not a date (YYYY-MM-DD) or ISO date-time."
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# -- the command runner --------------------------------------------------------------------
+
+
+class Cli:
+    """One invocation: a ControlPoint, parsed arguments, and where output goes."""
+
+    def __init__(
+        self, control: ControlPoint, args: argparse.Namespace, out: TextIO, err: TextIO
+    ) -> None:
+        self.control = control
+        self.args = args
+        self.out = out
+        self.err = err
+        self.exit_code = 0
+
+    def warn(self, message: str) -> None:
+        print(f"uma-desktop: {message}", file=self.err)
+
+    def fail_soft(self, error: UmaDesktopError, where: str) -> None:
+        """Report one server's failure and remember its exit code (the first one wins)."""
+        self.warn(f"{where}: {error.user_message}")
+        if self.exit_code == 0:
+            self.exit_code = error.exit_code
+
+    def emit_json(self, data: Any) -> None:
+        json.dump(to_jsonable(data), self.out, indent=2, ensure_ascii=False)
+        print(file=self.out)
+
+    def fan_out_report(self, results: Sequence[Any]) -> list[dict[str, Any]]:
+        """Per-connection outcome lines on stderr; the summary for JSON output."""
+        summary = []
+        for result in results:
+            if result.error is not None:
+                note = " (showing last-known data)" if result.stale else ""
+                self.fail_soft(result.error, f"{result.connection_id}{note}")
+            summary.append(
+                {
+                    "id": result.connection_id,
+                    "ok": result.error is None,
+                    "stale": result.stale,
+                    "error": type(result.error).__name__ if result.error else None,
+                    "message": result.error.user_message if result.error else "",
+                }
+            )
+        return summary
+
+    # -- ids ---------------------------------------------------------------------------
+
+    def split_id(self, text: str) -> tuple[str | None, str]:
+        """``conn:server-id`` -> (conn, server-id); a bare id -> (None, id)."""
+        prefix, sep, rest = text.partition(":")
+        known = {state.connection.id for state in self.control.connections()}
+        if sep and prefix in known and rest:
+            return prefix, rest
+        if not text.strip():
+            raise ConfigurationError("An id is empty.")
+        return None, text
+
+    @staticmethod
+    def _pick(matches: list[T], text: str, what: str, key: Callable[[T], str]) -> T:
+        if not matches:
+            raise NotFoundError(f"No {what} {text!r} was found.")
+        if len(matches) > 1:
+            options = ", ".join(sorted(key(m) for m in matches))
+            raise ConfigurationError(
+                f"{what.capitalize()} {text!r} exists on several connections ({options}); "
+                "name it as <connection-id>:<id>."
+            )
+        return matches[0]
+
+    async def find_request(self, text: str) -> Any:
+        connection_id, request_id = self.split_id(text)
+        results = await self.control.requests(connection_id=connection_id)
+        matches = []
+        for result in results:
+            if result.error is not None and not result.stale:
+                self.warn(f"{result.connection_id}: {result.error.user_message}")
+            if result.error is None:
+                matches += [r for r in result.value or [] if r.id == request_id]
+        if not matches:
+            failed = [r.error for r in results if r.error is not None]
+            if failed:
+                raise failed[0]
+            raise NotFoundError(f"No pending request {text!r} (already decided?).")
+        request: Any = self._pick(matches, text, "pending request", lambda r: r.connection_id)
+        return request
+
+    async def find_resource(self, text: str) -> tuple[str, str]:
+        connection_id, resource_id = self.split_id(text)
+        if connection_id is not None:
+            return connection_id, resource_id
+        states = self.control.connections()
+        if len(states) == 1:
+            return states[0].connection.id, resource_id
+        results = await self.control.resources()
+        owners = [
+            r.connection_id for r in results if any(x.id == resource_id for x in r.value or [])
+        ]
+        return self._pick(owners, text, "resource", str), resource_id
+
+    # -- commands ----------------------------------------------------------------------
+
+    async def connections_add(self) -> None:
+        from uma_desktop.backends import parse_kind
+
+        kind = parse_kind(self.args.kind) if self.args.kind else None
+        connection = await self.control.add_connection(
+            self.args.issuer,
+            kind=kind,
+            display_name=self.args.name,
+            remember=not self.args.no_remember,
+        )
+        if self.args.json:
+            self.emit_json(connection)
+        else:
+            print(connection.id, file=self.out)
+            self.warn(
+                f"added {connection.display_name} ({connection.kind.value}) as "
+                f"{connection.id!r}; log in with: uma-desktop login {connection.id}"
+            )
+
+    async def connections_list(self) -> None:
+        states = self.control.connections()
+        if self.args.json:
+            self.emit_json(
+                [
+                    {
+                        **to_jsonable(s.connection),
+                        "status": s.status.value,
+                        "message": s.message,
+                        "last_success": to_jsonable(s.last_success),
+                    }
+                    for s in states
+                ]
+            )
+            return
+        rows = [
+            [
+                s.connection.id,
+                s.connection.display_name,
+                s.connection.kind.value,
+                s.connection.username or "",
+                s.connection.issuer,
+                _when(s.last_success),
+            ]
+            for s in states
+        ]
+        _table(rows, ["ID", "NAME", "KIND", "USER", "ISSUER", "LAST UPDATE"], self.out)
+
+    async def connections_remove(self) -> None:
+        await self.control.remove_connection(self.args.id)
+        self.warn(f"removed {self.args.id}")
+
+    async def login(self) -> None:
+        def show_code(code: Any) -> None:
+            where = code.verification_uri_complete or code.verification_uri
+            self.warn(f"open {where} in any browser and enter the code {code.user_code}")
+
+        state = await self.control.login(
+            self.args.id, device=self.args.device, on_device_code=show_code
+        )
+        who = state.connection.username or state.connection.subject or "you"
+        if self.args.json:
+            self.emit_json(
+                {
+                    "id": state.connection.id,
+                    "status": state.status.value,
+                    "username": state.connection.username,
+                }
+            )
+        else:
+            self.warn(f"logged in to {state.connection.display_name} as {who}")
+
+    async def logout(self) -> None:
+        await self.control.logout(self.args.id)
+        self.warn(f"logged out of {self.args.id}")
+
+    async def resources(self) -> None:
+        results = await self.control.resources(self.args.search, connection_id=self.args.connection)
+        summary = self.fan_out_report(results)
+        items = [r for result in results for r in result.value or []]
+        if self.args.json:
+            self.emit_json({"items": items, "connections": summary})
+            return
+        rows = [
+            [
+                f"{r.connection_id}:{r.id}",
+                r.name,
+                r.resource_server,
+                ",".join(r.scopes),
+                "" if r.share_count is None else str(r.share_count),
+            ]
+            for r in items
+        ]
+        _table(rows, ["RESOURCE", "NAME", "SERVER", "SCOPES", "SHARED"], self.out)
+
+    async def requests(self) -> None:
+        results = await self.control.requests()
+        summary = self.fan_out_report(results)
+        items = [r for result in results for r in result.value or []]
+        if self.args.json:
+            self.emit_json({"items": items, "connections": summary})
+            return
+        rows = [
+            [
+                f"{r.connection_id}:{r.id}",
+                r.resource_name,
+                r.requester.label,
+                ",".join(r.scopes),
+                _when(r.requested_at),
+            ]
+            for r in items
+        ]
+        _table(rows, ["REQUEST", "RESOURCE", "REQUESTER", "SCOPES", "ASKED"], self.out)
+
+    def decided(self, decision: Any) -> None:
+        if self.args.json:
+            self.emit_json(decision)
+        else:
+            scopes = f" ({', '.join(decision.scopes)})" if decision.scopes else ""
+            self.warn(
+                f"{decision.action}: {decision.party} on {decision.resource_name}{scopes} - done"
+            )
+
+    async def approve(self) -> None:
+        request = await self.find_request(self.args.request)
+        self.decided(await self.control.approve(request, _scopes(self.args.scopes)))
+
+    async def deny(self) -> None:
+        request = await self.find_request(self.args.request)
+        self.decided(await self.control.deny(request))
+
+    async def shares(self) -> None:
+        connection_id, resource_id = await self.find_resource(self.args.resource)
+        shares = await self.control.shares(connection_id, resource_id)
+        if self.args.json:
+            self.emit_json({"items": shares})
+            return
+        rows = [
+            [
+                s.party.label,
+                s.party.email or "",
+                ",".join(s.scopes),
+                _when(s.granted_at),
+                _when(s.expires_at),
+            ]
+            for s in shares
+        ]
+        _table(rows, ["PERSON", "E-MAIL", "SCOPES", "SINCE", "EXPIRES"], self.out)
+        if not shares:
+            self.warn("this resource is not shared with anyone")
+
+    async def share(self) -> None:
+        connection_id, resource_id = await self.find_resource(self.args.resource)
+        scopes = _scopes(self.args.scopes) or []
+        expires = parse_expiry(self.args.expires) if self.args.expires else None
+        self.decided(
+            await self.control.share(connection_id, resource_id, self.args.person, scopes, expires)
+        )
+
+    async def revoke(self) -> None:
+        connection_id, resource_id = await self.find_resource(self.args.resource)
+        self.decided(
+            await self.control.revoke(
+                connection_id, resource_id, self.args.person, _scopes(self.args.scopes)
+            )
+        )
+
+    async def shared_with_me(self) -> None:
+        results = await self.control.shared_with_me()
+        summary = self.fan_out_report(results)
+        items = [r for result in results for r in result.value or []]
+        if self.args.json:
+            self.emit_json({"items": items, "connections": summary})
+            return
+        rows = [
+            [
+                f"{s.connection_id}:{s.resource.id}",
+                s.resource.name,
+                s.owner.label if s.owner else "",
+                ",".join(s.scopes),
+                _when(s.expires_at),
+            ]
+            for s in items
+        ]
+        _table(rows, ["RESOURCE", "NAME", "OWNER", "SCOPES", "EXPIRES"], self.out)
+
+    async def history(self) -> None:
+        decisions = self.control.history(self.args.limit)
+        if self.args.json:
+            self.emit_json({"items": decisions})
+            return
+        rows = [
+            [
+                _when(d.at),
+                d.connection_id,
+                d.action,
+                d.resource_name,
+                d.party,
+                ",".join(d.scopes),
+                "ok" if d.ok else f"FAILED: {d.detail}",
+            ]
+            for d in decisions
+        ]
+        _table(
+            rows,
+            ["WHEN", "CONNECTION", "ACTION", "RESOURCE", "PERSON", "SCOPES", "RESULT"],
+            self.out,
+        )
+
+    async def report(self) -> None:
+        results = await self.control.all_shares()
+        summary = self.fan_out_report(results)
+        connections = {s.connection.id: s.connection for s in self.control.connections()}
+        rows = []
+        for result in results:
+            connection = connections[result.connection_id]
+            for resource, share in result.value or []:
+                rows.append(
+                    {
+                        "connection_id": connection.id,
+                        "server": connection.display_name,
+                        "issuer": connection.issuer,
+                        "resource_id": resource.id,
+                        "resource_name": resource.name,
+                        "resource_server": resource.resource_server,
+                        "person_id": share.party.id,
+                        "person_username": share.party.username or "",
+                        "person_email": share.party.email or "",
+                        "person_name": share.party.name or "",
+                        "scopes": list(share.scopes),
+                        "granted_at": to_jsonable(share.granted_at) or "",
+                        "expires_at": to_jsonable(share.expires_at) or "",
+                    }
+                )
+        if self.args.format == "json":
+            self.emit_json(
+                {"generated_at": datetime.now(UTC), "shares": rows, "connections": summary}
+            )
+            return
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=REPORT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "scopes": " ".join(row["scopes"])})
+        self.out.write(buffer.getvalue())
+
+
+# -- argument parsing ------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", help="print JSON")
+    parser = argparse.ArgumentParser(
+        prog="uma-desktop",
+        description="Manage who may access your resources on UMA authorization servers.",
+        epilog="Requests and resources are named <connection-id>:<server-id>; a bare "
+        "server id works when only one connection has it. `uma-desktop sandbox --help` "
+        "runs the built-in authorization server.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    conns = commands.add_parser("connections", help="add, list or remove connections")
+    conn_commands = conns.add_subparsers(dest="subcommand", required=True, metavar="ACTION")
+    add = conn_commands.add_parser("add", parents=[json_flag], help="connect to a server")
+    add.add_argument("issuer", help="the server's issuer URL")
+    add.add_argument("--kind", help="policy-manager or keycloak (default: detected)")
+    add.add_argument("--name", help="a display name")
+    add.add_argument(
+        "--no-remember",
+        action="store_true",
+        help="keep tokens in memory only (this command's process)",
+    )
+    add.set_defaults(run=Cli.connections_add)
+    listing = conn_commands.add_parser("list", parents=[json_flag], help="list connections")
+    listing.set_defaults(run=Cli.connections_list)
+    remove = conn_commands.add_parser("remove", parents=[json_flag], help="forget a connection")
+    remove.add_argument("id")
+    remove.set_defaults(run=Cli.connections_remove)
+
+    login = commands.add_parser("login", parents=[json_flag], help="log in (system browser)")
+    login.add_argument("id", help="connection id")
+    login.add_argument("--device", action="store_true", help="log in with a code instead")
+    login.set_defaults(run=Cli.login)
+    logout = commands.add_parser("logout", parents=[json_flag], help="log out, forget tokens")
+    logout.add_argument("id", help="connection id")
+    logout.set_defaults(run=Cli.logout)
+
+    resources = commands.add_parser("resources", parents=[json_flag], help="list resources")
+    resources.add_argument("--connection", help="only this connection")
+    resources.add_argument("--search", help="names containing this text")
+    resources.set_defaults(run=Cli.resources)
+    commands.add_parser("requests", parents=[json_flag], help="pending requests").set_defaults(
+        run=Cli.requests
+    )
+    approve = commands.add_parser("approve", parents=[json_flag], help="approve a request")
+    approve.add_argument("request", help="<connection-id>:<request-id>")
+    approve.add_argument("--scopes", help="comma-separated subset (default: all requested)")
+    approve.set_defaults(run=Cli.approve)
+    deny = commands.add_parser("deny", parents=[json_flag], help="deny a request")
+    deny.add_argument("request", help="<connection-id>:<request-id>")
+    deny.set_defaults(run=Cli.deny)
+
+    shares = commands.add_parser("shares", parents=[json_flag], help="who has access")
+    shares.add_argument("resource", help="<connection-id>:<resource-id>")
+    shares.set_defaults(run=Cli.shares)
+    share = commands.add_parser("share", parents=[json_flag], help="give someone access")
+    share.add_argument("resource", help="<connection-id>:<resource-id>")
+    share.add_argument("person", help="username or e-mail")
+    share.add_argument("--scopes", required=True, help="comma-separated scopes")
+    share.add_argument("--expires", help="YYYY-MM-DD or ISO date-time")
+    share.set_defaults(run=Cli.share)
+    revoke = commands.add_parser("revoke", parents=[json_flag], help="take access away")
+    revoke.add_argument("resource", help="<connection-id>:<resource-id>")
+    revoke.add_argument("person", help="username or e-mail")
+    revoke.add_argument("--scopes", help="only these scopes (default: all)")
+    revoke.set_defaults(run=Cli.revoke)
+    commands.add_parser(
+        "shared-with-me", parents=[json_flag], help="what others shared with you"
+    ).set_defaults(run=Cli.shared_with_me)
+    history = commands.add_parser("history", parents=[json_flag], help="decisions taken here")
+    history.add_argument("--limit", type=int, default=500)
+    history.set_defaults(run=Cli.history)
+    report = commands.add_parser("report", help="every share on every connection")
+    report.add_argument("--format", choices=("csv", "json"), default="csv")
+    report.set_defaults(run=Cli.report, json=False)
+    return parser
+
+
+async def _run(
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    browser_opener: BrowserOpener | None,
+    vault_factory: Any,
+) -> int:
+    from uma_desktop.app import ControlPoint
+
+    control = await ControlPoint.open(vault_factory=vault_factory, browser_opener=browser_opener)
+    try:
+        for problem in control.problems:
+            print(f"uma-desktop: {problem}", file=err)
+        cli = Cli(control, args, out, err)
+        await args.run(cli)
+        return cli.exit_code
+    finally:
+        await control.aclose()
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    browser_opener: BrowserOpener | None = None,
+    vault_factory: Any = None,
+) -> int:
+    """Parse and run one command; returns the exit code (never raises for expected errors).
+
+    ``browser_opener`` and ``vault_factory`` default to the system browser and the OS keyring.
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:  # argparse already printed usage or help
+        return int(exc.code or 0) if isinstance(exc.code, int) else 2
+    try:
+        return asyncio.run(_run(args, out, err, browser_opener, vault_factory))
+    except UmaDesktopError as exc:
+        print(f"uma-desktop: {exc.user_message}", file=err)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("uma-desktop: interrupted", file=err)
+        return 130
+
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "sandbox":
         from uma_desktop.sandbox.cli import main as sandbox_main
 
-        return sandbox_main(args[1:])
-    print("usage: uma-desktop [--demo] | uma-desktop <command> ...", file=sys.stderr)
-    return 2
+        return int(sandbox_main(args[1:]))
+    return run(args)

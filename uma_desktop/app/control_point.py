@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Listener = Callable[[Event], None]
-BrowserOpener = Callable[[str], None]
+BrowserOpener = Callable[[str], object]
 
 DEFAULT_TIMEOUT = 30.0
 BULK_PARALLEL_PER_SERVER = 4
