@@ -1,0 +1,205 @@
+"""The token vault against the real Secret Service, and each way it can fail."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.keyring import ROOT, run_with_denied_secret_service
+from uma_desktop.errors import (
+    VaultLockedError,
+    VaultTooLargeError,
+    VaultUnavailableError,
+)
+from uma_desktop.oauth.vault import (
+    CHUNK_CHARS,
+    KeyringVault,
+    MemoryVault,
+    TokenKind,
+    open_vault,
+    select_backend,
+)
+
+pytestmark = pytest.mark.keyring
+
+
+def fake_jwt(length: int) -> str:
+    body = secrets.token_urlsafe(length)[: length - 40]
+    return "eyJhbGciOiJSUzI1NiJ9." + body + "." + secrets.token_urlsafe(15)[:17]
+
+
+def stored_entries(service: str) -> dict[str, str]:
+    """Every Secret Service item of ``service``: username attribute -> secret."""
+    import secretstorage
+
+    connection = secretstorage.dbus_init()
+    try:
+        collection = secretstorage.get_default_collection(connection)
+        return {
+            item.get_attributes()["username"]: item.get_secret().decode()
+            for item in collection.search_items({"service": service})
+        }
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def service() -> str:
+    return f"uma-desktop-test-{secrets.token_hex(4)}"
+
+
+def test_a_long_token_round_trips_in_chunks_under_the_windows_limit(
+    real_keyring: Any, service: str
+) -> None:
+    vault = KeyringVault(real_keyring, service=service)
+    token = fake_jwt(5000)
+    vault.store("conn-1", TokenKind.REFRESH, token)
+
+    assert vault.load("conn-1", TokenKind.REFRESH) == token
+    entries = stored_entries(service)
+    assert len(entries) == 1 + -(-len(token) // CHUNK_CHARS)  # header + chunks
+    assert all(len(value) <= CHUNK_CHARS for value in entries.values())
+    # A fresh vault object (the app after a restart) reads the same value.
+    assert KeyringVault(real_keyring, service=service).load("conn-1", TokenKind.REFRESH) == token
+
+
+def test_replacing_a_token_leaves_no_old_chunks_and_kinds_are_separate(
+    real_keyring: Any, service: str
+) -> None:
+    vault = KeyringVault(real_keyring, service=service)
+    vault.store("conn-1", TokenKind.REFRESH, fake_jwt(3000))
+    vault.store("conn-1", TokenKind.ID, "id-token-value")
+    vault.store("conn-2", TokenKind.REFRESH, "other-connection")
+    new = fake_jwt(1500)
+    vault.store("conn-1", TokenKind.REFRESH, new)
+
+    assert vault.load("conn-1", TokenKind.REFRESH) == new
+    assert vault.load("conn-1", TokenKind.ID) == "id-token-value"
+    assert vault.load("conn-2", TokenKind.REFRESH) == "other-connection"
+    assert len(stored_entries(service)) == (1 + 2) + (1 + 1) + (1 + 1)
+
+    vault.delete_connection("conn-1")
+    assert vault.load("conn-1", TokenKind.REFRESH) is None
+    assert vault.load("conn-1", TokenKind.ID) is None
+    assert vault.load("conn-2", TokenKind.REFRESH) == "other-connection"
+    assert set(stored_entries(service)) == {
+        "conn-2/refresh",
+        next(key for key in stored_entries(service) if key.startswith("conn-2/refresh/")),
+    }
+    vault.delete_connection("conn-2")
+    assert stored_entries(service) == {}
+
+
+def test_open_vault_picks_the_secret_service_and_memory_when_not_remembering(
+    real_keyring: Any,
+) -> None:
+    remembered = open_vault(remember=True)
+    assert isinstance(remembered, KeyringVault) and remembered.remembers
+    assert type(remembered.backend).__module__ == "keyring.backends.SecretService"
+
+    memory = open_vault(remember=False)
+    assert isinstance(memory, MemoryVault) and not memory.remembers
+    memory.store("conn-mem", TokenKind.REFRESH, "only-in-memory-value")
+    assert memory.load("conn-mem", TokenKind.REFRESH) == "only-in-memory-value"
+    assert remembered.load("conn-mem", TokenKind.REFRESH) is None
+    memory.delete_connection("conn-mem")
+    assert memory.load("conn-mem", TokenKind.REFRESH) is None
+
+
+def test_a_too_large_token_is_refused_and_nothing_is_written(
+    real_keyring: Any, service: str
+) -> None:
+    vault = KeyringVault(real_keyring, service=service)
+    vault.store("conn-1", TokenKind.REFRESH, "the-old-value")
+    with pytest.raises(VaultTooLargeError, match="too large"):
+        vault.store("conn-1", TokenKind.REFRESH, "x" * 50_000)
+    with pytest.raises(VaultTooLargeError):
+        MemoryVault().store("conn-1", TokenKind.REFRESH, "x" * 50_000)
+    assert vault.load("conn-1", TokenKind.REFRESH) == "the-old-value"
+    assert len(stored_entries(service)) == 2
+
+
+def test_a_locked_keyring_gives_a_locked_error(locked_keyring: Any, service: str) -> None:
+    vault = KeyringVault(locked_keyring, service=service)
+    with pytest.raises(VaultLockedError, match="locked"):
+        vault.store("conn-1", TokenKind.REFRESH, "value")
+    with pytest.raises(VaultLockedError):
+        vault.load("conn-1", TokenKind.REFRESH)
+
+
+def test_without_a_keyring_service_the_vault_is_unavailable() -> None:
+    """No D-Bus session at all (a bare server or container): keyring has no backend."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBUS")}
+    env["PYTHONPATH"] = str(ROOT)
+    code = textwrap.dedent(
+        """
+        from uma_desktop.errors import VaultUnavailableError
+        from uma_desktop.oauth.vault import TokenKind, open_vault
+        try:
+            open_vault(remember=True)
+        except VaultUnavailableError as exc:
+            print("UNAVAILABLE", exc)
+        memory = open_vault(remember=False)
+        memory.store("conn-1", TokenKind.REFRESH, "value")
+        print("MEMORY", memory.load("conn-1", TokenKind.REFRESH) == "value")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert "UNAVAILABLE No secure keyring" in result.stdout, result.stderr
+    assert "don't remember me" in result.stdout
+    assert "MEMORY True" in result.stdout
+
+
+def test_null_and_fail_backends_are_refused_never_used() -> None:
+    from keyring.backends import fail, null
+
+    for backend in (null.Keyring(), fail.Keyring()):
+        with pytest.raises(VaultUnavailableError, match=type(backend).__module__):
+            select_backend(backend)
+
+
+def test_plaintext_backends_are_refused(tmp_path: Path) -> None:
+    """A file-based keyring (like keyrings.alt's plaintext one) is never accepted.
+    Named fake: keyrings.alt is not installed, so a minimal file backend stands in."""
+    from keyring.backend import KeyringBackend
+
+    class PlaintextKeyring(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return None
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            (tmp_path / "secrets.txt").write_text(password)
+
+        def delete_password(self, service: str, username: str) -> None:
+            pass
+
+    with pytest.raises(VaultUnavailableError, match="PlaintextKeyring"):
+        KeyringVault(PlaintextKeyring()).store("conn-1", TokenKind.REFRESH, "secret")
+    assert not (tmp_path / "secrets.txt").exists()
+
+
+def test_a_secret_service_that_refuses_access_gives_a_denied_error(tmp_path: Path) -> None:
+    result = run_with_denied_secret_service(
+        """
+        from uma_desktop.errors import VaultDeniedError
+        from uma_desktop.oauth.vault import TokenKind, open_vault
+        try:
+            open_vault(remember=True).store("conn-1", TokenKind.REFRESH, "value")
+        except VaultDeniedError as exc:
+            print("DENIED", exc)
+        """,
+        tmp_path,
+    )
+    assert "DENIED Access to the keyring was refused." in result.stdout, result.stderr
+    assert "value" not in result.stdout.replace("DENIED", "")
