@@ -21,6 +21,18 @@ _SECRET_KEYS = (
     r"|device_code|user_code|client_secret|password|ticket|rpt|pct|claim_token|assertion"
     r"|session_state|subject_token|authorization"
 )
+
+
+def _mask_opaque(match: re.Match[str]) -> str:
+    run = match.group(0)
+    looks_random = (
+        any(ch.isdigit() for ch in run)
+        and any(ch.isupper() for ch in run)
+        and any(ch.islower() for ch in run)
+    )
+    return MASK if looks_random else run
+
+
 _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     # JWT / JWS / JWE compact forms: base64url segments joined by dots, starting with '{"'.
     (re.compile(r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){1,4}"), MASK),
@@ -28,8 +40,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     (re.compile(r"(?i)\b(bearer|basic|dpop)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {MASK}"),
     # key=value in query strings, form bodies and prose.
     (re.compile(rf"(?i)\b({_SECRET_KEYS})=[^&\s\"',;]+"), rf"\1={MASK}"),
-    # "key": "value" in JSON.
-    (re.compile(rf"(?i)\"({_SECRET_KEYS}|[a-z_]*_token)\"\s*:\s*\"[^\"]*\""), rf'"\1": "{MASK}"'),
+    # "key": "value" in JSON and 'key': 'value' in Python reprs.
+    (
+        re.compile(rf"(?i)([\"'])({_SECRET_KEYS}|[a-z_]*_token)\1(\s*:\s*)([\"'])[^\"']*\4"),
+        rf"\1\2\1\3\4{MASK}\4",
+    ),
     # key: value / key = value in reprs and prose ("refresh_token: abc").
     (
         re.compile(
@@ -37,8 +52,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
         ),
         rf"\1\2{MASK}",
     ),
-    # Long opaque runs of base64url (opaque tokens, device codes).
-    (re.compile(r"(?<![A-Za-z0-9_/.-])[A-Za-z0-9_-]{40,}(?![A-Za-z0-9_/.-])"), MASK),
+    # Long opaque runs of base64url with digits and both cases (opaque tokens, device codes),
+    # which spares snake_case names and paths.
+    (re.compile(r"(?<![A-Za-z0-9_/.-])[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_/.-])"), _mask_opaque),
 )
 
 
