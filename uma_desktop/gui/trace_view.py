@@ -148,12 +148,14 @@ class TraceFilter(QSortFilterProxyModel):
         self._connection = ALL
 
     def set_actor(self, actor: str) -> None:
+        self.beginFilterChange()
         self._actor = actor
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_connection(self, connection_id: str) -> None:
+        self.beginFilterChange()
         self._connection = connection_id
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
         model = self.sourceModel()
