@@ -1,0 +1,82 @@
+"""GUI test harness: the real window over a real ControlPoint, real sandboxes over HTTP.
+
+``gui_app(browser_opener)`` launches the app the way ``uma-desktop`` does (core loop thread,
+ControlPoint opened there, window built once it is open) in a private UMA_DESKTOP_HOME, and
+closes it at teardown. ``log_in(window, issuer, opener)`` adds a server through the dialog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PySide6.QtWidgets import QDialog
+
+from tests.fixtures.keyring import secret_service_problem
+from uma_desktop.gui.app import Session, launch
+from uma_desktop.gui.main_window import MainWindow
+from uma_desktop.paths import app_dirs
+from uma_desktop.sandbox import SandboxServer
+
+WAIT = 20_000  # ms; generous for a loaded CI machine, never a sleep
+
+
+@pytest.fixture
+def gui_app(qtbot: Any, app_home: Path) -> Iterator[Callable[..., MainWindow]]:
+    sessions: list[Session] = []
+
+    def start(browser_opener: Any = None, **options: Any) -> MainWindow:
+        options.setdefault("poll_interval", None)
+        session = launch(app_dirs(app_home), browser_opener=browser_opener, **options)
+        sessions.append(session)
+        qtbot.waitUntil(lambda: session.ready or session.error is not None, timeout=WAIT)
+        assert session.error is None, session.error
+        assert session.window is not None
+        qtbot.addWidget(session.window)
+        return session.window
+
+    yield start
+    for session in sessions:
+        session.close()
+
+
+@pytest.fixture
+def keyring_ok() -> bool:
+    """Whether logins can be remembered in the Secret Service in this run."""
+    return secret_service_problem() is None
+
+
+def log_in(
+    qtbot: Any,
+    window: MainWindow,
+    issuer: str,
+    *,
+    name: str | None = None,
+    remember: bool = True,
+) -> str:
+    """Add a server through the dialog and log in; returns the new connection id."""
+    before = set(window.controller.states)
+    dialog = window.open_add_connection()
+    dialog.issuer.setText(issuer)
+    if name:
+        dialog.display_name.setText(name)
+    dialog.remember.setChecked(remember)
+    with qtbot.waitSignal(dialog.finished, timeout=WAIT):
+        dialog.connect_button.click()
+    assert dialog.result() == QDialog.DialogCode.Accepted, dialog.progress.text()
+    qtbot.waitUntil(lambda: bool(set(window.controller.states) - before), timeout=WAIT)
+    (new_id,) = set(window.controller.states) - before
+    return new_id
+
+
+def owner_get(server: SandboxServer, token: str, endpoint: str, **params: Any) -> Any:
+    """GET an owner-API endpoint (from the server's discovery) with plain httpx."""
+    config = httpx.get(f"{server.issuer}/.well-known/uma2-configuration").json()
+    response = httpx.get(
+        config[endpoint], params=params, headers={"Authorization": f"Bearer {token}"}
+    )
+    response.raise_for_status()
+    return response.json()

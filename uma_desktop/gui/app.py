@@ -1,0 +1,162 @@
+"""Composition root of the desktop app (desktop-style.md P1).
+
+``main(args)`` parses the arguments, installs the excepthook, builds the QApplication, starts
+the core's event loop thread (``Bridge``), opens the ControlPoint there and, once it is open,
+builds the window. ``launch`` is the same wiring without ``exec()``, for tests and tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from uma_desktop import __version__
+from uma_desktop.app import ControlPoint
+from uma_desktop.gui import icons
+from uma_desktop.gui.bridge import Bridge
+from uma_desktop.gui.controller import Controller
+from uma_desktop.gui.errors import install_excepthook, show_error
+from uma_desktop.gui.main_window import APP_ID, MainWindow
+from uma_desktop.gui.settings import Favourites, UiState
+from uma_desktop.paths import AppDirs, app_dirs
+
+log = logging.getLogger(__name__)
+
+BrowserOpener = Callable[[str], object]
+
+
+@dataclass
+class Session:
+    """Everything one running window depends on; ``window`` is set once the core is open."""
+
+    bridge: Bridge
+    dirs: AppDirs
+    control: ControlPoint | None = None
+    controller: Controller | None = None
+    window: MainWindow | None = None
+    error: BaseException | None = None
+    _ready: list[Callable[[MainWindow], None]] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return self.window is not None
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the window, stop polling, close the core's HTTP clients, stop the loop."""
+        if self.window is not None:
+            self.window.save_state()
+            self.window.close()
+            self.window.deleteLater()
+            self.window = None
+        control = self.control
+        self.bridge.shutdown(control.aclose() if control is not None else None, timeout)
+
+
+def ensure_application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv or [sys.argv[0] if sys.argv else "uma-desktop"])
+    assert isinstance(app, QApplication)
+    QCoreApplication.setApplicationName("UMA Desktop")
+    QCoreApplication.setApplicationVersion(__version__)
+    QCoreApplication.setOrganizationDomain("umadesktop.org")
+    QGuiApplication.setDesktopFileName(APP_ID)
+    QGuiApplication.setWindowIcon(icons.app_icon())
+    return app
+
+
+def launch(
+    dirs: AppDirs | None = None,
+    *,
+    browser_opener: BrowserOpener | None = None,
+    poll_interval: float | None = 30.0,
+    timeout: float | None = None,
+    on_ready: Callable[[MainWindow], None] | None = None,
+    show: bool = True,
+) -> Session:
+    """Start the core loop, open the ControlPoint on it, then build the window (async).
+
+    Returns at once; ``session.window`` is set (and ``on_ready`` called) when the core is
+    open. The GUI thread never waits for it.
+    """
+    ensure_application()
+    resolved = (dirs or app_dirs()).ensure()
+    bridge = Bridge()
+    session = Session(bridge=bridge, dirs=resolved)
+    if on_ready is not None:
+        session._ready.append(on_ready)
+    options: dict[str, Any] = {"browser_opener": browser_opener}
+    if timeout is not None:
+        options["timeout"] = timeout
+
+    def opened(control: ControlPoint) -> None:
+        session.control = control
+        control.subscribe(bridge.post_event)
+        controller = Controller(bridge, control, Favourites(resolved.config))
+        session.controller = controller
+        window = MainWindow(controller, UiState(resolved.config))
+        session.window = window
+        if show:
+            window.show()
+        controller.start(poll_interval)
+        for callback in session._ready:
+            callback(window)
+
+    def failed(exc: BaseException) -> None:
+        session.error = exc
+        log.error("could not open the app's data: %s", exc)
+        show_error(None, exc, "UMA Desktop could not start")
+
+    bridge.submit(ControlPoint.open(resolved, **options), opened, failed)
+    return session
+
+
+def _start_demo(window: MainWindow, bridge: Bridge) -> None:
+    """Hand over to the demo mode when it is installed (uma_desktop.gui.demo_panel)."""
+    if importlib.util.find_spec("uma_desktop.gui.demo_panel") is None:
+        window.statusBar().showMessage("Demo mode is not available in this build.", 10000)
+        return
+    demo = importlib.import_module("uma_desktop.gui.demo_panel")
+    start_demo = getattr(demo, "start_demo", None)
+    if start_demo is None:
+        window.statusBar().showMessage("Demo mode is not available in this build.", 10000)
+        return
+    start_demo(window, bridge)
+
+
+def parse_args(args: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="uma-desktop", description="UMA Desktop")
+    parser.add_argument("--demo", action="store_true", help="start built-in sandbox servers and connect to them")
+    parser.add_argument("--home", type=Path, help="keep config, data, cache and logs under this folder")
+    parser.add_argument("--poll", type=float, default=30.0, help="seconds between checks for new requests")
+    parser.add_argument("--version", action="version", version=f"uma-desktop {__version__}")
+    return parser.parse_args(args)
+
+
+def main(args: list[str]) -> int:
+    """Run the desktop app; returns the process exit code."""
+    options = parse_args(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_excepthook()
+    app = ensure_application()
+    dirs = app_dirs(options.home) if options.home else None
+
+    def ready(window: MainWindow) -> None:
+        if options.demo:
+            _start_demo(window, session.bridge)
+
+    session = launch(dirs, poll_interval=options.poll or None, on_ready=ready)
+    app.aboutToQuit.connect(session.close)
+    app.setQuitOnLastWindowClosed(True)
+    return int(app.exec())

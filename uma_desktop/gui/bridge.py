@@ -1,0 +1,161 @@
+"""The GUI's one door to the async core: an asyncio loop in a background thread.
+
+``Bridge.submit`` schedules a coroutine on the loop (``run_coroutine_threadsafe``) and hands
+its result or error back on the GUI thread through a queued signal; the GUI thread never
+waits on a future. ControlPoint events arrive on the loop thread and are re-emitted as Qt
+signals, so every slot runs on the GUI thread (Electrum's shape, desktop-style.md §2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QObject, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+DoneCallback = Callable[[Any], None]
+ErrorCallback = Callable[[BaseException], None]
+
+
+class Bridge(QObject):
+    """Runs coroutines on a private event loop; delivers outcomes and events on the GUI thread."""
+
+    # internal: (on_done, on_error, owner, result, error) delivered queued to the GUI thread
+    _finished = Signal(object, object, object, object, object)
+    _event = Signal(object)
+
+    # ControlPoint events, re-emitted on the GUI thread
+    event_received = Signal(object)  # every event object, for listeners that want them all
+    status_changed = Signal(object)  # ConnectionState
+    requests_changed = Signal()
+    new_requests = Signal(list)  # list[AccessRequest]
+    data_changed = Signal(str)  # connection id
+    # errors no caller handled (on_error=None): the window shows them
+    unhandled_error = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run_loop, name="uma-core-loop", daemon=True)
+        self._closing = False
+        self._pending: set[concurrent.futures.Future[Any]] = set()
+        self._finished.connect(self._deliver)
+        self._event.connect(self._dispatch_event)
+        self._thread.start()
+
+    # --- loop thread -------------------------------------------------------------------
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+        self._loop.close()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def post_event(self, event: object) -> None:
+        """Listener for ``ControlPoint.subscribe``: safe to call from any thread."""
+        if not self._closing and shiboken6.isValid(self):
+            self._event.emit(event)
+
+    # --- GUI thread --------------------------------------------------------------------
+    def submit(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        on_done: DoneCallback | None = None,
+        on_error: ErrorCallback | None = None,
+        *,
+        owner: QObject | None = None,
+    ) -> concurrent.futures.Future[Any]:
+        """Run ``coro`` on the loop; call ``on_done(result)`` or ``on_error(exc)`` on the GUI thread.
+
+        When ``owner`` is given and has been deleted by the time the result arrives, the
+        callbacks are dropped (a closed dialog must not receive late answers). Without
+        ``on_error`` the error goes to ``unhandled_error``. Cancelling the returned future
+        cancels the coroutine; no callback runs then.
+        """
+        if self._closing:
+            coro.close()
+            raise RuntimeError("the app is shutting down")
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        self._pending.add(future)
+
+        def finished(fut: concurrent.futures.Future[Any]) -> None:
+            self._pending.discard(fut)
+            if fut.cancelled() or self._closing or not shiboken6.isValid(self):
+                return
+            error = fut.exception()
+            result = None if error is not None else fut.result()
+            self._finished.emit(on_done, on_error, owner, result, error)
+
+        future.add_done_callback(finished)
+        return future
+
+    @Slot(object, object, object, object, object)
+    def _deliver(
+        self,
+        on_done: DoneCallback | None,
+        on_error: ErrorCallback | None,
+        owner: QObject | None,
+        result: Any,
+        error: BaseException | None,
+    ) -> None:
+        if owner is not None and not shiboken6.isValid(owner):
+            return
+        if error is None:
+            if on_done is not None:
+                on_done(result)
+        elif on_error is not None:
+            on_error(error)
+        else:
+            self.unhandled_error.emit(error)
+
+    @Slot(object)
+    def _dispatch_event(self, event: object) -> None:
+        self.event_received.emit(event)
+        kind = type(event).__name__
+        if kind == "StatusChanged":
+            self.status_changed.emit(event.state)  # type: ignore[attr-defined]
+        elif kind == "RequestsChanged":
+            self.requests_changed.emit()
+        elif kind == "NewRequests":
+            self.new_requests.emit(list(event.requests))  # type: ignore[attr-defined]
+        elif kind == "DataChanged":
+            self.data_changed.emit(event.connection_id)  # type: ignore[attr-defined]
+
+    def call_soon(self, func: Callable[[], Any]) -> None:
+        """Run a plain function on the loop thread (for loop-affine objects)."""
+        self._loop.call_soon_threadsafe(func)
+
+    def shutdown(self, cleanup: Coroutine[Any, Any, Any] | None = None, timeout: float = 5.0) -> None:
+        """Stop accepting work, cancel what runs, run ``cleanup`` (e.g. ControlPoint.aclose),
+        then stop the loop. Called once on quit; the join is bounded by ``timeout``."""
+        if self._closing:
+            if cleanup is not None:
+                cleanup.close()
+            return
+        self._closing = True
+        for future in list(self._pending):
+            future.cancel()
+
+        async def finish() -> None:
+            try:
+                if cleanup is not None:
+                    await asyncio.wait_for(cleanup, timeout)
+            except Exception:  # noqa: BLE001 - best effort on quit
+                log.warning("cleanup on quit did not finish cleanly", exc_info=True)
+            finally:
+                self._loop.stop()
+
+        if self._loop.is_running():
+            asyncio.run_coroutine_threadsafe(finish(), self._loop)
+        elif cleanup is not None:
+            cleanup.close()
+        self._thread.join(timeout + 1.0)

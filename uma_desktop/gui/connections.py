@@ -1,0 +1,357 @@
+"""The connections sidebar (status per server) and the add-connection / login dialog."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from typing import Any
+
+from PySide6.QtCore import QObject, QPoint, Qt, Signal
+from PySide6.QtGui import QAction, QFont, QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from uma_desktop.app import ConnectionState, ConnectionStatus
+from uma_desktop.domain import BackendKind, Connection
+from uma_desktop.gui.controller import Controller
+from uma_desktop.gui.errors import error_text
+from uma_desktop.gui.icons import icon, status_icon
+
+STATUS_TEXT = {
+    ConnectionStatus.OK: "Up to date",
+    ConnectionStatus.STALE: "Offline — showing last-known data",
+    ConnectionStatus.ERROR: "Error",
+    ConnectionStatus.LOGIN_NEEDED: "Login needed",
+    ConnectionStatus.LOADING: "Loading…",
+}
+
+KIND_CHOICES: list[tuple[str, BackendKind | None]] = [
+    ("Detect automatically", None),
+    ("UMA Policy Manager (sandbox and compatible servers)", BackendKind.POLICY_MANAGER),
+    ("Keycloak", BackendKind.KEYCLOAK),
+]
+
+ConnectionIdRole = Qt.ItemDataRole.UserRole + 10
+
+
+class ConnectionsPanel(QWidget):
+    """The sidebar list: one row per server with its status; context actions per row."""
+
+    add_requested = Signal()
+    login_requested = Signal(str)  # connection id
+
+    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("Servers")
+        title.setObjectName("sidebarHeading")
+        font = title.font()
+        font.setBold(True)
+        title.setFont(font)
+        layout.addWidget(title)
+        self.list = QListWidget()
+        self.list.setObjectName("connectionsList")
+        self.list.setAccessibleName("Connections")
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._menu)
+        self.list.itemActivated.connect(self._activated)
+        self.list.setWordWrap(True)
+        self.list.setFrameShape(QFrame.Shape.NoFrame)
+        layout.addWidget(self.list, 1)
+        self.empty_hint = QLabel("No servers yet.\nAdd one to see your resources.")
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setObjectName("connectionsEmpty")
+        layout.addWidget(self.empty_hint)
+        self.add_button = QPushButton(icon("add"), "Add server…")
+        self.add_button.setObjectName("addConnectionButton")
+        self.add_button.setToolTip("Connect to another authorization server (Ctrl+N)")
+        self.add_button.clicked.connect(self.add_requested)
+        layout.addWidget(self.add_button)
+        controller.connections_updated.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        selected = self.selected_id()
+        self.list.clear()
+        for state in sorted(
+            self.controller.states.values(), key=lambda s: s.connection.display_name.casefold()
+        ):
+            self.list.addItem(self._item(state))
+        self.empty_hint.setVisible(self.list.count() == 0)
+        if selected:
+            for row in range(self.list.count()):
+                if self.list.item(row).data(ConnectionIdRole) == selected:
+                    self.list.setCurrentRow(row)
+
+    def _item(self, state: ConnectionState) -> QListWidgetItem:
+        status_text = STATUS_TEXT.get(state.status, str(state.status))
+        who = state.connection.username
+        second = status_text if not who else f"{who} · {status_text}"
+        item = QListWidgetItem(status_icon(str(state.status)), f"{state.connection.display_name}\n{second}")
+        item.setData(ConnectionIdRole, state.connection.id)
+        tip = [state.connection.issuer, status_text]
+        if state.message:
+            tip.append(state.message)
+        if state.last_success is not None:
+            tip.append("Last refreshed " + state.last_success.astimezone().strftime("%Y-%m-%d %H:%M"))
+        item.setToolTip("\n".join(tip))
+        item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{state.connection.display_name}: {status_text}")
+        item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, state.message)
+        return item
+
+    def selected_id(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(ConnectionIdRole) if item else None
+
+    def status_text_of(self, connection_id: str) -> str:
+        """The visible status line of one connection (tests read what a person reads)."""
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(ConnectionIdRole) == connection_id:
+                return item.text().split("\n", 1)[1]
+        return ""
+
+    def _activated(self, item: QListWidgetItem) -> None:
+        cid = item.data(ConnectionIdRole)
+        if self.controller.status_of(cid) == ConnectionStatus.LOGIN_NEEDED:
+            self.login_requested.emit(cid)
+        else:
+            self.controller.refresh_all(cid)
+
+    def actions_for(self, connection_id: str) -> list[QAction]:
+        status = self.controller.status_of(connection_id)
+        refresh = QAction(icon("refresh"), "Refresh", self)
+        refresh.triggered.connect(lambda: self.controller.refresh_all(connection_id))
+        login = QAction(icon("login"), "Log in…", self)
+        login.triggered.connect(lambda: self.login_requested.emit(connection_id))
+        logout = QAction(icon("logout"), "Log out", self)
+        logout.triggered.connect(lambda: self.controller.logout(connection_id))
+        logout.setEnabled(status != ConnectionStatus.LOGIN_NEEDED)
+        remove = QAction(icon("remove"), "Remove server", self)
+        remove.triggered.connect(lambda: self.controller.remove_connection(connection_id))
+        return [refresh, login, logout, remove]
+
+    def _menu(self, pos: QPoint) -> None:
+        item = self.list.itemAt(pos)
+        if item is None:
+            return
+        menu = QMenu(self)
+        for action in self.actions_for(item.data(ConnectionIdRole)):
+            menu.addAction(action)
+        menu.popup(self.list.viewport().mapToGlobal(pos))
+
+
+class _DeviceCodeRelay(QObject):
+    """Carries the device code from the core's loop thread to the dialog (queued signal)."""
+
+    code = Signal(object)
+
+
+class AddConnectionDialog(QDialog):
+    """Issuer URL → discovery → kind detected (or chosen) → login in the system browser.
+
+    With "use a code" checked (or for a server that cannot redirect back), the device grant
+    is used and the dialog shows the code and the address to type it at. Opened with an
+    existing ``connection`` it skips straight to the login step.
+    """
+
+    def __init__(
+        self,
+        controller: Controller,
+        parent: QWidget | None = None,
+        connection: Connection | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.connection = connection
+        self._future: concurrent.futures.Future[Any] | None = None
+        self._relay = _DeviceCodeRelay(self)
+        self._relay.code.connect(self._show_device_code)
+        self.setObjectName("addConnectionDialog")
+        self.setWindowTitle("Log in" if connection else "Add server")
+        self.setMinimumWidth(480)
+
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            f"Log in to <b>{connection.display_name}</b> ({connection.issuer})."
+            if connection
+            else "Type the address of your authorization server. UMA Desktop finds out what "
+            "kind of server it is, then opens your web browser so you can log in."
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+
+        form = QFormLayout()
+        self.issuer = QLineEdit()
+        self.issuer.setObjectName("issuerEdit")
+        self.issuer.setPlaceholderText("https://auth.example.org/realms/me")
+        self.issuer.setAccessibleName("Server address")
+        self.kind = QComboBox()
+        self.kind.setAccessibleName("Server kind")
+        for label, _kind in KIND_CHOICES:
+            self.kind.addItem(label)
+        self.display_name = QLineEdit()
+        self.display_name.setPlaceholderText("optional, e.g. Work")
+        self.display_name.setAccessibleName("Display name")
+        if connection is None:
+            form.addRow("Server &address:", self.issuer)
+            form.addRow("Server &kind:", self.kind)
+            form.addRow("&Name:", self.display_name)
+        self.remember = QCheckBox("&Keep me logged in (tokens stay in the system keyring)")
+        self.remember.setChecked(connection.remember if connection else True)
+        self.remember.setEnabled(connection is None)
+        self.use_device = QCheckBox("Log in with a &code on another device instead")
+        form.addRow(self.remember)
+        form.addRow(self.use_device)
+        layout.addLayout(form)
+
+        self.progress = QLabel("")
+        self.progress.setObjectName("loginProgress")
+        self.progress.setWordWrap(True)
+        self.progress.setAccessibleName("Progress")
+        self.progress.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.progress)
+
+        self.device_box = QFrame()
+        self.device_box.setObjectName("deviceCodeBox")
+        self.device_box.setFrameShape(QFrame.Shape.StyledPanel)
+        device_layout = QVBoxLayout(self.device_box)
+        device_layout.addWidget(QLabel("Open this address on any device and type the code:"))
+        self.device_url = QLabel()
+        self.device_url.setOpenExternalLinks(True)
+        self.device_url.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.device_url.setAccessibleName("Address to open")
+        self.user_code = QLabel()
+        self.user_code.setObjectName("userCode")
+        self.user_code.setAccessibleName("Code to type")
+        code_font = QFont(self.user_code.font())
+        code_font.setPointSizeF(code_font.pointSizeF() * 1.8)
+        code_font.setBold(True)
+        code_font.setStyleHint(QFont.StyleHint.Monospace)
+        self.user_code.setFont(code_font)
+        self.user_code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        code_row = QHBoxLayout()
+        code_row.addWidget(self.user_code, 1)
+        copy = QPushButton("Copy code")
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.user_code.text()))
+        code_row.addWidget(copy)
+        device_layout.addWidget(self.device_url)
+        device_layout.addLayout(code_row)
+        self.device_box.hide()
+        layout.addWidget(self.device_box)
+
+        self.buttons = QDialogButtonBox()
+        self.connect_button = self.buttons.addButton(
+            "Log in" if connection else "Connect and log in",
+            QDialogButtonBox.ButtonRole.AcceptRole,
+        )
+        self.connect_button.setObjectName("connectButton")
+        self.connect_button.setDefault(True)
+        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.connect_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    # --- flow ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._set_busy(True)
+        if self.connection is None:
+            issuer = self.issuer.text().strip()
+            if not issuer:
+                self._fail_text("Type the address (issuer URL) of the server.")
+                return
+            kind = KIND_CHOICES[self.kind.currentIndex()][1]
+            self.progress.setText(f"Looking up {issuer}…")
+            self._future = self.controller.run(
+                self.controller.control.add_connection(
+                    issuer,
+                    kind=kind,
+                    display_name=self.display_name.text().strip() or None,
+                    remember=self.remember.isChecked(),
+                ),
+                self._added,
+                self._failed,
+                owner=self,
+            )
+        else:
+            self._login()
+
+    def _added(self, connection: Connection) -> None:
+        self.connection = connection
+        kind = {BackendKind.KEYCLOAK: "Keycloak", BackendKind.POLICY_MANAGER: "UMA Policy Manager"}
+        self.progress.setText(
+            f"Found a {kind.get(connection.kind, str(connection.kind))} server at {connection.issuer}."
+        )
+        self.setWindowTitle(f"Log in to {connection.display_name}")
+        for widget in (self.issuer, self.kind, self.display_name, self.remember):
+            widget.setEnabled(False)
+        self.controller.reload_connections()
+        self._login()
+
+    def _login(self) -> None:
+        assert self.connection is not None
+        device = self.use_device.isChecked()
+        self.progress.setText(
+            self.progress.text()
+            + ("\nWaiting for the code to be entered…" if device
+               else "\nYour web browser opens; log in there, then come back here.")
+        )
+        self._future = self.controller.login(
+            self.connection.id,
+            device=device,
+            on_device_code=self._relay.code.emit,
+            on_done=self._logged_in,
+            on_error=self._failed,
+            owner=self,
+        )
+
+    def _show_device_code(self, code: Any) -> None:
+        url = getattr(code, "verification_uri_complete", None) or code.verification_uri
+        self.device_url.setText(f'<a href="{url}">{code.verification_uri}</a>')
+        self.user_code.setText(code.user_code)
+        self.device_box.show()
+
+    def _logged_in(self, state: ConnectionState) -> None:
+        self._future = None
+        who = state.connection.username or "you"
+        self.progress.setText(f"Logged in as {who}.")
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._future = None
+        self._fail_text(error_text(exc))
+
+    def _fail_text(self, text: str) -> None:
+        self.progress.setText(f"<span style='color:#d13b3b'>⚠</span> {text}")
+        self._set_busy(False)
+        if self.connection is not None:
+            self.connect_button.setText("Try logging in again")
+
+    def _set_busy(self, busy: bool) -> None:
+        self.connect_button.setEnabled(not busy)
+        if self.connection is None:
+            self.issuer.setEnabled(not busy)
+        self.use_device.setEnabled(not busy)
+
+    def reject(self) -> None:
+        if self._future is not None:
+            self._future.cancel()
+            self._future = None
+        super().reject()

@@ -1,0 +1,381 @@
+"""The main window: navigation + connections on the left, pages on the right, tray icon.
+
+Other parts of the app add their own pages and docks through ``add_page`` / ``add_dock``
+(the demo mode adds a requesting-party panel and a protocol trace this way).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QSystemTrayIcon,
+    QVBoxLayout,
+    QWidget,
+)
+
+from uma_desktop import __version__
+from uma_desktop.domain import AccessRequest
+from uma_desktop.gui import icons
+from uma_desktop.gui.connections import AddConnectionDialog, ConnectionsPanel
+from uma_desktop.gui.controller import Controller
+from uma_desktop.gui.errors import show_error
+from uma_desktop.gui.inbox_view import RequestsPage
+from uma_desktop.gui.lists_view import history_page, shared_with_me_page
+from uma_desktop.gui.resources_view import ResourcesPage
+from uma_desktop.gui.settings import UiState
+
+PageKeyRole = Qt.ItemDataRole.UserRole + 20
+APP_ID = "org.umadesktop.UmaDesktop"
+
+
+class MainWindow(QMainWindow):
+    """Navigation, connections, pages; remembers its geometry and layout."""
+
+    page_changed = Signal(str)
+
+    def __init__(self, controller: Controller, ui_state: UiState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.ui_state = ui_state
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("UMA Desktop")
+        self.setWindowIcon(icons.app_icon())
+        self.resize(1200, 760)
+        self._pages: dict[str, QWidget] = {}
+        self._page_titles: dict[str, str] = {}
+        self._page_icons: dict[str, str | QIcon | None] = {}
+        self.docks: dict[str, QDockWidget] = {}
+        self.last_notification: tuple[str, str] | None = None
+        self.dialog: QWidget | None = None
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setAccessibleName("Views")
+        self.nav.setFrameShape(QListWidget.Shape.NoFrame)
+        self.nav.currentItemChanged.connect(self._nav_changed)
+        self.connections = ConnectionsPanel(controller)
+        self.connections.add_requested.connect(self.open_add_connection)
+        self.connections.login_requested.connect(self.open_login)
+
+        sidebar = QWidget()
+        sidebar.setObjectName("sidebar")
+        side_layout = QVBoxLayout(sidebar)
+        side_layout.setContentsMargins(6, 6, 6, 6)
+        side_layout.addWidget(self.nav, 0)
+        side_layout.addWidget(self.connections, 1)
+
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("pages")
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(sidebar)
+        self.splitter.addWidget(self.stack)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([240, 960])
+        self.setCentralWidget(self.splitter)
+
+        self.resources_page = ResourcesPage(controller)
+        self.requests_page = RequestsPage(controller)
+        self.shared_page = shared_with_me_page(controller)
+        self.history_page = history_page(controller)
+        self.add_page("resources", "Resources", self.resources_page, "resources")
+        self.add_page("requests", "Requests", self.requests_page, "inbox")
+        self.add_page("shared", "Shared with me", self.shared_page, "shared-with-me")
+        self.add_page("history", "History", self.history_page, "history")
+        self._fit_nav()
+
+        self.busy_label = QLabel()
+        self.statusBar().addPermanentWidget(self.busy_label)
+        self._build_menus()
+        self.tray = self._build_tray()
+
+        controller.requests_count_changed.connect(self._counts_changed)
+        controller.new_requests.connect(self._new_requests)
+        controller.busy_changed.connect(lambda busy: self.busy_label.setText("Working…" if busy else ""))
+        controller.problem.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        controller.bridge.unhandled_error.connect(lambda exc: show_error(self, exc))
+        self.page_changed.connect(self._page_shown)
+        QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: self.retheme())
+        self.restore_state()
+        if self.nav.currentRow() < 0:
+            self.nav.setCurrentRow(0)
+
+    # --- pages and docks -----------------------------------------------------------------
+    def add_page(self, key: str, title: str, widget: QWidget, icon: str | QIcon | None = None) -> None:
+        """Add a page to the navigation (``icon``: a name from gui/icons or a QIcon)."""
+        if key in self._pages:
+            raise ValueError(f"a page called {key!r} exists already")
+        self._pages[key] = widget
+        self._page_titles[key] = title
+        self._page_icons[key] = icon
+        self.stack.addWidget(widget)
+        item = QListWidgetItem(title)
+        item.setData(PageKeyRole, key)
+        item.setData(Qt.ItemDataRole.AccessibleTextRole, title)
+        self._set_item_icon(item, icon)
+        self.nav.addItem(item)
+        self._fit_nav()
+        shortcut_number = len(self._pages)
+        if shortcut_number <= 9 and hasattr(self, "view_menu"):
+            self._add_view_action(key, title, shortcut_number)
+
+    def add_dock(
+        self,
+        key: str,
+        title: str,
+        widget: QWidget,
+        area: Qt.DockWidgetArea = Qt.DockWidgetArea.BottomDockWidgetArea,
+    ) -> QDockWidget:
+        """Add a dockable panel; its visibility and place are remembered with the window."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{key}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+        if hasattr(self, "view_menu"):
+            self.view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def page(self, key: str) -> QWidget:
+        return self._pages[key]
+
+    def page_keys(self) -> list[str]:
+        return list(self._pages)
+
+    def current_page_key(self) -> str | None:
+        item = self.nav.currentItem()
+        return item.data(PageKeyRole) if item else None
+
+    def show_page(self, key: str) -> None:
+        for row in range(self.nav.count()):
+            if self.nav.item(row).data(PageKeyRole) == key:
+                self.nav.setCurrentRow(row)
+                return
+        raise KeyError(key)
+
+    def _nav_changed(self, current: QListWidgetItem | None, _previous: Any) -> None:
+        if current is None:
+            return
+        key = current.data(PageKeyRole)
+        self.stack.setCurrentWidget(self._pages[key])
+        self.page_changed.emit(key)
+
+    def _page_shown(self, key: str) -> None:
+        if key == "requests":
+            self.controller.mark_requests_read()
+        elif key == "history":
+            self.controller.refresh_history()
+
+    def _fit_nav(self) -> None:
+        rows = self.nav.count()
+        height = sum(self.nav.sizeHintForRow(r) for r in range(rows)) + 2 * self.nav.frameWidth() + 4
+        self.nav.setFixedHeight(max(height, 40))
+
+    def _set_item_icon(self, item: QListWidgetItem, icon: str | QIcon | None) -> None:
+        if isinstance(icon, str):
+            item.setIcon(icons.icon(icon))
+        elif isinstance(icon, QIcon):
+            item.setIcon(icon)
+
+    # --- menus ---------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.add_action = self._menu_action(file_menu, "&Add server…", "Ctrl+N", self.open_add_connection, "add")
+        self.refresh_action = self._menu_action(
+            file_menu, "&Refresh everything", "Ctrl+R", self.controller.refresh_all, "refresh"
+        )
+        file_menu.addSeparator()
+        self._menu_action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self._quit)
+        self.view_menu = self.menuBar().addMenu("&View")
+        for number, key in enumerate(self._pages, start=1):
+            self._add_view_action(key, self._page_titles[key], number)
+        self.view_menu.addSeparator()
+        help_menu = self.menuBar().addMenu("&Help")
+        self._menu_action(help_menu, "&About UMA Desktop", None, self._about)
+
+    def _add_view_action(self, key: str, title: str, number: int) -> None:
+        action = QAction(title, self)
+        action.setShortcut(QKeySequence(f"Ctrl+{number}"))
+        action.triggered.connect(lambda _=False, k=key: self.show_page(k))
+        self.view_menu.addAction(action)
+
+    def _menu_action(self, menu: QMenu, text: str, shortcut: Any, slot: Any, icon_name: str | None = None) -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            icons.bind(action, icon_name)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About UMA Desktop",
+            f"<b>UMA Desktop {__version__}</b><p>One place to decide who may access your data "
+            "across User-Managed Access (UMA 2.0) authorization servers.</p>",
+        )
+
+    def _quit(self) -> None:
+        self.close()
+        QApplication.quit()
+
+    # --- dialogs -------------------------------------------------------------------------
+    def open_add_connection(self) -> AddConnectionDialog:
+        dialog = AddConnectionDialog(self.controller, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def open_login(self, connection_id: str) -> AddConnectionDialog:
+        state = self.controller.states[connection_id]
+        dialog = AddConnectionDialog(self.controller, self, connection=state.connection)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    # --- requests badge, tray, notifications ---------------------------------------------
+    def _counts_changed(self, pending: int, unread: int) -> None:
+        for row in range(self.nav.count()):
+            item = self.nav.item(row)
+            if item.data(PageKeyRole) == "requests":
+                item.setText(f"Requests ({unread} new)" if unread else (f"Requests · {pending}" if pending else "Requests"))
+                item.setData(
+                    Qt.ItemDataRole.AccessibleTextRole,
+                    f"Requests, {pending} pending, {unread} new",
+                )
+                font = item.font()
+                font.setBold(unread > 0)
+                item.setFont(font)
+        title = "UMA Desktop" + (f" ({pending} pending)" if pending else "")
+        self.setWindowTitle(title)
+        if self.tray is not None:
+            self.tray.setIcon(icons.badge_icon(icons.app_icon(), pending))
+            self.tray.setToolTip(
+                f"UMA Desktop — {pending} pending request{'s' if pending != 1 else ''}"
+                if pending else "UMA Desktop — no pending requests"
+            )
+
+    def _new_requests(self, requests: list[AccessRequest]) -> None:
+        if not requests:
+            return
+        if len(requests) == 1:
+            r = requests[0]
+            text = f"{r.requester.label} asks for {', '.join(r.scopes)} on {r.resource_name}."
+        else:
+            text = f"{len(requests)} new access requests are waiting for you."
+        self.notify("New access request" if len(requests) == 1 else "New access requests", text)
+        if self.current_page_key() == "requests" and self.isActiveWindow():
+            return
+        QApplication.alert(self)
+
+    def notify(self, title: str, text: str) -> None:
+        """A desktop notification (through the tray where there is one)."""
+        self.last_notification = (title, text)
+        if self.tray is not None and self.tray.isVisible() and QSystemTrayIcon.supportsMessages():
+            self.tray.showMessage(title, text, icons.app_icon(), 8000)
+        else:
+            self.statusBar().showMessage(f"{title}: {text}", 10000)
+
+    def _build_tray(self) -> QSystemTrayIcon | None:
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return None
+        tray = QSystemTrayIcon(icons.app_icon(), self)
+        tray.setToolTip("UMA Desktop")
+        menu = QMenu(self)
+        show = menu.addAction("Show UMA Desktop")
+        show.triggered.connect(self._raise)
+        inbox = menu.addAction("Open requests")
+        inbox.triggered.connect(lambda: (self._raise(), self.show_page("requests")))
+        menu.addSeparator()
+        quit_action = menu.addAction("Quit")
+        quit_action.triggered.connect(self._quit)
+        tray.setContextMenu(menu)
+        tray.activated.connect(lambda reason: self._raise() if reason == QSystemTrayIcon.ActivationReason.Trigger else None)
+        tray.messageClicked.connect(lambda: (self._raise(), self.show_page("requests")))
+        tray.show()
+        return tray
+
+    def _raise(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    # --- theme ---------------------------------------------------------------------------
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.retheme()
+        super().changeEvent(event)
+
+    def retheme(self) -> None:
+        """Re-colour every icon for the current palette (light/dark switch at run time)."""
+        icons.retheme()
+        for row in range(self.nav.count()):
+            item = self.nav.item(row)
+            self._set_item_icon(item, self._page_icons.get(item.data(PageKeyRole)))
+        self.resources_page.model.set_star_icons(icons.icon("star-filled"), icons.icon("star"))
+        self.connections.refresh()
+
+    # --- state ---------------------------------------------------------------------------
+    def _splitters(self) -> dict[str, QSplitter]:
+        return {
+            "main": self.splitter,
+            "resources": self.resources_page.splitter,
+            "requests": self.requests_page.splitter,
+        }
+
+    def restore_state(self) -> None:
+        state = self.ui_state
+        geometry = state.get("geometry")
+        if isinstance(geometry, str):
+            self.restoreGeometry(QByteArray.fromBase64(geometry.encode()))
+        layout = state.get("window_state")
+        if isinstance(layout, str):
+            self.restoreState(QByteArray.fromBase64(layout.encode()))
+        for name, splitter in self._splitters().items():
+            saved = state.get(f"splitter.{name}")
+            if isinstance(saved, str):
+                splitter.restoreState(QByteArray.fromBase64(saved.encode()))
+        header = state.get("header.resources")
+        if isinstance(header, str):
+            self.resources_page.table.horizontalHeader().restoreState(QByteArray.fromBase64(header.encode()))
+        page = state.get("page")
+        if isinstance(page, str) and page in self._pages:
+            self.show_page(page)
+
+    def save_state(self) -> None:
+        def b64(data: QByteArray) -> str:
+            return bytes(data.toBase64().data()).decode()
+
+        state = self.ui_state
+        state.set("geometry", b64(self.saveGeometry()))
+        state.set("window_state", b64(self.saveState()))
+        for name, splitter in self._splitters().items():
+            state.set(f"splitter.{name}", b64(splitter.saveState()))
+        state.set("header.resources", b64(self.resources_page.table.horizontalHeader().saveState()))
+        key = self.current_page_key()
+        if key:
+            state.set("page", key)
+        state.save()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        if self.tray is not None:
+            self.tray.hide()
+        super().closeEvent(event)

@@ -1,0 +1,552 @@
+"""Qt table models over domain objects (desktop-style.md P6).
+
+Models own rows, proxies own filtering. Sorting happens here in Python on precomputed keys
+(a list sort of 20,000 tuples takes milliseconds) because QSortFilterProxyModel sorting calls
+back into Python for every comparison and blocks the GUI on big tables. ``SortRole`` returns
+the native sort value, ``ObjectRole`` the row object (survives proxy mapping). Rows arrive per
+connection and are inserted in chunks, yielding to the event loop between chunks, so 10,000
+rows from one server never freeze the window. Models are only touched on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QFont
+
+from uma_desktop.domain import AccessRequest, Decision, Resource, Share, SharedWithMe
+
+SortRole = Qt.ItemDataRole.UserRole + 1
+ObjectRole = Qt.ItemDataRole.UserRole + 2
+KeyRole = Qt.ItemDataRole.UserRole + 3
+FilterRole = Qt.ItemDataRole.UserRole + 4
+
+T = TypeVar("T")
+AnyIndex = QModelIndex | QPersistentModelIndex
+CHUNK_ROWS = 1500
+
+
+@dataclass(frozen=True)
+class Column(Generic[T]):
+    title: str
+    display: Callable[[T], str]
+    sort_key: Callable[[T], Any] | None = None
+    tooltip: Callable[[T], str] | None = None
+    align_right: bool = False
+
+
+def age_text(when: datetime | None, now: datetime | None = None) -> str:
+    """'just now', '5 min', '3 h', '2 d' — compact and sortable by the underlying datetime."""
+    if when is None:
+        return "—"
+    now = now or datetime.now(UTC)
+    seconds = max(0, int((now - when).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"
+
+
+def local_time_text(when: datetime | None) -> str:
+    if when is None:
+        return "—"
+    return when.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def time_key(when: datetime | None, missing: float = float("inf")) -> float:
+    """A sort key for optional datetimes (missing ones sort last by default)."""
+    return missing if when is None else when.timestamp()
+
+
+def scopes_text(scopes: Iterable[str]) -> str:
+    return ", ".join(scopes)
+
+
+class ObjectTableModel(QAbstractTableModel, Generic[T]):
+    """A flat table of immutable objects, keyed by ``key_of``, sorted in Python."""
+
+    loading_finished = Signal(str)  # group (connection id) whose chunked insert completed
+
+    def __init__(
+        self,
+        columns: Sequence[Column[T]],
+        key_of: Callable[[T], Hashable],
+        group_of: Callable[[T], str],
+        parent: Any = None,
+    ) -> None:
+        super().__init__(parent)
+        self._columns = list(columns)
+        self._key_of = key_of
+        self._group_of = group_of
+        self._rows: list[T] = []
+        self._row_of_key: dict[Hashable, int] | None = None
+        self._sort_column = -1
+        self._sort_order = Qt.SortOrder.AscendingOrder
+        self._group_column = -1
+        self._queue: dict[str, list[T]] = {}  # group -> rows still to insert
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._insert_next_chunk)
+        self._needs_sort = False
+        self._predicate: Callable[[T], bool] | None = None
+
+    # --- Qt model API ------------------------------------------------------------------
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self._columns[section].title
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        obj = self._rows[index.row()]
+        column = self._columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.display(obj)
+        if role == SortRole:
+            return (column.sort_key or column.display)(obj)
+        if role == ObjectRole:
+            return obj
+        if role == KeyRole:
+            return self._key_of(obj)
+        if role == FilterRole:
+            return "y" if self._predicate is None or self._predicate(obj) else "n"
+        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip is not None:
+            return column.tooltip(obj)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.FontRole and index.column() == self._group_column:
+            font = QFont()
+            font.setBold(True)
+            return font
+        return self.extra_data(obj, index.column(), role)
+
+    def extra_data(self, obj: T, column: int, role: int) -> Any:
+        """Hook for subclasses (icons, colours)."""
+        return None
+
+    # --- access --------------------------------------------------------------------------
+    def rows(self) -> list[T]:
+        return list(self._rows)
+
+    def row_object(self, row: int) -> T:
+        return self._rows[row]
+
+    def column_titles(self) -> list[str]:
+        return [c.title for c in self._columns]
+
+    def row_for_key(self, key: Hashable) -> int:
+        if self._row_of_key is None:
+            self._row_of_key = {self._key_of(obj): i for i, obj in enumerate(self._rows)}
+        return self._row_of_key.get(key, -1)
+
+    def object_for_key(self, key: Hashable) -> T | None:
+        row = self.row_for_key(key)
+        return self._rows[row] if row >= 0 else None
+
+    def is_loading(self) -> bool:
+        return bool(self._queue)
+
+    # --- mutation ------------------------------------------------------------------------
+    def set_rows(self, rows: Iterable[T]) -> None:
+        """Replace everything at once (small tables: history, shares)."""
+        self._queue.clear()
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._row_of_key = None
+        self._sort_rows()
+        self.endResetModel()
+
+    def replace_group(self, group: str, rows: Sequence[T]) -> None:
+        """Swap in ``group``'s new rows: update changed ones, remove gone ones, insert new ones.
+
+        New rows are appended in chunks on later event-loop turns; the table is re-sorted
+        once the last chunk is in.
+        """
+        incoming = {self._key_of(obj): obj for obj in rows}
+        gone: list[int] = []
+        changed: list[int] = []
+        key_of, group_of = self._key_of, self._group_of
+        for i, obj in enumerate(self._rows):
+            if group_of(obj) != group:
+                continue
+            new = incoming.pop(key_of(obj), None)
+            if new is None:
+                gone.append(i)
+            elif new != obj:
+                self._rows[i] = new
+                changed.append(i)
+        if changed:
+            self._needs_sort = True
+            self.dataChanged.emit(
+                self.index(changed[0], 0), self.index(changed[-1], len(self._columns) - 1)
+            )
+        self._remove_rows(gone)
+        self._queue[group] = list(incoming.values())
+        self._timer.start()
+
+    def remove_group(self, group: str) -> None:
+        self._queue.pop(group, None)
+        self._remove_rows([i for i, obj in enumerate(self._rows) if self._group_of(obj) == group])
+
+    def update_object(self, obj: T) -> None:
+        row = self.row_for_key(self._key_of(obj))
+        if row >= 0:
+            self._rows[row] = obj
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self._columns) - 1))
+
+    def remove_keys(self, keys: Iterable[Hashable]) -> None:
+        wanted = set(keys)
+        self._remove_rows([i for i, obj in enumerate(self._rows) if self._key_of(obj) in wanted])
+
+    def refresh_column(self, column: int) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0, column), self.index(len(self._rows) - 1, column))
+
+    def _remove_rows(self, rows: list[int]) -> None:
+        if not rows:
+            return
+        ranges: list[tuple[int, int]] = []
+        for row in sorted(rows):
+            if ranges and ranges[-1][1] == row - 1:
+                ranges[-1] = (ranges[-1][0], row)
+            else:
+                ranges.append((row, row))
+        if len(ranges) > 16:
+            # Scattered (sorted tables interleave servers): move them to the end with one
+            # layout change, then remove one block — two signals instead of hundreds.
+            drop = set(rows)
+            order = [i for i in range(len(self._rows)) if i not in drop] + sorted(drop)
+            self._permute(order)
+            ranges = [(len(self._rows) - len(drop), len(self._rows) - 1)]
+        for first, last in reversed(ranges):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._rows[first : last + 1]
+            self._row_of_key = None
+            self.endRemoveRows()
+
+    def _insert_next_chunk(self) -> None:
+        for group, pending in list(self._queue.items()):
+            if not pending:
+                del self._queue[group]
+                self.loading_finished.emit(group)
+                continue
+            chunk, self._queue[group] = pending[:CHUNK_ROWS], pending[CHUNK_ROWS:]
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(chunk) - 1)
+            self._rows.extend(chunk)
+            if self._row_of_key is not None:
+                for offset, obj in enumerate(chunk):
+                    self._row_of_key[self._key_of(obj)] = first + offset
+            self.endInsertRows()
+            self._needs_sort = True
+            self._timer.start()  # yield to the event loop before the next chunk
+            return
+        if self._needs_sort:
+            self._needs_sort = False
+            self._apply_sort()
+
+    # --- sorting -------------------------------------------------------------------------
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self._sort_column = column
+        self._sort_order = order
+        self._apply_sort()
+
+    def set_group_column(self, column: int) -> None:
+        """Group rows by ``column`` (sorted by it first, shown bold); -1 turns grouping off."""
+        self._group_column = column
+        self._apply_sort()
+        self.refresh_column(max(column, 0))
+
+    def group_column(self) -> int:
+        return self._group_column
+
+    def _sort_keys(self) -> list[Callable[[T], Any]]:
+        """Key functions, primary first: the group column (if any), then the sort column."""
+        keys = []
+        for column in (self._group_column, self._sort_column):
+            if 0 <= column < len(self._columns):
+                col = self._columns[column]
+                keys.append(col.sort_key or col.display)
+        return keys
+
+    def _sorted_order(self) -> list[int] | None:
+        """The new order as a permutation of row numbers, or None when nothing changes."""
+        keys = self._sort_keys()
+        if not keys or not self._rows:
+            return None
+        rows = self._rows
+        order = list(range(len(rows)))
+        descending = self._sort_order == Qt.SortOrder.DescendingOrder
+        grouped = 0 <= self._group_column < len(self._columns)
+        # Stable sorts from the least significant key up; the group key is always ascending.
+        for position, key in reversed(list(enumerate(keys))):
+            values = [key(obj) for obj in rows]
+            reverse = descending and not (grouped and position == 0)
+            order.sort(key=values.__getitem__, reverse=reverse)
+        if all(i == n for i, n in enumerate(order)):
+            return None
+        return order
+
+    def _sort_rows(self) -> None:
+        order = self._sorted_order()
+        if order is not None:
+            rows = self._rows
+            self._rows = [rows[i] for i in order]
+            self._row_of_key = None
+
+    def _apply_sort(self) -> None:
+        order = self._sorted_order()
+        if order is not None:
+            self._permute(order)
+
+    def _permute(self, order: list[int]) -> None:
+        """Reorder rows (``order[new] == old``) as one layout change, keeping selections."""
+        self.layoutAboutToBeChanged.emit()
+        rows = self._rows
+        self._rows = [rows[i] for i in order]
+        self._row_of_key = None
+        persistent = self.persistentIndexList()
+        if persistent:
+            new_row = [0] * len(order)
+            for new, old in enumerate(order):
+                new_row[old] = new
+            moved = [
+                self.index(new_row[p.row()], p.column()) if 0 <= p.row() < len(new_row)
+                else QModelIndex()
+                for p in persistent
+            ]
+            self.changePersistentIndexList(persistent, moved)
+        self.layoutChanged.emit()
+
+    # --- filtering (used through ObjectFilterProxy) ---------------------------------------
+    def set_filter(self, predicate: Callable[[T], bool] | None) -> None:
+        self._predicate = predicate
+
+
+class ObjectFilterProxy(QSortFilterProxyModel):
+    """Filtering only; ``sort`` is forwarded to the source model's Python sort.
+
+    The predicate is evaluated by the source model under ``FilterRole``; with no predicate
+    the filter pattern is empty and Qt accepts rows without calling into Python at all,
+    which keeps big loads and re-sorts cheap.
+    """
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setDynamicSortFilter(False)
+        self.setFilterRole(FilterRole)
+        self.setFilterKeyColumn(0)
+
+    def set_predicate(self, predicate: Callable[[Any], bool] | None) -> None:
+        model = self.sourceModel()
+        assert isinstance(model, ObjectTableModel)
+        was_active = self.filterRegularExpression().pattern() != ""
+        model.set_filter(predicate)
+        if (predicate is not None) != was_active:
+            # changing the pattern re-filters once
+            self.setFilterRegularExpression("^y$" if predicate is not None else "")
+        elif predicate is not None:
+            self.beginFilterChange()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        model = self.sourceModel()
+        if model is not None:
+            model.sort(column, order)
+
+    def object_at(self, index: QModelIndex) -> Any:
+        return index.data(ObjectRole)
+
+
+# --- concrete tables ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceRow:
+    """A resource plus what the table shows about it (server label, favourite flag)."""
+
+    resource: Resource
+    server: str
+    favourite: bool = False
+    key: tuple[str, str] = field(init=False, compare=False)
+    search_text: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        r = self.resource
+        object.__setattr__(self, "key", (r.connection_id, r.id))
+        words = (r.name, r.type, r.resource_server, self.server, r.description, *r.scopes)
+        object.__setattr__(self, "search_text", " ".join(w for w in words if w).casefold())
+
+
+class ResourcesModel(ObjectTableModel[ResourceRow]):
+    FAVOURITE, SERVER, RESOURCE_SERVER, NAME, TYPE, SCOPES, SHARED = range(7)
+
+    def __init__(self, parent: Any = None) -> None:
+        columns: list[Column[ResourceRow]] = [
+            Column("★", lambda r: "", lambda r: not r.favourite),
+            Column("Server", lambda r: r.server, lambda r: r.server.casefold()),
+            Column(
+                "Resource server",
+                lambda r: r.resource.resource_server,
+                lambda r: r.resource.resource_server.casefold(),
+            ),
+            Column(
+                "Name",
+                lambda r: r.resource.name,
+                lambda r: r.resource.name.casefold(),
+                lambda r: r.resource.description or r.resource.name,
+            ),
+            Column("Type", lambda r: r.resource.type or "—", lambda r: (r.resource.type or "")),
+            Column(
+                "Scopes",
+                lambda r: scopes_text(r.resource.scopes),
+                lambda r: len(r.resource.scopes),
+                lambda r: scopes_text(r.resource.scopes),
+            ),
+            Column(
+                "Shared with",
+                lambda r: "—" if r.resource.share_count is None else str(r.resource.share_count),
+                lambda r: -1 if r.resource.share_count is None else r.resource.share_count,
+                align_right=True,
+            ),
+        ]
+        super().__init__(columns, lambda r: r.key, lambda r: r.resource.connection_id, parent)
+        self._star_icons: tuple[Any, Any] | None = None
+
+    def set_star_icons(self, on: Any, off: Any) -> None:
+        self._star_icons = (on, off)
+        self.refresh_column(self.FAVOURITE)
+
+    def extra_data(self, obj: ResourceRow, column: int, role: int) -> Any:
+        if column == self.FAVOURITE:
+            if role == Qt.ItemDataRole.DecorationRole and self._star_icons:
+                return self._star_icons[0] if obj.favourite else self._star_icons[1]
+            if role == Qt.ItemDataRole.AccessibleTextRole:
+                return "Favourite" if obj.favourite else "Not a favourite"
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return "Remove from favourites" if obj.favourite else "Add to favourites"
+        return None
+
+
+class RequestsModel(ObjectTableModel[AccessRequest]):
+    REQUESTER, RESOURCE, SCOPES, SERVER, AGE = range(5)
+
+    def __init__(self, server_name: Callable[[str], str], parent: Any = None) -> None:
+        self._unread: set[tuple[str, str]] = set()
+        columns: list[Column[AccessRequest]] = [
+            Column(
+                "Requester",
+                lambda r: r.requester.label,
+                lambda r: r.requester.label.casefold(),
+                lambda r: r.requester.email or r.requester.username or r.requester.id,
+            ),
+            Column("Resource", lambda r: r.resource_name, lambda r: r.resource_name.casefold()),
+            Column("Scopes", lambda r: scopes_text(r.scopes), lambda r: len(r.scopes)),
+            Column("Server", lambda r: server_name(r.connection_id)),
+            Column(
+                "Age",
+                lambda r: age_text(r.requested_at),
+                lambda r: -(r.requested_at.timestamp()) if r.requested_at else 0,
+                lambda r: local_time_text(r.requested_at),
+                align_right=True,
+            ),
+        ]
+        super().__init__(columns, lambda r: r.key, lambda r: r.connection_id, parent)
+
+    def mark_unread(self, keys: Iterable[tuple[str, str]]) -> None:
+        self._unread.update(keys)
+        self.refresh_column(self.REQUESTER)
+
+    def mark_all_read(self) -> None:
+        self._unread.clear()
+        self.refresh_column(self.REQUESTER)
+
+    def unread_count(self) -> int:
+        present = {r.key for r in self._rows}
+        return len(self._unread & present)
+
+    def extra_data(self, obj: AccessRequest, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.FontRole and obj.key in self._unread:
+            font = QFont()
+            font.setBold(True)
+            return font
+        return None
+
+
+class SharesModel(ObjectTableModel[Share]):
+    PERSON, SCOPES, GRANTED, EXPIRES = range(4)
+
+    def __init__(self, parent: Any = None) -> None:
+        columns: list[Column[Share]] = [
+            Column(
+                "Person",
+                lambda s: s.party.label,
+                lambda s: s.party.label.casefold(),
+                lambda s: s.party.email or s.party.username or s.party.id,
+            ),
+            Column("Scopes", lambda s: scopes_text(s.scopes)),
+            Column("Granted", lambda s: local_time_text(s.granted_at), lambda s: time_key(s.granted_at, 0.0)),
+            Column("Expires", lambda s: local_time_text(s.expires_at) if s.expires_at else "never",
+                   lambda s: time_key(s.expires_at)),
+        ]
+        super().__init__(
+            columns, lambda s: (s.connection_id, s.resource_id, s.party.id), lambda s: s.connection_id, parent
+        )
+
+
+class SharedWithMeModel(ObjectTableModel[SharedWithMe]):
+    def __init__(self, server_name: Callable[[str], str], parent: Any = None) -> None:
+        columns: list[Column[SharedWithMe]] = [
+            Column("Resource", lambda s: s.resource.name, lambda s: s.resource.name.casefold()),
+            Column("Owner", lambda s: s.owner.label if s.owner else "—"),
+            Column("Scopes", lambda s: scopes_text(s.scopes)),
+            Column("Resource server", lambda s: s.resource.resource_server),
+            Column("Server", lambda s: server_name(s.connection_id)),
+            Column("Expires", lambda s: local_time_text(s.expires_at) if s.expires_at else "never",
+                   lambda s: time_key(s.expires_at)),
+        ]
+        super().__init__(columns, lambda s: (s.connection_id, s.resource.id), lambda s: s.connection_id, parent)
+
+
+class HistoryModel(ObjectTableModel[Decision]):
+    def __init__(self, server_name: Callable[[str], str], parent: Any = None) -> None:
+        columns: list[Column[Decision]] = [
+            Column("When", lambda d: local_time_text(d.at), lambda d: time_key(d.at)),
+            Column("Action", lambda d: d.action),
+            Column("Resource", lambda d: d.resource_name),
+            Column("Person", lambda d: d.party),
+            Column("Scopes", lambda d: scopes_text(d.scopes)),
+            Column("Server", lambda d: server_name(d.connection_id)),
+            Column("Result", lambda d: "done" if d.ok else f"failed: {d.detail}", None,
+                   lambda d: d.detail),
+        ]
+        super().__init__(
+            columns,
+            lambda d: (d.connection_id, d.at, d.action, d.resource_id, d.party),
+            lambda d: d.connection_id,
+            parent,
+        )
+        self.sort(0, Qt.SortOrder.DescendingOrder)
