@@ -437,6 +437,7 @@ def _grant_hint(entry: TraceEntry) -> str:
 class _Names:
     servers: dict[str, str] = field(default_factory=dict)  # URL prefix -> friendly name
     connections: dict[str, str] = field(default_factory=dict)  # connection id -> name
+    actors: dict[tuple[str, str], str] = field(default_factory=dict)  # (actor, prefix) -> name
 
 
 TraceListener = Callable[[TraceEntry], None]
@@ -491,6 +492,14 @@ class TraceRecorder:
         with self._lock:
             self._names.connections[connection_id] = name
 
+    def name_actor_at(self, actor: str, base_url: str, name: str) -> None:
+        """Show ``actor``'s requests to URLs under ``base_url`` as coming from ``name``.
+
+        Two sandboxes both run an ``rs:photos``; the server each one talks to tells them apart.
+        """
+        with self._lock:
+            self._names.actors[(actor, _normalise_prefix(base_url))] = name
+
     def add_secret(self, value: str, kind: str = "secret") -> None:
         """Redact a value known to be secret (e.g. a demo password) wherever it appears."""
         self.redactor.learn(value, kind)
@@ -503,9 +512,22 @@ class TraceRecorder:
         if best is not None:
             return servers[best]
         parts = urlsplit(url)
+        if parts.hostname in _LOOPBACK and parts.path == "/callback" and "state=" in parts.query:
+            return "app:callback"  # the app's own one-time sign-in listener (RFC 8252)
         return parts.netloc.rpartition("@")[2] or url
 
-    def actor_name(self, actor: str, connection_id: str | None) -> str:
+    def actor_name(self, actor: str, connection_id: str | None, url: str = "") -> str:
+        if url:
+            prefix = _normalise_prefix(url)
+            with self._lock:
+                aliases = [(p, name) for (a, p), name in self._names.actors.items() if a == actor]
+            best = max(
+                (a for a in aliases if prefix.startswith(a[0])),
+                default=None,
+                key=lambda a: len(a[0]),
+            )
+            if best is not None:
+                return best[1]
         if connection_id and actor == "app":
             with self._lock:
                 name = self._names.connections.get(connection_id, connection_id)
@@ -536,7 +558,7 @@ class TraceRecorder:
             seq=seq,
             started=exchange.started,
             duration=exchange.duration,
-            actor=self.actor_name(exchange.actor, exchange.connection_id),
+            actor=self.actor_name(exchange.actor, exchange.connection_id, exchange.url),
             connection_id=exchange.connection_id,
             target=self.target_name(exchange.url),
             method=exchange.method,
@@ -598,6 +620,9 @@ def filter_entries(
             continue
         result.append(entry)
     return result
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def _normalise_prefix(url: str) -> str:

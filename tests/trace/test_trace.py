@@ -162,6 +162,10 @@ def test_targets_are_named_by_longest_prefix_else_host_and_port(
     assert ("/photos/1", "rs:photos") in targets
     assert ("/token", "as:health") in targets
     assert recorder.target_name("http://127.0.0.1:9/x") == "127.0.0.1:9"
+    recorder.name_actor_at("rqp:bob", oauth_like_server.url, "rqp:bob@health")
+    with net.sync_client(actor="rqp:bob") as bob:
+        bob.get(f"{oauth_like_server.url}/photos/1")
+    assert recorder.entries()[-1].actor == "rqp:bob@health"
 
 
 def test_filter_by_actor_and_connection(
