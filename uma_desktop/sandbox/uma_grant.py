@@ -97,7 +97,7 @@ def _identify(
     claim_token_format: str | None,
     pct: str | None,
 ) -> tuple[str | None, bool]:
-    """The requesting party's subject, and whether fresh claims were presented."""
+    """The requesting party's subject, and whether it came from claims (not from a PCT)."""
     if claim_token:
         if claim_token_format not in ACCEPTED_CLAIM_FORMATS:
             return None, False
@@ -114,7 +114,8 @@ def _identify(
             return str(row["sub"]), False
         return None, False
     if ticket["rqp_sub"] and ticket["client_id"] == client.client_id:
-        return str(ticket["rqp_sub"]), False
+        # Claims gathered earlier in this process (claims interaction, or a pushed token).
+        return str(ticket["rqp_sub"]), True
     return None, False
 
 
