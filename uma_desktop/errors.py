@@ -53,6 +53,10 @@ class NotFoundError(ServerError):
     """The thing asked for does not exist (any more) on the server."""
 
 
+class ConflictError(ServerError):
+    """Doing this now would also change something the owner did not ask to change."""
+
+
 class NotSupportedError(UmaDesktopError):
     """The backend or server cannot do this (see the backend's capabilities)."""
 

@@ -1,0 +1,530 @@
+"""Keycloak 26.x adapter: the owner's side of UMA through Keycloak's Account REST API.
+
+Everything goes to ``{issuer}/account/resources`` with the owner's own access token (no
+resource-server credentials). Facts this module relies on, checked against Keycloak 26.5.6
+by tests/keycloak/:
+
+* Every call sends ``Accept: application/json``; otherwise Keycloak answers with the account
+  console's HTML page and status 200.
+* ``scopes`` is left out of a resource when it has none; treated as empty.
+* There is no list of all pending requests: each resource's ``permissions/requests`` is read,
+  concurrently with a bound (``concurrency``, default 8).
+* Keycloak has no request ids; a request is "all pending scopes of one person on one
+  resource" and gets the id ``f"{resource_id}/{username}"``.
+* ``PUT permissions`` is the only write. For each listed person it sets the final scope set on
+  that resource: listed pending scopes are approved, listed new scopes are granted, and EVERY
+  other ticket of that person on the resource (granted or pending) is deleted. Pending
+  requests cannot be kept by the owner's API: listing them approves them, leaving them out
+  deletes them (the protection API's ticket endpoints would allow finer edits but need a
+  token issued to the resource server, which an owner's desktop app does not have).
+
+So every write reads fresh state (``permissions`` and ``permissions/requests``) and builds the
+PUT from it; the rules are:
+
+* approve(request, subset) decides that request: the subset is granted, the rest of THAT
+  request is denied (deleted); existing grants stay.
+* deny(request) keeps the person's existing grants and deletes the request's scopes.
+* share, revoke and narrow keep everything the person has that the action does not name.
+* If the person has pending scopes that the action would delete without the owner having
+  decided them (a request that grew since it was listed, or a pending request during a
+  share/revoke/narrow), nothing is sent and ``ConflictError`` says to decide that request
+  first. Nothing is ever denied silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from uma_desktop import net
+from uma_desktop.backends.base import Capability, TokenSource
+from uma_desktop.domain import AccessRequest, BackendKind, Party, Resource, Share, SharedWithMe
+from uma_desktop.errors import (
+    AuthError,
+    ConfigurationError,
+    ConflictError,
+    MalformedResponseError,
+    NotFoundError,
+    NotSupportedError,
+    ServerError,
+)
+
+PAGE_SIZE = 100
+DEFAULT_CONCURRENCY = 8
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- wire shapes
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class _Scope(_Wire):
+    name: str
+    display_name: str | None = Field(default=None, alias="displayName")
+
+
+class _Client(_Wire):
+    client_id: str | None = Field(default=None, alias="clientId")
+    name: str | None = None
+
+
+class _Owner(_Wire):
+    id: str | None = None
+    username: str | None = None
+    name: str | None = None
+    email: str | None = None
+
+
+class _Resource(_Wire):
+    id: str = Field(alias="_id")
+    name: str
+    display_name: str | None = Field(default=None, alias="displayName")
+    type: str | None = None
+    icon_uri: str | None = None
+    scopes: list[_Scope] = Field(default_factory=list)
+    client: _Client | None = None
+    owner: _Owner | str | None = None
+
+
+class _Permission(_Wire):
+    username: str
+    first_name: str | None = Field(default=None, alias="firstName")
+    last_name: str | None = Field(default=None, alias="lastName")
+    email: str | None = None
+    scopes: list[str] = Field(default_factory=list)
+
+
+class _User(_Wire):
+    id: str | None = None
+    username: str
+    first_name: str | None = Field(default=None, alias="firstName")
+    last_name: str | None = Field(default=None, alias="lastName")
+    email: str | None = None
+
+
+_RESOURCES = TypeAdapter(list[_Resource])
+_PERMISSIONS = TypeAdapter(list[_Permission])
+_RESOURCE = TypeAdapter(_Resource)
+_USER = TypeAdapter(_User)
+
+
+def _full_name(first: str | None, last: str | None) -> str | None:
+    name = " ".join(part for part in (first, last) if part)
+    return name or None
+
+
+def _party(permission: _Permission) -> Party:
+    return Party(
+        id=permission.username,
+        username=permission.username,
+        email=permission.email,
+        name=_full_name(permission.first_name, permission.last_name),
+    )
+
+
+def _sorted(scopes: Iterable[str]) -> list[str]:
+    return sorted(set(scopes))
+
+
+def _listing(scopes: Iterable[str]) -> str:
+    return ", ".join(_sorted(scopes))
+
+
+def request_id(resource_id: str, username: str) -> str:
+    """Keycloak has no request ids: one request = one person's pending scopes on one resource."""
+    return f"{resource_id}/{username}"
+
+
+# --------------------------------------------------------------------------- backend
+
+
+class KeycloakBackend:
+    """Backend (backends/base.py) for one owner at one Keycloak realm."""
+
+    kind: str = BackendKind.KEYCLOAK.value
+    capabilities: frozenset[Capability] = frozenset(
+        {
+            Capability.SCOPE_SUBSET,
+            Capability.DENY,
+            Capability.SHARE_BY_USERNAME,
+            Capability.SHARE_BY_EMAIL,
+            Capability.NARROW,
+            Capability.SHARED_WITH_ME,
+            Capability.PERSON_LOOKUP,
+        }
+    )
+
+    def __init__(
+        self,
+        connection_id: str,
+        issuer: str,
+        client: net.AsyncClient,
+        tokens: TokenSource,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self.connection_id = connection_id
+        self.issuer = issuer.rstrip("/")
+        self.account_url = f"{self.issuer}/account"
+        self._client = client
+        self._tokens = tokens
+        self._limit = asyncio.Semaphore(concurrency)
+        self._page_size = page_size
+        self.request_count = 0  # HTTP requests sent (for benchmarks and tests)
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        params: dict[str, str | int] | None = None,
+        body: Any = None,
+    ) -> net.Response:
+        """One Account API call with the owner's token; a 401 refreshes once and retries."""
+        url = f"{self.account_url}/{path}"
+        response: net.Response | None = None
+        for attempt in range(2):
+            token = await self._tokens.access_token()
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            try:
+                self.request_count += 1
+                response = await self._client.request(
+                    method, url, params=params, json=body, headers=headers
+                )
+            except net.TransportError as exc:
+                raise net.describe_transport_error(exc, url) from None
+            if response.status_code != 401:
+                break
+            await self._tokens.token_rejected(token)
+            if attempt == 1:
+                raise AuthError(
+                    f"Keycloak did not accept the login for {what}; please sign in again."
+                )
+        assert response is not None
+        self._raise_for_status(response, what)
+        return response
+
+    @staticmethod
+    def _raise_for_status(response: net.Response, what: str) -> None:
+        if response.is_success:
+            return
+        status = response.status_code
+        if status == 404:
+            raise NotFoundError(
+                f"Keycloak does not know {what} (HTTP 404): it may have been deleted, or the "
+                "account API or user-managed access is switched off in this realm.",
+                status=404,
+            )
+        if status == 403:
+            raise ServerError(
+                f"Keycloak refused {what} (HTTP 403): the account needs the roles "
+                "manage-account and view-profile, and the realm must allow user-managed access.",
+                status=403,
+                error="forbidden",
+            )
+        net.raise_for_error(response, what)
+
+    async def _json(self, what: str, path: str, params: dict[str, str | int] | None = None) -> Any:
+        response = await self._send("GET", path, what, params=params)
+        if response.status_code == 204:
+            return None
+        return net.json_body(response, what)
+
+    @staticmethod
+    def _parse(adapter: TypeAdapter[T], data: Any, what: str) -> T:
+        try:
+            return adapter.validate_python(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "top level"
+            raise MalformedResponseError(
+                f"Keycloak's {what} does not have the expected shape ({where}: {first['msg']})."
+            ) from None
+
+    async def _bounded(self, calls: Iterable[Callable[[], Awaitable[T]]]) -> list[T]:
+        async def run(call: Callable[[], Awaitable[T]]) -> T:
+            async with self._limit:
+                return await call()
+
+        return list(await asyncio.gather(*(run(call) for call in calls)))
+
+    # ------------------------------------------------------------------ reads
+
+    def _resource(self, raw: _Resource) -> Resource:
+        client = raw.client
+        return Resource(
+            connection_id=self.connection_id,
+            id=raw.id,
+            name=raw.display_name or raw.name,
+            scopes=tuple(scope.name for scope in raw.scopes),
+            resource_server=(client.name or client.client_id or "") if client else "",
+            resource_server_id=client.client_id if client else None,
+            type=raw.type,
+            description=raw.name if raw.display_name and raw.display_name != raw.name else None,
+            icon_uri=raw.icon_uri,
+        )
+
+    async def _raw_resources(self, name_filter: str | None) -> list[_Resource]:
+        found: list[_Resource] = []
+        first = 0
+        while True:
+            params: dict[str, str | int] = {"first": first, "max": self._page_size}
+            if name_filter:
+                params["name"] = name_filter
+            data = await self._json("the list of your resources", "resources", params)
+            page = self._parse(_RESOURCES, data or [], "list of resources")
+            found.extend(page)
+            if len(page) < self._page_size:
+                return found
+            first += self._page_size
+
+    async def list_resources(self, name_filter: str | None = None) -> list[Resource]:
+        return [self._resource(raw) for raw in await self._raw_resources(name_filter)]
+
+    async def _granted(self, resource_id: str) -> list[_Permission]:
+        data = await self._json(
+            "the people a resource is shared with",
+            f"resources/{quote(resource_id, safe='')}/permissions",
+        )
+        return self._parse(_PERMISSIONS, data or [], "list of shares")
+
+    async def _pending(self, resource_id: str) -> list[_Permission]:
+        data = await self._json(
+            "the pending requests of a resource",
+            f"resources/{quote(resource_id, safe='')}/permissions/requests",
+        )
+        return self._parse(_PERMISSIONS, data or [], "list of pending requests")
+
+    async def list_shares(self, resource_id: str) -> list[Share]:
+        return [
+            Share(
+                connection_id=self.connection_id,
+                resource_id=resource_id,
+                party=_party(permission),
+                scopes=tuple(_sorted(permission.scopes)),
+            )
+            for permission in await self._granted(resource_id)
+        ]
+
+    def _requests_of(self, resource: _Resource, pending: list[_Permission]) -> list[AccessRequest]:
+        return [
+            AccessRequest(
+                connection_id=self.connection_id,
+                id=request_id(resource.id, permission.username),
+                resource_id=resource.id,
+                resource_name=resource.display_name or resource.name,
+                requester=_party(permission),
+                scopes=tuple(_sorted(permission.scopes)),
+            )
+            for permission in pending
+            if permission.scopes
+        ]
+
+    async def list_requests(self) -> list[AccessRequest]:
+        """Every pending request on every resource the owner has (concurrent, bounded)."""
+        resources = await self._raw_resources(None)
+
+        def reader(resource: _Resource) -> Callable[[], Awaitable[list[_Permission]]]:
+            return lambda: self._pending(resource.id)
+
+        pending = await self._bounded(reader(resource) for resource in resources)
+        requests: list[AccessRequest] = []
+        for resource, found in zip(resources, pending, strict=True):
+            requests.extend(self._requests_of(resource, found))
+        return requests
+
+    async def shared_with_me(self) -> list[SharedWithMe]:
+        found: list[SharedWithMe] = []
+        first = 0
+        while True:
+            data = await self._json(
+                "the resources shared with you",
+                "resources/shared-with-me",
+                {"first": first, "max": self._page_size},
+            )
+            page = self._parse(_RESOURCES, data or [], "list of resources shared with you")
+            for raw in page:
+                owner = raw.owner
+                party: Party | None = None
+                if isinstance(owner, _Owner) and (owner.id or owner.username or owner.name):
+                    party = Party(
+                        id=owner.id or owner.username or owner.name or "",
+                        username=owner.username or owner.name,
+                        email=owner.email,
+                    )
+                elif isinstance(owner, str) and owner:
+                    party = Party(id=owner, username=owner)
+                resource = self._resource(raw)
+                found.append(
+                    SharedWithMe(
+                        connection_id=self.connection_id,
+                        resource=resource,
+                        owner=party,
+                        scopes=resource.scopes,
+                    )
+                )
+            if len(page) < self._page_size:
+                return found
+            first += self._page_size
+
+    async def find_person(self, resource_id: str, query: str) -> Party | None:
+        """Look a person up by username or e-mail (Keycloak scopes the lookup to a resource)."""
+        query = query.strip()
+        if not query:
+            return None
+        data = await self._json(
+            "the person lookup",
+            f"resources/{quote(resource_id, safe='')}/user",
+            {"value": query},
+        )
+        if not data:
+            return None
+        user = self._parse(_USER, data, "person lookup")
+        return Party(
+            id=user.id or user.username,
+            username=user.username,
+            email=user.email,
+            name=_full_name(user.first_name, user.last_name),
+        )
+
+    # ------------------------------------------------------------------ writes
+
+    async def _state(self, resource_id: str, username: str) -> tuple[set[str], set[str]]:
+        """Fresh (granted, pending) scopes of ``username`` on the resource."""
+        granted, pending = await asyncio.gather(
+            self._granted(resource_id), self._pending(resource_id)
+        )
+
+        def scopes_of(permissions: list[_Permission]) -> set[str]:
+            return {s for p in permissions if p.username == username for s in p.scopes}
+
+        return scopes_of(granted), scopes_of(pending)
+
+    async def _put(self, resource_id: str, username: str, scopes: Iterable[str], what: str) -> None:
+        body = [{"username": username, "scopes": _sorted(scopes)}]
+        await self._send(
+            "PUT", f"resources/{quote(resource_id, safe='')}/permissions", what, body=body
+        )
+
+    async def _resource_scopes(self, resource_id: str) -> tuple[str, set[str]]:
+        data = await self._json("the resource", f"resources/{quote(resource_id, safe='')}")
+        raw = self._parse(_RESOURCE, data, "resource")
+        return raw.display_name or raw.name, {scope.name for scope in raw.scopes}
+
+    @staticmethod
+    def _split_request_id(request: AccessRequest) -> str:
+        prefix = f"{request.resource_id}/"
+        if not request.id.startswith(prefix) or len(request.id) == len(prefix):
+            raise ConfigurationError(f"{request.id!r} is not a Keycloak request id.")
+        return request.id[len(prefix) :]
+
+    async def approve(self, request: AccessRequest, scopes: Sequence[str] | None = None) -> None:
+        """Grant ``scopes`` (default: all) of the request; its other scopes are denied."""
+        username = self._split_request_id(request)
+        chosen = set(request.scopes if scopes is None else scopes)
+        if not chosen:
+            raise ConfigurationError("Choose at least one scope to approve, or deny the request.")
+        if not chosen <= set(request.scopes):
+            raise ConfigurationError(
+                f"{_listing(chosen - set(request.scopes))} was not requested by {username}."
+            )
+        granted, pending = await self._state(request.resource_id, username)
+        if not pending & set(request.scopes):
+            raise NotFoundError(
+                f"{username}'s request for {request.resource_name} is no longer pending "
+                "(it was decided or withdrawn).",
+                status=404,
+            )
+        self._refuse_undecided(username, request.resource_name, pending - set(request.scopes))
+        await self._put(
+            request.resource_id,
+            username,
+            granted | (chosen & pending),
+            f"approving {username}'s request",
+        )
+
+    async def deny(self, request: AccessRequest) -> None:
+        """Delete the request's pending scopes; the person's existing grants stay."""
+        username = self._split_request_id(request)
+        granted, pending = await self._state(request.resource_id, username)
+        if not pending & set(request.scopes):
+            return  # already gone: the outcome the owner wants
+        self._refuse_undecided(username, request.resource_name, pending - set(request.scopes))
+        await self._put(request.resource_id, username, granted, f"denying {username}'s request")
+
+    async def share(
+        self,
+        resource_id: str,
+        person: str,
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> None:
+        """Give ``person`` (username or e-mail) ``scopes`` on top of what they already have."""
+        if expires_at is not None:
+            raise NotSupportedError("Keycloak shares cannot expire.")
+        wanted = set(scopes)
+        if not wanted:
+            raise ConfigurationError("Choose at least one scope to share.")
+        resource_name, offered = await self._resource_scopes(resource_id)
+        if not wanted <= offered:
+            raise ConfigurationError(
+                f"{resource_name} has no scope {_listing(wanted - offered)} "
+                f"(it offers {_listing(offered) or 'none'})."
+            )
+        username = await self._username(resource_id, person)
+        granted, pending = await self._state(resource_id, username)
+        self._refuse_undecided(username, resource_name, pending - wanted)
+        if wanted <= granted:
+            return
+        await self._put(resource_id, username, granted | wanted, f"sharing with {username}")
+
+    async def revoke(
+        self, resource_id: str, person: str, scopes: Sequence[str] | None = None
+    ) -> None:
+        """Take ``scopes`` (default: all) from ``person``; their other grants stay."""
+        username = await self._username(resource_id, person)
+        granted, pending = await self._state(resource_id, username)
+        removing = granted if scopes is None else granted & set(scopes)
+        if not removing:
+            return
+        resource_name = await self._resource_name(resource_id)
+        self._refuse_undecided(username, resource_name, pending)
+        await self._put(
+            resource_id, username, granted - removing, f"taking access away from {username}"
+        )
+
+    async def _resource_name(self, resource_id: str) -> str:
+        name, _ = await self._resource_scopes(resource_id)
+        return name
+
+    async def _username(self, resource_id: str, person: str) -> str:
+        party = await self.find_person(resource_id, person)
+        if party is None or not party.username:
+            raise NotFoundError(f"Keycloak has no user {person.strip()!r}.", status=404)
+        return party.username
+
+    @staticmethod
+    def _refuse_undecided(username: str, resource_name: str, undecided: set[str]) -> None:
+        """Keycloak would delete these pending scopes along with the change: refuse instead."""
+        if undecided:
+            raise ConflictError(
+                f"{username} has a pending request for {_listing(undecided)} on "
+                f"{resource_name}. Keycloak would drop it with this change, so nothing was "
+                "changed: approve or deny that request first."
+            )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
