@@ -45,8 +45,13 @@ def default_vault(remember: bool) -> TokenVault:
     return open_vault(remember)
 
 
-def login_scopes(kind: BackendKind) -> tuple[str, ...]:
-    return _SCOPES[kind]
+def login_scopes(kind: BackendKind, metadata: AuthorizationServerMetadata) -> tuple[str, ...]:
+    """The scopes to ask for; ``offline_access`` too when a Policy-Manager server offers it,
+    so the login survives restarts (Keycloak issues refresh tokens without it)."""
+    scopes = _SCOPES[kind]
+    if kind is BackendKind.POLICY_MANAGER and "offline_access" in (metadata.scopes_supported or []):
+        scopes = (*scopes, "offline_access")
+    return scopes
 
 
 async def discover(issuer: str, client: net.AsyncClient) -> AuthorizationServerMetadata:
@@ -64,7 +69,7 @@ async def login(
     on_device_code: Callable[[DeviceCode], None] | None,
 ) -> tuple[Session, dict[str, str]]:
     """Log in and return the session plus what we learnt about the owner (username, subject)."""
-    scopes = login_scopes(connection.kind)
+    scopes = login_scopes(connection.kind, metadata)
     if device:
         tokens = await login_with_device(
             metadata,
