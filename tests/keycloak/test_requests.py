@@ -10,11 +10,11 @@ import pytest
 from tests.fixtures.keycloak import (
     KeycloakServer,
     account_json,
+    password_token,
     permission_ticket,
     request_access,
     rpt_permissions,
     submit_uma_ticket,
-    password_token,
 )
 from tests.keycloak.conftest import NewResource
 from uma_desktop.backends.keycloak import KeycloakBackend, request_id
