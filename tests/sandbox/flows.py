@@ -71,7 +71,9 @@ class Parties:
         return body
 
     def pending_for(self, resource_id: str) -> dict[str, Any]:
-        response = httpx.get(self.discovery["pending_request_endpoint"], headers=self.owner_headers())
+        response = httpx.get(
+            self.discovery["pending_request_endpoint"], headers=self.owner_headers()
+        )
         assert response.status_code == 200, response.text
         matching = [r for r in response.json() if r["resource_id"] == resource_id]
         assert len(matching) == 1, response.json()

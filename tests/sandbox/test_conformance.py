@@ -4,19 +4,27 @@ requesting-party client would (UMA 2.0 Grant + Federated Authorization)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.fixtures.sandbox import form_interaction
+from tests.fixtures.sandbox import form_interaction, sandbox_login
 from tests.sandbox.flows import Parties, parties
 from uma_desktop.sandbox import SandboxServer
 
 
-@pytest.fixture
-def story(sandbox: SandboxServer) -> Parties:
-    return parties(sandbox)
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[SandboxServer]:
+    # One server for the module: every test registers its own resources.
+    with SandboxServer(name="Conformance") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def story(shared_server: SandboxServer) -> Parties:
+    return parties(shared_server)
 
 
 def test_request_approve_subset_rpt_introspection_and_demo_rs(story: Parties) -> None:
@@ -52,7 +60,9 @@ def test_request_approve_subset_rpt_introspection_and_demo_rs(story: Parties) ->
     introspection = story.introspect(tokens["access_token"])
     assert introspection["active"] is True
     assert "scope" not in introspection
-    assert introspection["permissions"] == [{"resource_id": resource_id, "resource_scopes": ["view"]}]
+    assert introspection["permissions"] == [
+        {"resource_id": resource_id, "resource_scopes": ["view"]}
+    ]
 
     served = httpx.get(
         f"{story.server.issuer}/rs/photos/resources/{resource_id}",
@@ -121,11 +131,13 @@ def test_unknown_ticket_is_invalid_grant(story: Parties) -> None:
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
 
 
-def test_expired_ticket_is_invalid_grant(story: Parties) -> None:
-    resource_id = story.register("Album", ["view"])
-    ticket = story.ticket(resource_id, ["view"])
-    story.server.advance_clock(story.server.settings.ticket_lifetime + 1)
-    answer = story.ask(ticket)
+def test_expired_ticket_is_invalid_grant(sandbox_factory: Callable[..., SandboxServer]) -> None:
+    server = sandbox_factory(ticket_lifetime=30)
+    own = parties(server)
+    resource_id = own.register("Album", ["view"])
+    ticket = own.ticket(resource_id, ["view"])
+    server.advance_clock(31)
+    answer = own.ask(ticket)
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_grant"
     assert "expired" in answer.json()["error_description"]
@@ -202,7 +214,11 @@ def test_claims_interaction_refuses_unregistered_redirect(story: Parties) -> Non
     ticket = story.ask(story.ticket(resource_id, ["view"]), anonymous="yes").json()["ticket"]
     page = httpx.get(
         story.discovery["claims_interaction_endpoint"],
-        params={"client_id": "rqp-app", "ticket": ticket, "claims_redirect_uri": "https://evil.test/"},
+        params={
+            "client_id": "rqp-app",
+            "ticket": ticket,
+            "claims_redirect_uri": "https://evil.test/",
+        },
     )
     assert page.status_code == 400
     assert "location" not in page.headers
@@ -212,7 +228,8 @@ def test_rpt_upgrade_carries_earlier_permissions(story: Parties) -> None:
     first = story.register("First", ["view"])
     second = story.register("Second", ["view"])
     bob = httpx.get(
-        story.discovery["person_lookup_endpoint"], params={"q": "bob@example.test"},
+        story.discovery["person_lookup_endpoint"],
+        params={"q": "bob@example.test"},
         headers=story.owner_headers(),
     ).json()["sub"]
     for resource_id in (first, second):
@@ -230,12 +247,10 @@ def test_rpt_upgrade_carries_earlier_permissions(story: Parties) -> None:
     assert story.introspect(rpt1) == {"active": False}
 
 
-def test_owner_gets_rpt_without_asking(story: Parties, sandbox: SandboxServer) -> None:
-    from tests.fixtures.sandbox import sandbox_login
-
+def test_owner_gets_rpt_without_asking(story: Parties) -> None:
     resource_id = story.register("Mine", ["view"])
     alice = sandbox_login(
-        sandbox, client_id="rqp-app", client_secret=story.rqp_secret, scope="openid"
+        story.server, client_id="rqp-app", client_secret=story.rqp_secret, scope="openid"
     )
     answer = story.ask(
         story.ticket(resource_id, ["view"]),
@@ -251,7 +266,9 @@ def test_protection_api_crud_and_errors(story: Parties) -> None:
     assert resource_id in httpx.get(endpoint, headers=story.pat_headers()).json()
     read = httpx.get(f"{endpoint}/{resource_id}", headers=story.pat_headers()).json()
     assert read == {
-        "_id": resource_id, "name": "Album", "type": "photo-album",
+        "_id": resource_id,
+        "name": "Album",
+        "type": "photo-album",
         "resource_scopes": ["view", "download"],
     }
     updated = httpx.put(

@@ -35,14 +35,17 @@ class Signer:
             kid = secrets.token_hex(8)
             store.set_meta("signing_key", pem)
             store.set_meta("signing_kid", kid)
-        loaded = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
-        if not isinstance(loaded, rsa.RSAPrivateKey):
-            raise TypeError("the stored signing key is not an RSA key")
-        self._private = loaded
+        else:
+            loaded = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+            if not isinstance(loaded, rsa.RSAPrivateKey):
+                raise TypeError("the stored signing key is not an RSA key")
+            key = loaded
+        self._private = key
+        self._public = key.public_key()
         self.kid = kid
 
     def jwks(self) -> dict[str, Any]:
-        public = json.loads(RSAAlgorithm.to_jwk(self._private.public_key()))
+        public = json.loads(RSAAlgorithm.to_jwk(self._public))
         public.update({"kid": self.kid, "use": "sig", "alg": ALGORITHM})
         return {"keys": [public]}
 
@@ -59,7 +62,7 @@ class Signer:
             raise jwt.InvalidTokenError("unknown key")
         claims: dict[str, Any] = jwt.decode(
             token,
-            self._private.public_key(),
+            self._public,
             algorithms=[ALGORITHM],
             issuer=issuer,
             audience=audience,

@@ -373,19 +373,20 @@ def _code_grant(sandbox: Sandbox, client: Client, form: TokenForm) -> dict[str, 
     if not form.code_verifier:
         raise OAuthError(ErrorCode.INVALID_GRANT, "The PKCE code_verifier is missing.")
     store = sandbox.store
-    with store.transaction():
-        row = store.one("SELECT * FROM auth_codes WHERE hash = ?", (digest(form.code),))
-        if row is None or row["client_id"] != client.client_id:
-            raise OAuthError(ErrorCode.INVALID_GRANT, "Unknown authorization code.")
-        if row["used"]:
-            # A replayed code: revoke what the first use produced (RFC 6749 §4.1.2).
-            if row["family"]:
-                sandbox.revoke_family(row["family"])
-            raise OAuthError(ErrorCode.INVALID_GRANT, "The authorization code was already used.")
-        family = new_id("fam")
-        store.execute(
-            "UPDATE auth_codes SET used = 1, family = ? WHERE hash = ?", (family, row["hash"])
-        )
+    row = store.one("SELECT * FROM auth_codes WHERE hash = ?", (digest(form.code),))
+    if row is None or row["client_id"] != client.client_id:
+        raise OAuthError(ErrorCode.INVALID_GRANT, "Unknown authorization code.")
+    family = new_id("fam")
+    claimed = store.execute(
+        "UPDATE auth_codes SET used = 1, family = ? WHERE hash = ? AND used = 0",
+        (family, row["hash"]),
+    )
+    if not claimed:
+        # A replayed code: revoke what the first use produced (RFC 6749 §4.1.2).
+        first = store.one("SELECT family FROM auth_codes WHERE hash = ?", (row["hash"],))
+        if first is not None and first["family"]:
+            sandbox.revoke_family(first["family"])
+        raise OAuthError(ErrorCode.INVALID_GRANT, "The authorization code was already used.")
     if row["exp"] <= sandbox.now():
         raise OAuthError(ErrorCode.INVALID_GRANT, "The authorization code has expired.")
     if row["redirect_uri"] != form.redirect_uri:
@@ -405,50 +406,49 @@ def _refresh_grant(sandbox: Sandbox, client: Client, form: TokenForm) -> dict[st
     if not form.refresh_token:
         raise invalid_request("refresh_token is required.")
     store = sandbox.store
-    with store.transaction():
-        row = store.one(
-            "SELECT * FROM refresh_tokens WHERE hash = ?", (digest(form.refresh_token),)
-        )
-        if row is None or row["client_id"] != client.client_id or row["revoked"]:
-            raise OAuthError(ErrorCode.INVALID_GRANT, "Unknown or revoked refresh token.")
-        if row["used"]:
-            # Reuse of a rotated token: the family is compromised (RFC 9700 §4.14.2).
-            sandbox.revoke_family(row["family"])
-            raise OAuthError(ErrorCode.INVALID_GRANT, "The refresh token was already used.")
-        if row["exp"] <= sandbox.now():
-            raise OAuthError(ErrorCode.INVALID_GRANT, "The refresh token has expired.")
-        store.execute("UPDATE refresh_tokens SET used = 1 WHERE hash = ?", (row["hash"],))
-        granted = row["scope"].split()
-        scope = row["scope"]
-        if form.scope:
-            narrowed = form.scope.split()
-            if any(s not in granted for s in narrowed):
-                raise OAuthError(ErrorCode.INVALID_SCOPE, "Scopes can only be narrowed.")
-            scope = " ".join(dict.fromkeys(narrowed))
-        permissions = loads(row["permissions"])
-        if permissions is not None:
-            # An RPT's refresh: same permissions, no new assessment (UMA Grant §3.6).
-            rpt, expires_in = sandbox.issue_access_token(
-                client_id=client.client_id,
-                sub=row["sub"],
-                scope="",
-                kind="rpt",
-                family=row["family"],
-                permissions=permissions,
-            )
-            return {
-                "access_token": rpt,
-                "token_type": "Bearer",
-                "expires_in": expires_in,
-                "refresh_token": sandbox.issue_refresh_token(
-                    client_id=client.client_id,
-                    sub=row["sub"],
-                    scope="",
-                    family=row["family"],
-                    permissions=permissions,
-                ),
-            }
+    row = store.one("SELECT * FROM refresh_tokens WHERE hash = ?", (digest(form.refresh_token),))
+    if row is None or row["client_id"] != client.client_id or row["revoked"]:
+        raise OAuthError(ErrorCode.INVALID_GRANT, "Unknown or revoked refresh token.")
+    if row["exp"] <= sandbox.now():
+        raise OAuthError(ErrorCode.INVALID_GRANT, "The refresh token has expired.")
+    scope = row["scope"]
+    if form.scope:
+        narrowed = form.scope.split()
+        if any(s not in scope.split() for s in narrowed):
+            raise OAuthError(ErrorCode.INVALID_SCOPE, "Scopes can only be narrowed.")
+        scope = " ".join(dict.fromkeys(narrowed))
+    # Claim the token atomically: of two concurrent uses only one wins.
+    claimed = store.execute(
+        "UPDATE refresh_tokens SET used = 1 WHERE hash = ? AND used = 0", (row["hash"],)
+    )
+    if not claimed:
+        # Reuse of a rotated token: the family is compromised (RFC 9700 §4.14.2).
+        sandbox.revoke_family(row["family"])
+        raise OAuthError(ErrorCode.INVALID_GRANT, "The refresh token was already used.")
+    permissions = loads(row["permissions"])
+    if permissions is None:
         return sandbox.token_response(client, sub=row["sub"], scope=scope, family=row["family"])
+    # An RPT's refresh: same permissions, no new assessment (UMA Grant §3.6).
+    rpt, expires_in = sandbox.issue_access_token(
+        client_id=client.client_id,
+        sub=row["sub"],
+        scope="",
+        kind="rpt",
+        family=row["family"],
+        permissions=permissions,
+    )
+    return {
+        "access_token": rpt,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "refresh_token": sandbox.issue_refresh_token(
+            client_id=client.client_id,
+            sub=row["sub"],
+            scope="",
+            family=row["family"],
+            permissions=permissions,
+        ),
+    }
 
 
 def _client_credentials_grant(sandbox: Sandbox, client: Client, form: TokenForm) -> dict[str, Any]:
@@ -533,26 +533,28 @@ def _device_grant(sandbox: Sandbox, client: Client, form: TokenForm) -> dict[str
         raise invalid_request("device_code is required.")
     store = sandbox.store
     now = sandbox.now()
-    with store.transaction():
-        row = store.one("SELECT * FROM device_codes WHERE hash = ?", (digest(form.device_code),))
-        if row is None or row["client_id"] != client.client_id:
-            raise OAuthError(ErrorCode.INVALID_GRANT, "Unknown device code.")
-        if row["exp"] <= now:
-            raise OAuthError(ErrorCode.EXPIRED_TOKEN, "The device code has expired.")
-        if row["status"] == "denied":
-            raise OAuthError(ErrorCode.ACCESS_DENIED, "The user denied the request.")
-        if row["status"] == "used":
-            raise OAuthError(ErrorCode.INVALID_GRANT, "The device code was already used.")
-        if row["status"] == "pending":
-            too_fast = row["last_poll"] is not None and now - row["last_poll"] < row["interval"]
-            store.execute(
-                "UPDATE device_codes SET last_poll = ?, interval = ? WHERE hash = ?",
-                (now, row["interval"] + (5 if too_fast else 0), row["hash"]),
-            )
-            if too_fast:
-                raise OAuthError(ErrorCode.SLOW_DOWN, "Poll less often.")
-            raise OAuthError(ErrorCode.AUTHORIZATION_PENDING, "The user has not decided yet.")
-        store.execute("UPDATE device_codes SET status = 'used' WHERE hash = ?", (row["hash"],))
+    row = store.one("SELECT * FROM device_codes WHERE hash = ?", (digest(form.device_code),))
+    if row is None or row["client_id"] != client.client_id:
+        raise OAuthError(ErrorCode.INVALID_GRANT, "Unknown device code.")
+    if row["exp"] <= now:
+        raise OAuthError(ErrorCode.EXPIRED_TOKEN, "The device code has expired.")
+    if row["status"] == "denied":
+        raise OAuthError(ErrorCode.ACCESS_DENIED, "The user denied the request.")
+    if row["status"] == "pending":
+        too_fast = row["last_poll"] is not None and now - row["last_poll"] < row["interval"]
+        store.execute(
+            "UPDATE device_codes SET last_poll = ?, interval = ? WHERE hash = ?",
+            (now, row["interval"] + (5 if too_fast else 0), row["hash"]),
+        )
+        if too_fast:
+            raise OAuthError(ErrorCode.SLOW_DOWN, "Poll less often.")
+        raise OAuthError(ErrorCode.AUTHORIZATION_PENDING, "The user has not decided yet.")
+    claimed = store.execute(
+        "UPDATE device_codes SET status = 'used' WHERE hash = ? AND status = 'approved'",
+        (row["hash"],),
+    )
+    if not claimed:
+        raise OAuthError(ErrorCode.INVALID_GRANT, "The device code was already used.")
     return sandbox.token_response(client, sub=row["sub"], scope=row["scope"])
 
 
