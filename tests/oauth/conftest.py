@@ -36,6 +36,8 @@ class StaticServer:
 
 def _serve(server: StaticServer, tls: ssl.SSLContext | None) -> Iterator[StaticServer]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = 5  # a client that stalls mid-handshake cannot hold the server
+
         def do_GET(self) -> None:
             server.hits.append(self.path)
             status, ctype, body = server.routes.get(
@@ -53,7 +55,9 @@ def _serve(server: StaticServer, tls: ssl.SSLContext | None) -> Iterator[StaticS
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     scheme = "http"
     if tls is not None:
-        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+        httpd.socket = tls.wrap_socket(
+            httpd.socket, server_side=True, do_handshake_on_connect=False
+        )
         scheme = "https"
     server.base_url = f"{scheme}://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
@@ -111,3 +115,39 @@ def _self_signed(tmp_path: Path) -> ssl.SSLContext:
 def self_signed_server(tmp_path: Path) -> Iterator[StaticServer]:
     """An https server whose certificate no trust store knows."""
     yield from _serve(StaticServer(), _self_signed(tmp_path))
+
+
+# The two kinds of authorization server the login is tested against ---------------------------
+
+
+@dataclass(frozen=True)
+class AuthServer:
+    """An authorization server under test and how the app logs in to it."""
+
+    kind: str  # "sandbox" | "keycloak"
+    issuer: str
+    client_id: str = "uma-desktop"
+    scopes: tuple[str, ...] = ("openid", "profile", "email", "offline_access")
+
+
+@pytest.fixture(params=["sandbox", "keycloak"])
+def auth_server(request: pytest.FixtureRequest) -> AuthServer:
+    """Each test using this runs once against the sandbox and once against real Keycloak."""
+    if request.param == "sandbox":
+        sandbox = request.getfixturevalue("sandbox")
+        return AuthServer(
+            "sandbox",
+            sandbox.issuer,
+            scopes=("openid", "profile", "email", "offline_access", "uma_policy_manager"),
+        )
+    keycloak = request.getfixturevalue("keycloak")
+    return AuthServer("keycloak", keycloak.issuer, scopes=("openid", "profile", "email"))
+
+
+@pytest.fixture
+def sandbox_server(sandbox: Any) -> AuthServer:
+    return AuthServer(
+        "sandbox",
+        sandbox.issuer,
+        scopes=("openid", "profile", "email", "offline_access", "uma_policy_manager"),
+    )

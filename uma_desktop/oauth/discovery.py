@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 from urllib.parse import urlsplit
 
 from uma_desktop import net
@@ -90,6 +92,20 @@ async def _fetch(
     return uma_metadata.parse(net.json_body(response, what))
 
 
+async def _both(
+    first: Coroutine[Any, Any, AuthorizationServerMetadata | None],
+    second: Coroutine[Any, Any, AuthorizationServerMetadata | None],
+) -> tuple[AuthorizationServerMetadata | None, AuthorizationServerMetadata | None]:
+    """Run both fetches at once; when one fails, cancel the other and raise its error."""
+    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
+    try:
+        return await tasks[0], await tasks[1]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def _check_document(doc: AuthorizationServerMetadata, issuer: str, what: str) -> None:
     if doc.issuer != issuer and doc.issuer.rstrip("/") != issuer:
         raise SecurityCheckError(
@@ -147,7 +163,7 @@ async def discover(
     uma_url = issuer + uma_metadata.UMA2_CONFIGURATION_PATH
     oidc_url = issuer + uma_metadata.OPENID_CONFIGURATION_PATH
     try:
-        uma_doc, oidc_doc = await asyncio.gather(
+        uma_doc, oidc_doc = await _both(
             _fetch(client, uma_url, "UMA discovery document"),
             _fetch(client, oidc_url, "OpenID discovery document"),
         )

@@ -72,6 +72,7 @@ class LoopbackListener:
         self._port: int | None = None
         self._callback: asyncio.Future[dict[str, str]] | None = None
         self._outcome: asyncio.Future[Outcome] | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
 
     @property
     def redirect_uri(self) -> str:
@@ -94,6 +95,8 @@ class LoopbackListener:
         self._stop_listening()
         if self._callback is not None and not self._callback.done():
             self._callback.cancel()
+        if self._handlers:  # let the browser tab receive its page before we go
+            await asyncio.wait(self._handlers, timeout=2.0)
 
     def _stop_listening(self) -> None:
         if self._server is not None:
@@ -123,6 +126,10 @@ class LoopbackListener:
             self._outcome.set_result(outcome)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         try:
             status, body = await self._serve(reader)
             writer.write(_response(status, body))
