@@ -7,7 +7,11 @@ closes it at teardown. ``log_in(window, issuer, opener)`` adds a server through 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ import httpx
 import pytest
 from PySide6.QtWidgets import QDialog
 
+from tests.fixtures.common import free_port
 from tests.fixtures.keyring import secret_service_problem
 from uma_desktop.gui.app import Session, launch
 from uma_desktop.gui.main_window import MainWindow
@@ -80,3 +85,55 @@ def owner_get(server: SandboxServer, token: str, endpoint: str, **params: Any) -
     )
     response.raise_for_status()
     return response.json()
+
+
+@dataclass
+class StandaloneSandbox:
+    """A sandbox in its own process, as a real server is (``uma-desktop sandbox``)."""
+
+    name: str
+    issuer: str
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture
+def standalone_sandbox(tmp_path: Path) -> Iterator[Callable[..., StandaloneSandbox]]:
+    """Factory: seed a data file in-process (``bulk`` extra resources), then serve it from
+    ``uma-desktop sandbox`` in a child process on a free port. Stopped at teardown.
+
+    Used where the test measures the app's own GUI thread: a server under load inside the
+    test's interpreter would compete for the same GIL and measure the server, not the app.
+    """
+    started: list[StandaloneSandbox] = []
+
+    def start(name: str, bulk: int = 0) -> StandaloneSandbox:
+        data = tmp_path / f"{name}.sqlite"
+        with SandboxServer(name=name, data_path=data) as seeding:
+            if bulk:
+                seeding.seed_bulk_resources(count=bulk)
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uma_desktop", "sandbox", "--port", str(port),
+             "--data", str(data), "--name", name],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        server = StandaloneSandbox(name, f"http://127.0.0.1:{port}", process)
+        started.append(server)
+        deadline = time.monotonic() + 30
+        while True:  # poll until it answers (with a deadline), never a fixed sleep
+            assert process.poll() is None, "the sandbox process exited"
+            try:
+                if httpx.get(f"{server.issuer}/.well-known/uma2-configuration").is_success:
+                    return server
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the sandbox process did not start"
+            time.sleep(0.05)
+
+    yield start
+    for server in started:
+        server.process.terminate()
+        try:
+            server.process.wait(10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()

@@ -34,6 +34,7 @@ from uma_desktop.paths import AppDirs, app_dirs
 log = logging.getLogger(__name__)
 
 BrowserOpener = Callable[[str], object]
+GIL_SWITCH_INTERVAL = 0.0005  # seconds
 
 
 @dataclass
@@ -91,6 +92,11 @@ def launch(
     open. The GUI thread never waits for it.
     """
     ensure_application()
+    # The core's loop thread parses and stores large answers in Python. Every call from Qt
+    # into Python (data(), rowCount(), slots) must take the GIL back from it; with the
+    # default 5 ms switch interval a repaint that makes 100 such calls can wait 0.5 s.
+    # A short interval keeps the window responsive at a small throughput cost.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     resolved = (dirs or app_dirs()).ensure()
     bridge = Bridge()
     session = Session(bridge=bridge, dirs=resolved)

@@ -36,6 +36,14 @@ async def _call(func: Callable[[], Any]) -> Any:
     return func()
 
 
+def _rows(
+    resources: list[Resource] | None, server: str, favourites: set[tuple[str, str]]
+) -> list[ResourceRow] | None:
+    if resources is None:
+        return None
+    return [ResourceRow(r, server, (r.connection_id, r.id) in favourites) for r in resources]
+
+
 class Controller(QObject):
     """Owns connection states and models; turns user actions into ControlPoint calls."""
 
@@ -121,9 +129,9 @@ class Controller(QObject):
         """Show the last-known data at once, then refresh everything from the servers."""
 
         def opened(result: tuple[list[ConnectionState], Any, Any, list[str]]) -> None:
-            states, resources, requests, problems = result
+            states, rows, requests, problems = result
             self._set_states(states)
-            self._apply_resources(resources)
+            self._apply_rows(rows)
             self._apply_requests(requests, announce=False)
             for note in problems:
                 self.problem.emit(note)
@@ -133,17 +141,19 @@ class Controller(QObject):
                 self.bridge.call_soon(lambda: self.control.start_polling(poll_interval))
 
         control = self.control
-        self.run(
-            _call(
-                lambda: (
-                    control.connections(),
-                    control.cached_resources(),
-                    control.cached_requests(),
-                    list(control.problems),
-                )
-            ),
-            opened,
-        )
+        favourites = self.favourites.keys()
+
+        def last_known() -> tuple[list[ConnectionState], Any, Any, list[str]]:
+            # runs on the core's thread: reads the snapshots and builds the rows there
+            states = control.connections()
+            names = {s.connection.id: s.connection.display_name for s in states}
+            rows = [
+                (part.connection_id, _rows(part.value, names.get(part.connection_id, ""), favourites))
+                for part in control.cached_resources()
+            ]
+            return states, rows, control.cached_requests(), list(control.problems)
+
+        self.run(_call(last_known), opened)
 
     def reload_connections(self, then: Callable[[], None] | None = None) -> None:
         def done(states: list[ConnectionState]) -> None:
@@ -211,20 +221,22 @@ class Controller(QObject):
     def refresh_resources(self, connection_id: str) -> None:
         if connection_id not in self.states:
             return
-        self.run(
-            self.control.resources(connection_id=connection_id),
-            self._apply_resources,
-            self._report,
-        )
+        server = self.server_name(connection_id)
+        favourites = self.favourites.keys()
+        control = self.control
 
-    def _apply_resources(self, results: list[PerConnection[list[Resource]]]) -> None:
-        for part in results:
-            if part.value is None:
-                continue  # nothing known yet for this server: leave its rows alone
-            server = self.server_name(part.connection_id)
-            favourites = self.favourites
-            rows = [ResourceRow(r, server, (r.connection_id, r.id) in favourites) for r in part.value]
-            self.resources.replace_group(part.connection_id, rows)
+        async def load() -> list[tuple[str, list[ResourceRow] | None]]:
+            # Rows are built here, on the core's thread, so the GUI thread only inserts them.
+            results = await control.resources(connection_id=connection_id)
+            return [(part.connection_id, _rows(part.value, server, favourites)) for part in results]
+
+        self.run(load(), self._apply_rows, self._report)
+
+    def _apply_rows(self, parts: list[tuple[str, list[ResourceRow] | None]]) -> None:
+        for connection_id, rows in parts:
+            if rows is not None and connection_id in self.states:
+                # None: nothing known yet for this server; leave its rows alone
+                self.resources.replace_group(connection_id, rows)
 
     def refresh_requests(self, connection_id: str | None = None) -> None:
         ids = [connection_id] if connection_id else list(self.states)

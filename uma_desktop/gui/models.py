@@ -105,6 +105,8 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         self._timer.timeout.connect(self._insert_next_chunk)
         self._needs_sort = False
         self._predicate: Callable[[T], bool] | None = None
+        self._bold = QFont()
+        self._bold.setBold(True)
 
     # --- Qt model API ------------------------------------------------------------------
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
@@ -121,8 +123,25 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
+        return self._value(self._rows[index.row()], index.column(), role)
+
+    def multiData(self, index: AnyIndex, roleDataSpan: Any) -> None:  # noqa: N803
+        """All roles of one cell in one call: views ask for ~10 roles per painted cell, and
+        each separate call from Qt into Python has to win the GIL back from the core's
+        thread. One call per cell keeps painting fast while the core is busy."""
+        if not index.isValid():
+            return
         obj = self._rows[index.row()]
-        column = self._columns[index.column()]
+        column = index.column()
+        for role_data in roleDataSpan:
+            value = self._value(obj, column, role_data.role())
+            if value is None:
+                role_data.clearData()
+            else:
+                role_data.setData(value)
+
+    def _value(self, obj: T, column_number: int, role: int) -> Any:
+        column = self._columns[column_number]
         if role == Qt.ItemDataRole.DisplayRole:
             return column.display(obj)
         if role == SortRole:
@@ -137,11 +156,9 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
             return column.tooltip(obj)
         if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.FontRole and index.column() == self._group_column:
-            font = QFont()
-            font.setBold(True)
-            return font
-        return self.extra_data(obj, index.column(), role)
+        if role == Qt.ItemDataRole.FontRole and column_number == self._group_column:
+            return self._bold
+        return self.extra_data(obj, column_number, role)
 
     def extra_data(self, obj: T, column: int, role: int) -> Any:
         """Hook for subclasses (icons, colours)."""
@@ -490,9 +507,7 @@ class RequestsModel(ObjectTableModel[AccessRequest]):
 
     def extra_data(self, obj: AccessRequest, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.FontRole and obj.key in self._unread:
-            font = QFont()
-            font.setBold(True)
-            return font
+            return self._bold
         return None
 
 

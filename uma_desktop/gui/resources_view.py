@@ -200,7 +200,7 @@ class ResourcesPage(QWidget):
         self.model.loading_finished.connect(self._refresh_filter_choices)
         self.model.loading_finished.connect(self._update_counts)
         self.model.modelReset.connect(self._refresh_filter_choices)
-        controller.connections_updated.connect(self._refresh_filter_choices)
+        controller.connections_updated.connect(self._refresh_server_choices)
         self.model.dataChanged.connect(self._current_changed_in_model)
         self._update_counts()
 
@@ -241,13 +241,17 @@ class ResourcesPage(QWidget):
             self.proxy.set_predicate(accept)
         self._update_counts()
 
-    def _refresh_filter_choices(self, *_: Any) -> None:
-        rows = self.model.rows()
+    def _refresh_server_choices(self) -> None:
         servers = sorted(
             ((self.controller.server_name(cid), cid) for cid in self.controller.states),
             key=lambda p: p[0].casefold(),
         )
         self._fill(self.server_filter, "All servers", servers)
+
+    def _refresh_filter_choices(self, *_: Any) -> None:
+        """Offer the values present in the table (after a load, not on every change)."""
+        self._refresh_server_choices()
+        rows = self.model.rows()
         rss = sorted({r.resource.resource_server for r in rows}, key=str.casefold)
         self._fill(self.rs_filter, "All resource servers", [(v, v) for v in rss])
         types = sorted({r.resource.type or "" for r in rows})
