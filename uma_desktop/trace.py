@@ -411,6 +411,9 @@ class TraceEntry:
         if self.status is None:
             return f"failed: {self.error or 'no answer'}"
         detail = ""
+        challenge = self.header("www-authenticate") or ""
+        if self.status == 401 and challenge[:4].upper() == "UMA ":
+            return f"{self.status} UMA ticket" if "ticket=" in challenge else f"{self.status} UMA"
         if self.response_body.lstrip().startswith("{"):
             try:
                 body = json.loads(self.response_body)
@@ -418,9 +421,8 @@ class TraceEntry:
                 body = None
             if isinstance(body, dict) and isinstance(body.get("error"), str):
                 detail = f" {body['error']}"
-        if not detail and self.status == 401:
-            challenge = self.header("www-authenticate") or ""
-            detail = f" {challenge.split(' ', 1)[0]}" if challenge else ""
+        if not detail and challenge:
+            detail = f" {challenge.split(' ', 1)[0]}"
         return f"{self.status}{detail}"
 
 
@@ -656,7 +658,7 @@ def _participant_id(index: int) -> str:
 
 
 def to_mermaid(entries: Iterable[TraceEntry], *, title: str | None = None) -> str:
-    """A Mermaid ``sequenceDiagram``: one request arrow and one answer arrow per exchange.
+    """A Mermaid ``sequenceDiagram``: a request arrow and an answer arrow per exchange.
 
     Participants appear in the order they first take part; labels keep redacted values only.
     """
@@ -673,9 +675,18 @@ def to_mermaid(entries: Iterable[TraceEntry], *, title: str | None = None) -> st
     for name in order:
         kind = "actor" if name.startswith("rqp:") else "participant"
         lines.append(f"    {kind} {ids[name]} as {_mermaid_text(name)}")
-    for entry in entries:
+    # Requests at their start, answers at their end: a call the server made while serving
+    # another (an RS asking the AS for a ticket) nests inside it, as on the wire.
+    events = sorted(
+        [(e.started, 0, e.seq, e) for e in entries]
+        + [(e.started + e.duration, 1, e.seq, e) for e in entries],
+        key=lambda event: event[:3],
+    )
+    for _, is_answer, _, entry in events:
         source, target = ids[entry.actor], ids[entry.target]
-        lines.append(f"    {source}->>{target}: {_mermaid_text(entry.summary)}")
+        if not is_answer:
+            lines.append(f"    {source}->>{target}: {_mermaid_text(entry.summary)}")
+            continue
         arrow = "-->>" if entry.status is not None and entry.status < 400 else "--x"
         lines.append(f"    {target}{arrow}{source}: {_mermaid_text(entry.outcome)}")
     return "\n".join(lines) + "\n"

@@ -221,7 +221,7 @@ def test_mermaid_export_parses_and_keeps_the_order(
     assert diagram.participants == ["rqp:bob", "rs:photos", "as:health"]
     assert [(m.source, m.target, m.text) for m in diagram.messages] == [
         ("rqp:bob", "rs:photos", "GET /photos/1"),
-        ("rs:photos", "rqp:bob", "401 UMA"),
+        ("rs:photos", "rqp:bob", "401 UMA ticket"),
         ("rqp:bob", "as:health", "POST /token (uma-ticket)"),
         ("as:health", "rqp:bob", "403 request_submitted"),
         ("rqp:bob", "as:health", "POST /token (uma-ticket)"),

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from uma_desktop.demo import REQUESTING_PARTIES, Attempt, Demo, DemoResource, Outcome
 from uma_desktop.gui.trace_view import TraceView
+from uma_desktop.oauth import install_redaction
 from uma_desktop.trace import TraceRecorder
 
 log = logging.getLogger(__name__)
@@ -361,6 +362,7 @@ class DemoSession(QObject):
         self.trace_view = TraceView(recorder)
         self.panel: RequestingPartyPanel | None = None
         self.connection_ids: list[str] = []
+        self.error: str | None = None
         self._stopped = False
         window.add_page("trace", "Protocol trace", self.trace_view)
         app = QApplication.instance()
@@ -386,6 +388,7 @@ class DemoSession(QObject):
             if server.connection_id:
                 self.trace_view.name_connection(server.connection_id, server.name)
         self.panel = RequestingPartyPanel(self.demo, self.bridge)
+        self.panel.attempt_updated.connect(self._attempt_updated)
         self.window.add_page("requesting-party", "Requesting party", self.panel)
         controller = self.window.controller
         controller.reload_connections(lambda: controller.refresh_all())
@@ -393,8 +396,14 @@ class DemoSession(QObject):
         self._status(f"Demo ready: signed in as alice on {names}.")
         self.ready.emit(connection_ids)
 
+    def _attempt_updated(self, attempt: Attempt) -> None:
+        # A new request is on the server now: look for it instead of waiting for the next poll.
+        if attempt.outcome is Outcome.PENDING and attempt.tries == 1:
+            self.window.controller.poll_now()
+
     def _boot_failed(self, error: BaseException) -> None:
         message = getattr(error, "user_message", None) or f"{type(error).__name__}: {error}"
+        self.error = message
         log.error("the demo could not start: %s", message)
         self._status(f"The demo could not start: {message}")
         self.failed.emit(message)
@@ -425,8 +434,16 @@ def start_demo(
 
     Returns at once; ``DemoSession.ready`` fires when alice is signed in everywhere.
     """
-    recorder = recorder or TraceRecorder()
+    install_redaction()  # the demo's traffic is full of codes and tickets: keep them out of logs
+    if recorder is None:  # (an empty recorder is falsy: it has a length)
+        recorder = (
+            demo.recorder if demo is not None and demo.recorder is not None else TraceRecorder()
+        )
     recorder.start()
-    session = DemoSession(window, bridge, demo or Demo(recorder), recorder)
+    if demo is None:
+        demo = Demo(recorder)
+    elif demo.recorder is None:
+        demo.recorder = recorder
+    session = DemoSession(window, bridge, demo, recorder)
     session.start()
     return session

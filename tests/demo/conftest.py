@@ -1,0 +1,100 @@
+"""Demo-mode harness: the real app window, started the way `uma-desktop --demo` starts it.
+
+``demo_app`` launches the app (core loop, ControlPoint, window) in a private
+UMA_DESKTOP_HOME, then calls ``start_demo`` with two sandboxes on free ports, and waits until
+alice is signed in to both through their login pages. ``raw_exchanges`` keeps every raw HTTP
+exchange of the test (unredacted, in memory) so the redaction checks know each secret value
+that really crossed the wire.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from uma_desktop import net
+from uma_desktop.demo import Demo, DemoServerSpec
+from uma_desktop.gui.app import Session, launch
+from uma_desktop.gui.demo_panel import DemoSession, start_demo
+from uma_desktop.gui.main_window import MainWindow
+from uma_desktop.paths import app_dirs
+from uma_desktop.trace import TraceRecorder
+
+WAIT = 30_000  # ms; generous for a loaded CI machine, never a sleep
+
+
+@dataclass
+class DemoApp:
+    session: Session
+    window: MainWindow
+    demo_session: DemoSession
+
+    @property
+    def demo(self) -> Demo:
+        return self.demo_session.demo
+
+
+@pytest.fixture
+def raw_exchanges() -> Iterator[list[net.Exchange]]:
+    seen: list[net.Exchange] = []
+    lock = threading.Lock()
+
+    def keep(exchange: net.Exchange) -> None:
+        with lock:
+            seen.append(exchange)
+
+    net.add_listener(keep)
+    yield seen
+    net.remove_listener(keep)
+
+
+@pytest.fixture
+def demo_app(qtbot: Any, app_home: Path, raw_exchanges: list[net.Exchange]) -> Iterator[DemoApp]:
+    session = launch(app_dirs(app_home), poll_interval=None)
+    qtbot.waitUntil(lambda: session.ready or session.error is not None, timeout=WAIT)
+    assert session.error is None, session.error
+    window = session.window
+    assert window is not None
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+
+    recorder = TraceRecorder()
+    demo = Demo(recorder, servers=(DemoServerSpec("Health"), DemoServerSpec("Photos")))
+    demo_session = start_demo(window, session.bridge, demo=demo, recorder=recorder)
+    try:
+        qtbot.waitUntil(
+            lambda: demo_session.panel is not None or demo_session.error is not None, timeout=WAIT
+        )
+        assert demo_session.error is None, demo_session.error
+        yield DemoApp(session, window, demo_session)
+    finally:
+        # Let answers already on their way land before the window goes.
+        qtbot.waitUntil(lambda: not window.controller.is_busy(), timeout=WAIT)
+        demo_session.stop()
+        session.close()
+
+
+@pytest.fixture
+def log_text() -> Iterator[list[str]]:
+    """Every log record of the test, formatted as a log file would have it."""
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Keep(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield lines
+    root.removeHandler(handler)
+    root.setLevel(old_level)

@@ -1,0 +1,265 @@
+"""The whole demo as a demoer runs it, in the real window against two real sandboxes.
+
+bob asks through the real UMA grant → alice's inbox shows it → alice approves a subset →
+bob reads exactly that; carol asks → alice denies → carol is refused. Then nothing secret
+that crossed the wire is in the trace view, its exports or the logs, and the Mermaid
+export parses and shows the messages in order.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.demo.conftest import WAIT, DemoApp
+from tests.trace import mermaid_grammar
+from uma_desktop import net
+from uma_desktop.demo import Attempt, Outcome
+from uma_desktop.domain import AccessRequest
+from uma_desktop.gui.demo_panel import RequestingPartyPanel
+from uma_desktop.gui.trace_view import TraceView
+from uma_desktop.trace import SECRET_KEYS, entry_as_text, is_secret_key, to_har_json, to_mermaid
+
+pytestmark = pytest.mark.gui
+
+SCREENSHOTS = os.environ.get("UMA_DEMO_SCREENSHOTS")  # a folder: save the demo's screenshots
+
+
+def inbox_request(app: DemoApp, person: str, resource: str) -> AccessRequest | None:
+    for request in app.window.requests_page.model.rows():
+        if request.requester.username == person and request.resource_name == resource:
+            return request
+    return None
+
+
+def latest(panel: RequestingPartyPanel, number: int) -> Attempt:
+    return next(a for a in panel.attempts() if a.number == number)
+
+
+def ask(qtbot: Any, panel: RequestingPartyPanel, *choice: Any) -> Attempt:
+    before = len(panel.attempts())
+    panel.choose(*choice)
+    qtbot.mouseClick(panel.request_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(panel.attempts()) > before, timeout=WAIT)
+    return panel.attempts()[-1]
+
+
+def retry_until(qtbot: Any, panel: RequestingPartyPanel, number: int, outcome: Outcome) -> Attempt:
+    """Select the request and press "Try again now" (the timer may beat us to it: fine)."""
+    panel.table.selectRow(panel._row_of(number))
+    if panel.retry_button.isEnabled():
+        qtbot.mouseClick(panel.retry_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: latest(panel, number).outcome is outcome, timeout=WAIT)
+    return latest(panel, number)
+
+
+def wire_secrets(exchanges: list[net.Exchange]) -> dict[str, set[str]]:
+    """Every secret value that really crossed the wire, by kind (from the raw exchanges)."""
+    found: dict[str, set[str]] = {}
+
+    def add(kind: str, value: Any) -> None:
+        if isinstance(value, str) and len(value) >= 6:
+            found.setdefault(kind, set()).add(value)
+
+    def pairs(text: str) -> None:
+        for key, value in parse_qsl(text, keep_blank_values=True):
+            if is_secret_key(key):
+                add(key, value)
+
+    def walk(value: Any, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif key and is_secret_key(key):
+            add(key, value)
+
+    for exchange in exchanges:
+        pairs(urlsplit(exchange.url).query)
+        for name, value in exchange.request_headers + exchange.response_headers:
+            lower = name.lower()
+            if lower == "authorization":
+                scheme, _, credentials = value.partition(" ")
+                add("authorization", credentials)
+                if scheme.lower() == "basic":
+                    add(
+                        "client_secret",
+                        unquote(base64.b64decode(credentials).decode().split(":", 1)[1]),
+                    )
+            elif lower == "location":
+                pairs(urlsplit(value).query)
+            elif lower == "set-cookie":
+                add("cookie", value.split(";")[0].partition("=")[2])
+            elif lower == "www-authenticate" and 'ticket="' in value:
+                add("ticket", value.split('ticket="')[1].split('"')[0])
+        for body in (exchange.request_body, exchange.response_body):
+            text = body.decode("utf-8", "replace")
+            try:
+                walk(json.loads(text))
+            except ValueError:
+                pairs(text)
+    return found
+
+
+def test_bob_gets_what_alice_approves_and_carol_is_refused(
+    qtbot: Any,
+    demo_app: DemoApp,
+    raw_exchanges: list[net.Exchange],
+    tmp_path: Path,
+    log_text: list[str],
+) -> None:
+    window, session = demo_app.window, demo_app.demo_session
+    controller = window.controller
+    assert sorted(s.connection.display_name for s in controller.states.values()) == [
+        "Health",
+        "Photos",
+    ]
+    assert {s.status.value for s in controller.states.values()} == {"ok"}
+    assert demo_app.demo.owner.errors == []
+
+    # --- bob asks for two scopes on a photo album ----------------------------------------
+    window.show_page("requesting-party")
+    panel = session.panel
+    assert panel is not None
+    assert {panel.person.itemData(i) for i in range(panel.person.count())} == {"bob", "carol"}
+    assert (
+        len({panel.resource.itemData(i).resource_server for i in range(panel.resource.count())})
+        >= 3
+    )
+    bob = ask(qtbot, panel, "bob", "Photos", "Holiday 2026", ("view", "download"))
+    qtbot.waitUntil(lambda: latest(panel, bob.number).outcome is Outcome.PENDING, timeout=WAIT)
+    assert panel.table.item(panel._row_of(bob.number), 4).text() == "Waiting for alice"
+
+    # --- alice's inbox shows it; she approves only "view" --------------------------------
+    window.show_page("requests")
+    inbox = window.requests_page
+    qtbot.waitUntil(
+        lambda: inbox_request(demo_app, "bob", "Holiday 2026") is not None, timeout=WAIT
+    )
+    request = inbox_request(demo_app, "bob", "Holiday 2026")
+    assert request is not None and sorted(request.scopes) == ["download", "view"]
+    assert controller.server_name(request.connection_id) == "Photos"
+    inbox.select_requests([request.key])
+    inbox.scope_boxes["download"].setChecked(False)
+    assert inbox.checked_scopes() == ["view"]
+    if SCREENSHOTS:
+        window.grab().save(str(Path(SCREENSHOTS) / "demo-inbox.png"))
+    inbox.approve_action.trigger()
+    qtbot.waitUntil(lambda: inbox_request(demo_app, "bob", "Holiday 2026") is None, timeout=WAIT)
+
+    # --- bob tries again and reads with exactly "view" -----------------------------------
+    window.show_page("requesting-party")
+    granted = retry_until(qtbot, panel, bob.number, Outcome.GRANTED)
+    assert granted.granted_scopes == ("view",)
+    assert granted.content == {"photos": ["beach.jpg", "harbour.jpg", "sunset.jpg"]}
+    assert panel.table.item(panel._row_of(bob.number), 5).text() == "view"
+    assert "beach.jpg" in panel.result.toPlainText()
+
+    # --- carol asks for health data; alice denies; carol is refused ----------------------
+    carol = ask(qtbot, panel, "carol", "Health", "Blood tests 2026", ("read",))
+    qtbot.waitUntil(lambda: latest(panel, carol.number).outcome is Outcome.PENDING, timeout=WAIT)
+    window.show_page("requests")
+
+    def carols() -> list[AccessRequest]:
+        return [
+            r
+            for r in inbox.model.rows()
+            if r.requester.username == "carol"
+            and controller.server_name(r.connection_id) == "Health"
+        ]
+
+    qtbot.waitUntil(lambda: bool(carols()), timeout=WAIT)
+    inbox.select_requests([r.key for r in carols()])
+    inbox.deny_action.trigger()
+    qtbot.waitUntil(lambda: not carols(), timeout=WAIT)
+    window.show_page("requesting-party")
+    refused = retry_until(qtbot, panel, carol.number, Outcome.DENIED)
+    assert panel.table.item(panel._row_of(refused.number), 4).text() == "Refused"
+    assert "cannot read it" in panel.result.toPlainText()
+
+    # --- the trace: everyone is there, nothing secret is -----------------------------------
+    window.show_page("trace")
+    trace = session.trace_view
+    assert isinstance(trace, TraceView)
+    actors = {e.actor for e in trace.model.entries()}
+    assert {"app:health", "app:photos", "browser:alice", "rqp:bob", "rqp:carol"} <= actors
+    assert {"rs:photos@photos", "rs:health@health"} <= actors
+    trace.set_actor_filter("rqp:bob")
+    trace.table.selectRow(0)
+    if SCREENSHOTS:
+        window.grab().save(str(Path(SCREENSHOTS) / "demo-trace.png"))
+    mermaid_file = trace.export_mermaid(tmp_path / "bob.mmd")
+    har_file = trace.export_har(tmp_path / "bob.har")
+    trace.set_actor_filter("")
+
+    everything = trace.model.entries()
+    model_text = [
+        str(trace.model.data(trace.model.index(row, column), role))
+        for row in range(trace.model.rowCount())
+        for column in range(trace.model.columnCount())
+        for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole)
+    ]
+    log_files = [
+        p.read_text("utf-8", "replace") for p in Path(os.environ["UMA_DESKTOP_HOME"]).rglob("*.log")
+    ]
+    sources = {
+        "trace model": "\n".join(model_text),
+        "details pane": "\n".join(entry_as_text(e) for e in everything),
+        "Mermaid export": mermaid_file.read_text("utf-8") + to_mermaid(everything),
+        "HAR export": har_file.read_text("utf-8") + to_har_json(everything),
+        "logs": "\n".join([*log_text, *log_files]),
+    }
+    secrets = wire_secrets(raw_exchanges)
+    for kind in ("access_token", "refresh_token", "id_token", "code", "code_verifier", "ticket",
+                 "client_secret", "claim_token", "state", "authorization"):  # fmt: skip
+        assert secrets.get(kind), f"the scenario sent no {kind}: the check would prove nothing"
+    leaks = sorted(
+        (kind, where)
+        for kind, values in secrets.items()
+        for where, text in sources.items()
+        if any(value in text for value in values)
+    )
+    assert leaks == [], f"secret values visible (kind, where): {leaks}"
+    visible = "\n".join(sources.values())
+    # Demo passwords equal the user names, so look for them where a password would be.
+    assert "password=alice" not in visible and "password=bob" not in visible
+    assert "password=‹password›" in visible  # noqa: RUF001
+
+    # --- the Mermaid export parses and tells bob's story in order --------------------------
+    diagram = mermaid_grammar.parse(mermaid_file.read_text("utf-8"))
+    assert diagram.participants[0] == "rqp:bob"
+    assert {"rs:photos@photos", "as:photos"} <= set(diagram.participants)
+    story = [(m.source, m.target, m.text) for m in diagram.messages]
+    expected = [
+        ("rqp:bob", "rs:photos@photos", "GET /rs/photos/resources/"),
+        ("rs:photos@photos", "rqp:bob", "401 UMA ticket"),
+        ("rqp:bob", "as:photos", "GET /.well-known/uma2-configuration"),
+        ("rqp:bob", "as:photos", "POST /token (authorization_code)"),
+        ("rqp:bob", "as:photos", "POST /token (uma-ticket)"),
+        ("as:photos", "rqp:bob", "403 request_submitted"),
+        ("rqp:bob", "as:photos", "POST /token (uma-ticket)"),
+        ("as:photos", "rqp:bob", "200"),
+        ("rqp:bob", "rs:photos@photos", "GET /rs/photos/resources/"),
+        ("rs:photos@photos", "rqp:bob", "200"),
+    ]
+    position = 0
+    for source, target, text in expected:
+        while position < len(story) and not (
+            story[position][:2] == (source, target) and story[position][2].startswith(text)
+        ):
+            position += 1
+        assert position < len(story), (
+            f"missing, or out of order: {source} -> {target}: {text}",
+            "\n".join(map(str, story)),
+        )
+        position += 1
+    assert set(SECRET_KEYS) >= {"ticket", "pct", "rpt", "code", "password", "client_secret"}
