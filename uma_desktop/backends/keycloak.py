@@ -486,9 +486,9 @@ class KeycloakBackend:
             )
         username = await self._username(resource_id, person)
         granted, pending = await self._state(resource_id, username)
-        self._refuse_undecided(username, resource_name, pending - wanted)
         if wanted <= granted:
-            return
+            return  # nothing to send, so nothing pending can be lost
+        self._refuse_undecided(username, resource_name, pending - wanted)
         await self._put(resource_id, username, granted | wanted, f"sharing with {username}")
 
     async def revoke(
@@ -500,8 +500,8 @@ class KeycloakBackend:
         removing = granted if scopes is None else granted & set(scopes)
         if not removing:
             return
-        resource_name = await self._resource_name(resource_id)
-        self._refuse_undecided(username, resource_name, pending)
+        if pending:
+            self._refuse_undecided(username, await self._resource_name(resource_id), pending)
         await self._put(
             resource_id, username, granted - removing, f"taking access away from {username}"
         )
