@@ -240,7 +240,7 @@ def test_deny_button_returns_access_denied(server: SandboxServer) -> None:
 
 
 def test_missing_or_wrong_code_verifier_refused(server: SandboxServer) -> None:
-    verifier, challenge = pkce_pair()
+    _, challenge = pkce_pair()
     missing = _token(
         server,
         grant_type="authorization_code",

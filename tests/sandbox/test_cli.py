@@ -1,0 +1,77 @@
+"""`uma-desktop sandbox` runs standalone and prints its configuration for interop testers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.fixtures.common import free_port
+from uma_desktop.sandbox.cli import main as sandbox_main
+
+
+def test_print_config_then_serve(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uma_desktop",
+            "sandbox",
+            "--port",
+            str(port),
+            "--data",
+            str(tmp_path / "state.db"),
+            "--print-config",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # printed once the port is bound
+        config = json.loads(line)
+        issuer = f"http://127.0.0.1:{port}"
+        assert config["issuer"] == issuer
+        users = {u["username"]: u for u in config["users"]}
+        assert users["alice"]["password"] == "alice" and users["bob"]["email"] == "bob@example.test"
+        clients = {c["client_id"]: c for c in config["clients"]}
+        assert clients["uma-desktop"]["public"] is True
+        assert clients["uma-desktop"]["redirect_uris"][0] == "http://127.0.0.1/callback"
+        assert clients["rqp-app"]["client_secret"]
+        servers = {rs["key"]: rs for rs in config["resource_servers"]}
+        assert set(servers) >= {"photos", "health", "calendar"}
+        assert servers["photos"]["url"] == f"{issuer}/rs/photos"
+        discovery = httpx.get(f"{issuer}/.well-known/uma2-configuration", timeout=10)
+        assert discovery.json()["issuer"] == issuer
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert (tmp_path / "state.db").exists()
+    assert process.returncode in (0, -signal.SIGINT)
+    assert process.stderr is not None
+    errors = process.stderr.read()
+    assert "alice" not in errors  # nothing secret logged
+
+
+def test_busy_port_is_a_clear_error(capsys: object) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        code = sandbox_main(["--port", str(busy.getsockname()[1])])
+    assert code == 3
+
+
+def test_bad_port_is_a_usage_error() -> None:
+    assert sandbox_main(["--port", "70000"]) == 2
