@@ -21,8 +21,9 @@ form bodies, JSON bodies, HTML ``<input>`` values and links, plain text):
 shared trace taken during a live login must not let anyone finish or forge that login.
 
 A redacted value reads ``‹kind abcde…›``: the kind of secret and, for long random values
-only, its first five characters so a demoer can follow one ticket or token from message
-to message. Passwords, client secrets and PKCE verifiers never show any character.
+only, its first five characters (eight from 32 characters on) so a demoer can follow one
+ticket or token from message to message. Passwords, client secrets and PKCE verifiers never
+show any character.
 """
 
 # ruff: noqa: RUF001, RUF002 -- the angle quotes marking redacted values are deliberate
@@ -38,7 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit, urlunsplit
 
 from uma_desktop import __version__, net
 
@@ -94,6 +95,8 @@ _SECRET_HEADERS = frozenset(
 _SECRET_HEADER_SUFFIXES = ("-token", "-key", "-secret", "-password", "-session")
 
 PREFIX_CHARS = 5
+LONG_PREFIX_CHARS = 8  # for values of _LONG_VALUE characters or more
+_LONG_VALUE = 32
 _MIN_LEN_FOR_PREFIX = 16
 _MIN_LEARNED_LEN = 6
 _MAX_LEARNED = 4096
@@ -120,7 +123,9 @@ def mask(kind: str, value: str) -> str:
     """The placeholder shown instead of ``value``: ``‹kind abcde…›`` or ``‹kind›``."""
     kind = kind.lower()
     if value and len(value) >= _MIN_LEN_FOR_PREFIX and kind not in _NO_PREFIX_KINDS:
-        return f"‹{kind} {value[:PREFIX_CHARS]}…›"
+        # Long values often start with a fixed type tag ("tkt-", "eyJhbGci"): show a bit more.
+        shown = PREFIX_CHARS if len(value) < _LONG_VALUE else LONG_PREFIX_CHARS
+        return f"‹{kind} {value[:shown]}…›"
     return f"‹{kind}›"
 
 
@@ -788,6 +793,15 @@ def to_har_json(entries: Iterable[TraceEntry]) -> str:
     return json.dumps(to_har(entries), indent=2, ensure_ascii=False)
 
 
+def _readable_form(body: str) -> str:
+    """``a=1&b=x%20y`` as one decoded ``a = 1`` line per field (masks stay as they are)."""
+    fields = []
+    for piece in body.split("&"):
+        key, sep, value = piece.partition("=")
+        fields.append(f"{unquote_plus(key)} = {unquote_plus(value)}" if sep else unquote_plus(key))
+    return "\n".join(fields)
+
+
 def entry_as_text(entry: TraceEntry) -> str:
     """The full, redacted exchange as readable text (details pane, copy to clipboard)."""
     lines = [
@@ -797,7 +811,8 @@ def entry_as_text(entry: TraceEntry) -> str:
         *(f"{k}: {v}" for k, v in entry.request_headers),
     ]
     if entry.request_body:
-        lines += ["", entry.request_body]
+        form = "x-www-form-urlencoded" in (entry.header("content-type", response=False) or "")
+        lines += ["", _readable_form(entry.request_body) if form else entry.request_body]
     lines += ["", "—" * 20, ""]
     lines.append(f"HTTP {entry.status}" if entry.status is not None else f"failed: {entry.error}")
     lines += [f"{k}: {v}" for k, v in entry.response_headers]

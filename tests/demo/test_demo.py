@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from tests.demo.conftest import WAIT, DemoApp
 from tests.trace import mermaid_grammar
@@ -30,6 +31,13 @@ from uma_desktop.trace import SECRET_KEYS, entry_as_text, is_secret_key, to_har_
 pytestmark = pytest.mark.gui
 
 SCREENSHOTS = os.environ.get("UMA_DEMO_SCREENSHOTS")  # a folder: save the demo's screenshots
+
+
+def screenshot(window: Any, name: str) -> None:
+    """Save the window as the user sees it (when UMA_DEMO_SCREENSHOTS names a folder)."""
+    if SCREENSHOTS:
+        QApplication.processEvents()  # let pending layouts settle before painting
+        window.grab().save(str(Path(SCREENSHOTS) / name))
 
 
 def inbox_request(app: DemoApp, person: str, resource: str) -> AccessRequest | None:
@@ -151,8 +159,7 @@ def test_bob_gets_what_alice_approves_and_carol_is_refused(
     inbox.select_requests([request.key])
     inbox.scope_boxes["download"].setChecked(False)
     assert inbox.checked_scopes() == ["view"]
-    if SCREENSHOTS:
-        window.grab().save(str(Path(SCREENSHOTS) / "demo-inbox.png"))
+    screenshot(window, "demo-inbox.png")
     inbox.approve_action.trigger()
     qtbot.waitUntil(lambda: inbox_request(demo_app, "bob", "Holiday 2026") is None, timeout=WAIT)
 
@@ -194,9 +201,12 @@ def test_bob_gets_what_alice_approves_and_carol_is_refused(
     assert {"app:health", "app:photos", "browser:alice", "rqp:bob", "rqp:carol"} <= actors
     assert {"rs:photos@photos", "rs:health@health"} <= actors
     trace.set_actor_filter("rqp:bob")
-    trace.table.selectRow(0)
-    if SCREENSHOTS:
-        window.grab().save(str(Path(SCREENSHOTS) / "demo-trace.png"))
+    submitted_row = next(
+        row for row, e in enumerate(trace.visible_entries()) if "request_submitted" in e.outcome
+    )
+    trace.table.selectRow(submitted_row)
+    assert "ticket = ‹ticket " in trace.details.toPlainText()  # noqa: RUF001
+    screenshot(window, "demo-trace.png")
     mermaid_file = trace.export_mermaid(tmp_path / "bob.mmd")
     har_file = trace.export_har(tmp_path / "bob.har")
     trace.set_actor_filter("")

@@ -94,7 +94,7 @@ def test_redacted_values_say_what_they_were(
 
     token = by_path[("app:conn-1", "POST", "/token")][0]
     body = json.loads(token.response_body)
-    assert body["access_token"] == f"‹access_token {s.access_token[:5]}…›"
+    assert body["access_token"] == f"‹access_token {s.access_token[:8]}…›"
     assert body["refresh_token"].startswith("‹refresh_token ")
     assert body["token_type"] == "Bearer" and body["expires_in"] == 300  # not secrets: visible
     assert "grant_type=authorization_code" in token.request_body
@@ -135,7 +135,7 @@ def test_redacted_values_say_what_they_were(
     assert "user_code=‹user_code›" in device_body["verification_uri_complete"]
 
     echo = by_path[("app:conn-1", "GET", "/echo")][0]
-    assert echo.response_body == f"you sent Bearer ‹jwt {s.access_token[:5]}…›"
+    assert echo.response_body == f"you sent Bearer ‹jwt {s.access_token[:8]}…›"
 
 
 async def test_async_clients_are_recorded_with_their_connection(

@@ -65,7 +65,7 @@ def test_rows_arrive_from_other_threads_and_filter(
 
     view.table.selectRow(3)  # the code exchange at the token endpoint
     details = view.details.toPlainText()
-    assert "POST http://127.0.0.1:" in details and "grant_type=authorization_code" in details
+    assert "POST http://127.0.0.1:" in details and "grant_type = authorization_code" in details
     assert "‹access_token" in details  # noqa: RUF001
 
     secrets = oauth_like_server.secrets.values()

@@ -364,7 +364,7 @@ class DemoSession(QObject):
         self.connection_ids: list[str] = []
         self.error: str | None = None
         self._stopped = False
-        window.add_page("trace", "Protocol trace", self.trace_view)
+        window.add_page("trace", "Protocol trace", self.trace_view, "trace")
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.stop)
@@ -389,7 +389,7 @@ class DemoSession(QObject):
                 self.trace_view.name_connection(server.connection_id, server.name)
         self.panel = RequestingPartyPanel(self.demo, self.bridge)
         self.panel.attempt_updated.connect(self._attempt_updated)
-        self.window.add_page("requesting-party", "Requesting party", self.panel)
+        self.window.add_page("requesting-party", "Requesting party", self.panel, "person")
         controller = self.window.controller
         controller.reload_connections(lambda: controller.refresh_all())
         names = " and ".join(server.name for server in self.demo.servers)

@@ -200,6 +200,8 @@ class TraceView(QWidget):
         self.connection_filter.setAccessibleName("Filter by connection")
         self.connection_filter.addItem("All connections", ALL)
         self.count_label = _named(QLabel(), "traceCount")
+        metrics = self.count_label.fontMetrics()
+        self.count_label.setMinimumWidth(metrics.horizontalAdvance("00000 of 00000 exchanges  "))
         clear = _named(QPushButton("Clear"), "traceClear")
         self.mermaid_button = _named(QPushButton("Export Mermaid…"), "traceExportMermaid")
         self.har_button = _named(QPushButton("Export HAR…"), "traceExportHar")
