@@ -40,7 +40,11 @@ from tests.fixtures.keycloak import (  # noqa: E402
     request_access,
 )
 from uma_desktop import net  # noqa: E402
-from uma_desktop.backends.keycloak import PAGE_SIZE, KeycloakBackend  # noqa: E402
+from uma_desktop.backends.keycloak import (  # noqa: E402
+    DEFAULT_CONCURRENCY,
+    PAGE_SIZE,
+    KeycloakBackend,
+)
 
 
 async def sequential_scan(keycloak: KeycloakServer, token: str) -> tuple[set[str], int]:
@@ -71,9 +75,15 @@ async def sequential_scan(keycloak: KeycloakServer, token: str) -> tuple[set[str
     return found, calls
 
 
-async def backend_scan(keycloak: KeycloakServer) -> tuple[set[str], int, float]:
+async def backend_scan(
+    keycloak: KeycloakServer, concurrency: int = DEFAULT_CONCURRENCY
+) -> tuple[set[str], int, float]:
     backend = KeycloakBackend(
-        "bench", keycloak.issuer, net.async_client(), PasswordTokenSource(keycloak, "alice")
+        "bench",
+        keycloak.issuer,
+        net.async_client(),
+        PasswordTokenSource(keycloak, "alice"),
+        concurrency=concurrency,
     )
     try:
         await backend._tokens.access_token()  # log in before the clock starts, like the baseline
@@ -102,6 +112,9 @@ async def measure(keycloak: KeycloakServer, rounds: int) -> None:
     print(f"sequential (console) scan: {seq:.2f} s, {calls_s} HTTP requests")
     print(f"backend concurrent scan:   {con:.2f} s, {calls_c} HTTP requests")
     print(f"ratio sequential/backend:  {seq / con:.1f}x (median of {rounds} rounds)")
+    for concurrency in (2, 4, 16):
+        times = [(await backend_scan(keycloak, concurrency))[2] for _ in range(rounds)]
+        print(f"  backend with concurrency {concurrency:2d}: {statistics.median(times):.2f} s")
 
 
 def main() -> int:

@@ -5,6 +5,7 @@ Keycloak's own view (RPTs for bob, the Account API as alice) is the judge, not t
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.fixtures.keycloak import (
@@ -160,3 +161,28 @@ async def test_a_request_that_grew_since_listing_is_not_decided_blindly(
     await alice.approve(await _request_of(alice, album, "bob"), ["download"])
     assert _granted_in_keycloak(keycloak, album) == {"bob": {"download"}}
     assert _pending_in_keycloak(keycloak, album) == {}
+
+
+async def test_why_the_backend_refuses_keycloaks_put_drops_unlisted_pending_requests(
+    keycloak: KeycloakServer, new_resource: NewResource
+) -> None:
+    """Keycloak fact behind the ConflictError rule (if this ever fails, revisit the rule).
+
+    The owner's token cannot reach the protection API's ticket endpoints (they need a token
+    issued to the resource server), so PUT permissions is the only write the owner has.
+    """
+    album = new_resource(("view", "download", "comment"), "album")
+    alice_token = password_token(keycloak, "alice")
+    headers = {"Authorization": f"Bearer {alice_token}", "Accept": "application/json"}
+    with httpx.Client(timeout=30, headers=headers) as client:
+        tickets = client.get(f"{keycloak.issuer}/authz/protection/permission/ticket")
+        assert tickets.status_code == 403
+        assert tickets.json()["error"] == "invalid_clientId"
+
+        url = f"{keycloak.account_url}/resources/{album}/permissions"
+        granting = client.put(url, json=[{"username": "bob", "scopes": ["view", "download"]}])
+        assert granting.status_code == 204
+        assert request_access(keycloak, "bob", album, ["comment"]) == "request_submitted"
+        assert client.put(url, json=[{"username": "bob", "scopes": ["view"]}]).status_code == 204
+    assert _granted_in_keycloak(keycloak, album) == {"bob": {"view"}}
+    assert _pending_in_keycloak(keycloak, album) == {}  # bob's request silently gone

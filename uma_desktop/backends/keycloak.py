@@ -338,7 +338,13 @@ class KeycloakBackend:
         resources = await self._raw_resources(None)
 
         def reader(resource: _Resource) -> Callable[[], Awaitable[list[_Permission]]]:
-            return lambda: self._pending(resource.id)
+            async def read() -> list[_Permission]:
+                try:
+                    return await self._pending(resource.id)
+                except NotFoundError:
+                    return []  # deleted while we were scanning: it has no requests any more
+
+            return read
 
         pending = await self._bounded(reader(resource) for resource in resources)
         requests: list[AccessRequest] = []
