@@ -13,6 +13,7 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import shiboken6
@@ -24,11 +25,21 @@ DoneCallback = Callable[[Any], None]
 ErrorCallback = Callable[[BaseException], None]
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    on_done: DoneCallback | None
+    on_error: ErrorCallback | None
+    owner: QObject | None
+    result: Any
+    error: BaseException | None
+
+
 class Bridge(QObject):
     """Runs coroutines on a private event loop; delivers outcomes and events on the GUI thread."""
 
-    # internal: (on_done, on_error, owner, result, error) delivered queued to the GUI thread
-    _finished = Signal(object, object, object, object, object)
+    # internal: an _Outcome delivered queued to the GUI thread. One wrapper object, never a
+    # bare None: queued object arguments that are None upset None's refcount in PySide6.
+    _finished = Signal(object)
     _event = Signal(object)
 
     # ControlPoint events, re-emitted on the GUI thread
@@ -93,29 +104,22 @@ class Bridge(QObject):
                 return
             error = fut.exception()
             result = None if error is not None else fut.result()
-            self._finished.emit(on_done, on_error, owner, result, error)
+            self._finished.emit(_Outcome(on_done, on_error, owner, result, error))
 
         future.add_done_callback(finished)
         return future
 
-    @Slot(object, object, object, object, object)
-    def _deliver(
-        self,
-        on_done: DoneCallback | None,
-        on_error: ErrorCallback | None,
-        owner: QObject | None,
-        result: Any,
-        error: BaseException | None,
-    ) -> None:
-        if owner is not None and not shiboken6.isValid(owner):
+    @Slot(object)
+    def _deliver(self, outcome: _Outcome) -> None:
+        if outcome.owner is not None and not shiboken6.isValid(outcome.owner):
             return
-        if error is None:
-            if on_done is not None:
-                on_done(result)
-        elif on_error is not None:
-            on_error(error)
+        if outcome.error is None:
+            if outcome.on_done is not None:
+                outcome.on_done(outcome.result)
+        elif outcome.on_error is not None:
+            outcome.on_error(outcome.error)
         else:
-            self.unhandled_error.emit(error)
+            self.unhandled_error.emit(outcome.error)
 
     @Slot(object)
     def _dispatch_event(self, event: object) -> None:

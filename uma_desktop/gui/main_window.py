@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         self.shared_page = shared_with_me_page(controller)
         self.history_page = history_page(controller)
         self.add_page("resources", "Resources", self.resources_page, "resources")
-        self.add_page("requests", "Requests", self.requests_page, "inbox")
+        self.add_page("requests", "Inbox", self.requests_page, "inbox")
         self.add_page("shared", "Shared with me", self.shared_page, "shared-with-me")
         self.add_page("history", "History", self.history_page, "history")
         self._fit_nav()
@@ -255,10 +255,12 @@ class MainWindow(QMainWindow):
         for row in range(self.nav.count()):
             item = self.nav.item(row)
             if item.data(PageKeyRole) == "requests":
-                item.setText(f"Requests ({unread} new)" if unread else (f"Requests · {pending}" if pending else "Requests"))
+                title = self._page_titles["requests"]
+                item.setText(
+                    f"{title} ({unread} new)" if unread else (f"{title} · {pending}" if pending else title)
+                )
                 item.setData(
-                    Qt.ItemDataRole.AccessibleTextRole,
-                    f"Requests, {pending} pending, {unread} new",
+                    Qt.ItemDataRole.AccessibleTextRole, f"{title}, {pending} pending, {unread} new"
                 )
                 font = item.font()
                 font.setBold(unread > 0)

@@ -126,7 +126,7 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         return self._value(self._rows[index.row()], index.column(), role)
 
     def multiData(self, index: AnyIndex, roleDataSpan: Any) -> None:  # noqa: N803
-        """All roles of one cell in one call: views ask for ~10 roles per painted cell, and
+        """All roles of one cell in one call: a view asks for ~10 roles per painted cell, and
         each separate call from Qt into Python has to win the GIL back from the core's
         thread. One call per cell keeps painting fast while the core is busy."""
         if not index.isValid():
@@ -520,7 +520,10 @@ class SharesModel(ObjectTableModel[Share]):
                 "Person",
                 lambda s: s.party.label,
                 lambda s: s.party.label.casefold(),
-                lambda s: s.party.email or s.party.username or s.party.id,
+                lambda s: " · ".join(
+                    filter(None, (s.party.email or s.party.username or s.party.id,
+                                  s.granted_at and "granted " + local_time_text(s.granted_at)))
+                ),
             ),
             Column("Scopes", lambda s: scopes_text(s.scopes)),
             Column("Granted", lambda s: local_time_text(s.granted_at), lambda s: time_key(s.granted_at, 0.0)),

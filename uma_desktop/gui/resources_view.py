@@ -138,14 +138,16 @@ class ResourcesPage(QWidget):
         self.table.setModel(self.proxy)
         self.table.sortByColumn(ResourcesModel.NAME, Qt.SortOrder.AscendingOrder)
         header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
         header.setSectionResizeMode(ResourcesModel.FAVOURITE, QHeaderView.ResizeMode.Fixed)
-        self.table.setColumnWidth(ResourcesModel.FAVOURITE, 30)
+        header.setSectionResizeMode(ResourcesModel.NAME, QHeaderView.ResizeMode.Stretch)
+        self.table.setColumnWidth(ResourcesModel.FAVOURITE, 28)
         for column, width in (
-            (ResourcesModel.SERVER, 130),
-            (ResourcesModel.RESOURCE_SERVER, 140),
-            (ResourcesModel.NAME, 220),
-            (ResourcesModel.TYPE, 150),
+            (ResourcesModel.SERVER, 90),
+            (ResourcesModel.RESOURCE_SERVER, 120),
+            (ResourcesModel.TYPE, 110),
             (ResourcesModel.SCOPES, 150),
+            (ResourcesModel.SHARED, 85),
         ):
             self.table.setColumnWidth(column, width)
         self.table.clicked.connect(self._clicked)
@@ -380,9 +382,11 @@ class ResourceDetail(QFrame):
         configure_table(self.shares_table)
         self.shares_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.shares_table.setModel(self.shares)
-        self.shares_table.setColumnWidth(0, 120)
-        self.shares_table.setColumnWidth(1, 110)
-        self.shares_table.setColumnWidth(2, 120)
+        shares_header = self.shares_table.horizontalHeader()
+        shares_header.setStretchLastSection(False)
+        shares_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        shares_header.setSectionResizeMode(SharesModel.SCOPES, QHeaderView.ResizeMode.Stretch)
+        self.shares_table.hideColumn(SharesModel.GRANTED)  # in the person's tooltip instead
         self.shares_table.selectionModel().selectionChanged.connect(self._update_buttons)
         self.shares_status = QLabel()
         self.shares_status.setObjectName("sharesStatus")

@@ -1,0 +1,190 @@
+"""Render the main views of the real app into PNGs: ``make screenshots`` (docs/screenshots).
+
+Two seeded sandbox servers run on loopback; a scripted user logs in through their real
+login forms (the same helper the tests use); a requesting party asks for access through the
+real UMA grant. Then the app is driven like a person would and each view is grabbed.
+Run from a checkout: ``QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshots.py DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the scripted user lives with the test helpers
+
+from PySide6.QtCore import QEventLoop  # noqa: E402
+from PySide6.QtGui import QColor, QPalette  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+from tests.fixtures.browser import form_browser  # noqa: E402
+from uma_desktop.gui.app import Session, ensure_application, launch  # noqa: E402
+from uma_desktop.gui.main_window import MainWindow  # noqa: E402
+from uma_desktop.paths import app_dirs  # noqa: E402
+from uma_desktop.sandbox import SandboxServer  # noqa: E402
+from uma_desktop.sandbox.requesting_party import RequestingParty  # noqa: E402
+
+SIZE = (1280, 800)
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Run the event loop until ``condition`` holds (polling with a deadline)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+
+def settle(ms: int = 300) -> None:
+    end = time.monotonic() + ms / 1000
+    while time.monotonic() < end:
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+
+def save(widget: QWidget, folder: Path, name: str) -> None:
+    settle()
+    path = folder / f"{name}.png"
+    if not widget.grab().save(str(path)):
+        raise OSError(f"could not write {path}")
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def ask(server: SandboxServer, person: str, resource: str, scopes: list[str]) -> None:
+    with RequestingParty.for_sandbox(server.config, person) as party:
+        party.access(server.resource_url(resource), scopes)
+
+
+def log_in(window: MainWindow, issuer: str, name: str) -> None:
+    before = set(window.controller.states)
+    dialog = window.open_add_connection()
+    dialog.issuer.setText(issuer)
+    dialog.display_name.setText(name)
+    dialog.remember.setChecked(False)  # no keyring needed to take pictures
+    finished: list[int] = []
+    dialog.finished.connect(finished.append)
+    dialog.connect_button.click()
+    wait_until(lambda: bool(finished), f"the login to {name}")
+    wait_until(lambda: bool(set(window.controller.states) - before), f"{name} in the sidebar")
+
+
+def dark_palette() -> QPalette:
+    palette = QPalette()
+    colours = {
+        QPalette.ColorRole.Window: "#2b2d30",
+        QPalette.ColorRole.WindowText: "#e6e6e6",
+        QPalette.ColorRole.Base: "#1f2023",
+        QPalette.ColorRole.AlternateBase: "#27292c",
+        QPalette.ColorRole.Text: "#e6e6e6",
+        QPalette.ColorRole.Button: "#35373b",
+        QPalette.ColorRole.ButtonText: "#e6e6e6",
+        QPalette.ColorRole.Highlight: "#3d83db",
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.ToolTipBase: "#35373b",
+        QPalette.ColorRole.ToolTipText: "#e6e6e6",
+        QPalette.ColorRole.PlaceholderText: "#8a8d91",
+        QPalette.ColorRole.Link: "#7ab0f0",
+    }
+    for role, colour in colours.items():
+        palette.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7d8084"))
+    return palette
+
+
+def take(folder: Path) -> None:
+    app = ensure_application()
+    app.setStyle("Fusion")
+    with tempfile.TemporaryDirectory(prefix="uma-shots-") as home:
+        os.environ["UMA_DESKTOP_HOME"] = home
+        home_server = SandboxServer(name="Home").start()
+        work_server = SandboxServer(name="Work").start()
+        sessions: list[Session] = []
+        try:
+            ask(home_server, "bob", "Holiday 2026", ["view", "download", "comment"])
+            ask(home_server, "dave", "Cat pictures", ["view"])
+            ask(work_server, "erin", "Allergies", ["read"])
+            session = launch(
+                app_dirs(Path(home)), browser_opener=form_browser("alice", "alice"), poll_interval=None
+            )
+            sessions.append(session)
+            wait_until(lambda: session.ready, "the app to open")
+            window = session.window
+            assert window is not None
+            window.resize(*SIZE)
+            log_in(window, home_server.issuer, "Home")
+            log_in(window, work_server.issuer, "Work")
+            controller = window.controller
+            model = window.resources_page.model
+            wait_until(lambda: model.rowCount() >= 16 and not model.is_loading(), "the resources")
+            wait_until(lambda: controller.requests.rowCount() >= 5, "the requests")
+
+            # Resources with the sharing editor of a shared album
+            page = window.resources_page
+            window.show_page("resources")
+            portraits = next(r for r in model.rows() if r.resource.name == "Family portraits")
+            controller.toggle_favourite(portraits)
+            page.select_resource(*portraits.key)
+            wait_until(lambda: page.detail.shares.rowCount() > 0, "the shares")
+            save(window, folder, "resources")
+
+            dialog = page.detail.open_share_dialog()
+            assert dialog is not None
+            dialog.set_person("carol")
+            dialog.check_scopes(["view", "download"])
+            save(dialog, folder, "share-dialog")
+            dialog.reject()
+
+            # Inbox with one request selected, scopes to tick
+            window.show_page("requests")
+            inbox = window.requests_page
+            holiday = next(r for r in controller.requests.rows() if r.resource_name == "Holiday 2026")
+            inbox.select_requests([holiday.key])
+            inbox.toggle_scope(list(inbox.scope_boxes).index("comment"))
+            save(window, folder, "requests")
+            inbox.approve_action.trigger()
+            wait_until(lambda: "Approved" in inbox.result_label.text(), "the approval")
+
+            # History after a decision
+            window.show_page("history")
+            wait_until(lambda: window.history_page.model.rowCount() > 0, "the history")
+            save(window, folder, "history")
+
+            window.show_page("shared")
+            wait_until(lambda: controller.shared_with_me.rowCount() > 0, "shared with me")
+            save(window, folder, "shared-with-me")
+
+            add = window.open_add_connection()
+            add.issuer.setText("https://auth.example.org/realms/me")
+            save(add, folder, "add-server")
+            add.reject()
+
+            # The same resources view in a dark palette
+            app.setPalette(dark_palette())
+            window.show_page("resources")
+            save(window, folder, "resources-dark")
+        finally:
+            for session in sessions:
+                session.close()
+            home_server.stop()
+            work_server.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("folder", type=Path, help="where to write the PNGs")
+    options = parser.parse_args()
+    options.folder.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    take(options.folder.resolve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
