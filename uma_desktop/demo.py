@@ -132,6 +132,9 @@ class ScriptedUser:
     def __repr__(self) -> str:
         return f"ScriptedUser({self.username!r})"
 
+    def _issuers(self) -> list[str]:
+        return list(self._origins()) if self._origins is not None else []
+
     def handles(self, url: str) -> bool:
         if self._origins is None:
             return True
@@ -219,9 +222,11 @@ class ScriptedUser:
         redirect_uri, state = query.get("redirect_uri"), query.get("state")
         if not redirect_uri or not state:
             return
-        params = urlencode(
-            {"error": "access_denied", "error_description": message[:150], "state": state}
-        )
+        answer = {"error": "access_denied", "error_description": message[:150], "state": state}
+        issuer = next((i for i in self._issuers() if _same_origin(url, i)), None)
+        if issuer is not None:
+            answer["iss"] = issuer  # RFC 9207: error answers name their issuer too
+        params = urlencode(answer)
         try:
             with net.sync_client(actor=f"browser:{self.username}", timeout=5) as browser:
                 browser.get(f"{redirect_uri}?{params}")
@@ -362,6 +367,8 @@ class Demo:
 
     def start(self) -> Demo:
         """Start the sandbox servers (blocking for a moment: run it off the GUI thread)."""
+        if self.recorder is not None:
+            self.recorder.start()
         with self._lock:
             if self.servers:
                 return self
