@@ -12,6 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core.result import Ok
 
 from tests.fixtures.sandbox import sandbox_owner_token, sandbox_pat
 from uma_desktop.sandbox import SandboxServer
@@ -158,6 +159,7 @@ def test_fuzzing_the_openapi_finds_no_server_errors(
     statuses: dict[int, int] = {}
     calls = 0
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), f"the OpenAPI document is invalid: {result}"
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
