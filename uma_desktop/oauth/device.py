@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from uma_desktop import net
 from uma_desktop.errors import AuthError, MalformedResponseError, ServerError
 from uma_desktop.oauth.login import finish_token_response
+from uma_desktop.oauth.pkce import AttemptSecrets
 from uma_desktop.oauth.tokens import TokenSet, post_form, require_endpoint
 from uma_desktop.uma.metadata import DEVICE_CODE_GRANT, AuthorizationServerMetadata
 from uma_desktop.uma.tokens import parse_device_authorization
@@ -53,7 +54,15 @@ async def login_with_device(
     async with AsyncExitStack() as stack:
         if client is None:
             client = await stack.enter_async_context(net.async_client(actor="login"))
-        form = {"client_id": client_id, "scope": " ".join(scopes)}
+        # PKCE is not part of RFC 8628, but Keycloak requires it for clients set to PKCE and
+        # other servers ignore unknown parameters; it binds the polling to this app.
+        pkce = AttemptSecrets()
+        form = {
+            "client_id": client_id,
+            "scope": " ".join(scopes),
+            "code_challenge": pkce.challenge,
+            "code_challenge_method": "S256",
+        }
         response = await post_form(client, endpoint, form, "the device authorization")
         net.raise_for_error(response, "the device authorization")
         grant = parse_device_authorization(net.json_body(response, "device authorization response"))
@@ -72,6 +81,7 @@ async def login_with_device(
             "grant_type": DEVICE_CODE_GRANT,
             "device_code": grant.device_code,
             "client_id": client_id,
+            "code_verifier": pkce.verifier,
         }
         while True:
             if await _wait_or_cancel(interval, cancel):
