@@ -97,12 +97,11 @@ def redirect_uri_matches(registered: tuple[str, ...], given: str) -> bool:
         return True
     try:
         candidate = urlsplit(given)
-        candidate_port = candidate.port
+        _ = candidate.port  # any port will do, but it must be a valid one
     except ValueError:
         return False
     if candidate.scheme != "http" or not _is_loopback_host(candidate.hostname or ""):
         return False
-    del candidate_port  # any port is fine; reading it validated it
     for uri in registered:
         known = urlsplit(uri)
         if (

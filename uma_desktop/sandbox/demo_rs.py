@@ -136,7 +136,8 @@ def hosted_resources(
     runtime = _runtime(request, rs_key)
     rows = sandbox.store.all(
         "SELECT r.id, r.name, r.scopes, u.username FROM resources r JOIN users u "
-        "ON u.sub = r.owner_sub WHERE r.rs_client_id = ? AND r.type != 'bulk-item' "
+        "ON u.sub = r.owner_sub WHERE r.rs_client_id = ? "
+        "AND coalesce(r.type, '') != 'bulk-item' "
         "ORDER BY r.name, r.id",
         (runtime.spec.client_id,),
     )

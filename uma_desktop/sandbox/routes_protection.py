@@ -243,17 +243,14 @@ def introspect(
     if user is not None:
         body["username"] = user["username"]
     if token.kind == "rpt":
-        own = (
-            {
-                row["id"]
-                for row in sandbox.store.all(
-                    "SELECT id FROM resources WHERE rs_client_id = ?", (caller.client_id,)
-                )
-            }
-            if token.permissions
-            else set()
-        )
-        body["permissions"] = [p for p in token.permissions if p.get("resource_id") in own]
+        body["permissions"] = [
+            permission
+            for permission in token.permissions
+            if sandbox.store.scalar(
+                "SELECT 1 FROM resources WHERE id = ? AND rs_client_id = ?",
+                (permission.get("resource_id"), caller.client_id),
+            )
+        ]
     else:
         body["scope"] = " ".join(sorted(token.scopes))
     return JSONResponse(body, headers=NO_STORE)

@@ -222,7 +222,8 @@ class SandboxServer:
                 continue
             resources = store.all(
                 "SELECT r.id, r.name, r.scopes, u.username FROM resources r JOIN users u "
-                "ON u.sub = r.owner_sub WHERE r.rs_client_id = ? AND r.type != 'bulk-item' "
+                "ON u.sub = r.owner_sub WHERE r.rs_client_id = ? "
+                "AND coalesce(r.type, '') != 'bulk-item' "
                 "ORDER BY r.created_at, r.name",
                 (spec.client_id,),
             )
