@@ -192,6 +192,8 @@ def test_bob_gets_what_alice_approves_and_carol_is_refused(
     refused = retry_until(qtbot, panel, carol.number, Outcome.DENIED)
     assert panel.table.item(panel._row_of(refused.number), 4).text() == "Refused"
     assert "cannot read it" in panel.result.toPlainText()
+    panel.table.selectRow(panel._row_of(bob.number))
+    screenshot(window, "demo-requesting-party.png")
 
     # --- the trace: everyone is there, nothing secret is -----------------------------------
     window.show_page("trace")

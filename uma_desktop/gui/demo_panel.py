@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from uma_desktop.demo import REQUESTING_PARTIES, Attempt, Demo, DemoResource, Outcome
-from uma_desktop.gui.trace_view import TraceView
+from uma_desktop.gui.trace_view import install_trace_page
 from uma_desktop.oauth import install_redaction
 from uma_desktop.trace import TraceRecorder
 
@@ -97,6 +97,8 @@ class RequestingPartyPanel(QWidget):
         self.resource.setObjectName("rqpResource")
         self.resource.setAccessibleName("Resource")
         self.scopes_row = QHBoxLayout()
+        self.scopes_row.setContentsMargins(0, 0, 0, 0)
+        self.scopes_row.addStretch(1)
         scopes_widget = QWidget()
         scopes_widget.setLayout(self.scopes_row)
         self.request_button = QPushButton("Request access")
@@ -107,7 +109,10 @@ class RequestingPartyPanel(QWidget):
         form.addRow("Person:", self.person)
         form.addRow("Resource:", self.resource)
         form.addRow("Scopes:", scopes_widget)
-        form.addRow("", self.request_button)
+        button_row = QHBoxLayout()
+        button_row.addWidget(self.request_button)
+        button_row.addStretch(1)
+        form.addRow("", button_row)
         ask = QGroupBox("Ask for access")
         ask.setLayout(form)
 
@@ -118,8 +123,10 @@ class RequestingPartyPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.table.setColumnWidth(0, 36)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.retry_button = QPushButton("Try again now")
         self.retry_button.setObjectName("rqpRetry")
         self.retry_button.setEnabled(False)
@@ -173,7 +180,7 @@ class RequestingPartyPanel(QWidget):
             box.setObjectName(f"rqpScope-{scope}")
             box.setChecked(True)
             box.toggled.connect(self._update_request_button)
-            self.scopes_row.addWidget(box)
+            self.scopes_row.insertWidget(len(self._scope_boxes), box)
             self._scope_boxes.append(box)
         self._update_request_button()
 
@@ -359,12 +366,11 @@ class DemoSession(QObject):
         self.bridge = bridge
         self.demo = demo
         self.recorder = recorder
-        self.trace_view = TraceView(recorder)
+        self.trace_view = install_trace_page(window, recorder)
         self.panel: RequestingPartyPanel | None = None
         self.connection_ids: list[str] = []
         self.error: str | None = None
         self._stopped = False
-        window.add_page("trace", "Protocol trace", self.trace_view, "trace")
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.stop)

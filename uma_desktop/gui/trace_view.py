@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -364,3 +364,18 @@ class TraceView(QWidget):
             write(Path(path))
         except OSError as exc:
             QMessageBox.warning(self, title, f"The file could not be written: {exc.strerror}.")
+
+
+def install_trace_page(window: Any, recorder: TraceRecorder | None = None) -> TraceView:
+    """Add the "Protocol trace" page to a main window, recording from now on.
+
+    Works for any server the app talks to (demo sandboxes, Keycloak, …): every client is
+    built by ``uma_desktop.net``. The recording stops when the page goes away.
+    """
+    if recorder is None:  # (an empty recorder is falsy: it has a length)
+        recorder = TraceRecorder()
+    recorder.start()
+    view = TraceView(recorder)
+    view.destroyed.connect(lambda *_: recorder.stop())
+    window.add_page("trace", "Protocol trace", view, "trace")
+    return view
