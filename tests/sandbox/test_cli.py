@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.fixtures.common import free_port
 from uma_desktop.sandbox.cli import main as sandbox_main
@@ -63,7 +64,7 @@ def test_print_config_then_serve(tmp_path: Path) -> None:
     assert "alice" not in errors  # nothing secret logged
 
 
-def test_busy_port_is_a_clear_error(capsys: object) -> None:
+def test_busy_port_is_a_clear_error() -> None:
     import socket
 
     with socket.socket() as busy:
@@ -75,3 +76,13 @@ def test_busy_port_is_a_clear_error(capsys: object) -> None:
 
 def test_bad_port_is_a_usage_error() -> None:
     assert sandbox_main(["--port", "70000"]) == 2
+
+
+def test_corrupt_data_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"this is not sqlite" * 100)
+    assert sandbox_main(["--port", "0", "--data", str(broken)]) == 2
+    assert "not a usable sandbox data file" in capsys.readouterr().err
+    assert broken.read_bytes() == b"this is not sqlite" * 100  # left untouched

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from uma_desktop.sandbox.server import SandboxServer
+from uma_desktop.sandbox.server import DataFileError, SandboxServer
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,13 +37,16 @@ def main(args: list[str]) -> int:
         name=options.name, port=options.port, data_path=options.data, seed=not options.no_seed
     )
     try:
-        server._prepare()
+        server.bind()
     except OSError as exc:
         print(
             f"uma-desktop sandbox: cannot listen on port {options.port}: {exc.strerror}",
             file=sys.stderr,
         )
         return 3
+    except DataFileError as exc:
+        print(f"uma-desktop sandbox: {exc}", file=sys.stderr)
+        return 2
     if options.print_config:
         print(json.dumps(server.config), flush=True)
     else:

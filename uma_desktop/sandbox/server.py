@@ -4,6 +4,7 @@ the foreground (``uma-desktop sandbox``)."""
 from __future__ import annotations
 
 import socket
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,12 @@ from uma_desktop.sandbox.demo_rs import resource_url
 from uma_desktop.sandbox.store import Clock, Store, loads
 
 HOST = "127.0.0.1"
+
+
+class DataFileError(Exception):
+    """The data file cannot be opened as sandbox state (corrupt, unreadable, not SQLite)."""
+
+
 START_TIMEOUT = 20.0
 
 
@@ -59,7 +66,8 @@ class SandboxServer:
 
     # lifecycle
 
-    def _prepare(self) -> uvicorn.Server:
+    def bind(self) -> uvicorn.Server:
+        """Bind the port, open the store and seed it; ``start``/``serve_forever`` call it."""
         # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on sockets that say so,
         # and without it every response waits ~40 ms for a delayed ACK.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -72,12 +80,16 @@ class SandboxServer:
         sock.listen(128)
         self._socket = sock
         self.port = int(sock.getsockname()[1])
-        store = Store(self.data_path)
-        self.sandbox = Sandbox(
-            store, issuer=self.issuer, name=self.name, settings=self.settings, clock=self.clock
-        )
-        if self._seed:
-            demo_seed.seed(self.sandbox)
+        try:
+            store = Store(self.data_path)
+            self.sandbox = Sandbox(
+                store, issuer=self.issuer, name=self.name, settings=self.settings, clock=self.clock
+            )
+            if self._seed:
+                demo_seed.seed(self.sandbox)
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            self._close()
+            raise DataFileError(f"{self.data_path} is not a usable sandbox data file") from exc
         config = uvicorn.Config(
             create_app(self.sandbox),
             log_level="warning",
@@ -90,7 +102,7 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         """Start in a daemon thread; returns once the server accepts connections."""
-        server = self._prepare()
+        server = self.bind()
         sockets = [self._socket] if self._socket else None
         self._thread = threading.Thread(
             target=server.run, kwargs={"sockets": sockets}, name=f"sandbox-{self.port}", daemon=True
@@ -107,7 +119,7 @@ class SandboxServer:
 
     def serve_forever(self) -> None:
         """Run in the calling thread until interrupted (the CLI)."""
-        server = self._server or self._prepare()
+        server = self._server or self.bind()
         try:
             server.run(sockets=[self._socket] if self._socket else None)
         finally:
