@@ -3,6 +3,7 @@ requesting-party client would (UMA 2.0 Grant + Federated Authorization)."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -300,3 +301,30 @@ def test_protection_api_crud_and_errors(story: Parties) -> None:
     owner_token_is_no_pat = httpx.get(endpoint, headers=story.owner_headers())
     assert owner_token_is_no_pat.status_code == 403
     assert owner_token_is_no_pat.json()["error"] == "insufficient_scope"
+
+
+def test_polling_before_the_owner_decides_keeps_one_request(story: Parties) -> None:
+    resource_id = story.register("Album", ["view"])
+    first = story.ask(story.ticket(resource_id, ["view"])).json()
+    second = story.ask(first["ticket"]).json()
+    assert second["error"] == "request_submitted"
+    assert second["ticket"] not in (first["ticket"],)
+    story.pending_for(resource_id)  # exactly one pending request
+    assert story.ask(first["ticket"]).json()["error"] == "invalid_grant"  # used up
+
+
+def test_nothing_secret_is_logged(story: Parties, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    resource_id = story.register("Logged?", ["view"])
+    ticket = story.ticket(resource_id, ["view"])
+    answer = story.ask(ticket).json()
+    secrets = [
+        story.pat,
+        story.owner_token,
+        story.bob_id_token,
+        story.rqp_secret,
+        ticket,
+        answer["ticket"],
+    ]
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert not [s for s in secrets if s in text]
