@@ -34,7 +34,7 @@ from uma_desktop.paths import AppDirs, app_dirs
 log = logging.getLogger(__name__)
 
 BrowserOpener = Callable[[str], object]
-GIL_SWITCH_INTERVAL = 0.0005  # seconds
+GIL_SWITCH_INTERVAL = 0.0001  # seconds
 
 
 @dataclass

@@ -10,7 +10,9 @@ rows from one server never freeze the window. Models are only touched on the GUI
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -35,7 +37,9 @@ FilterRole = Qt.ItemDataRole.UserRole + 4
 
 T = TypeVar("T")
 AnyIndex = QModelIndex | QPersistentModelIndex
-CHUNK_ROWS = 1500
+CHUNK_ROWS = 1000  # rows inserted per step
+SCAN_ROWS = 2500  # rows compared per step
+STEP_BUDGET = 0.008  # seconds of model work per event-loop turn
 
 
 @dataclass(frozen=True)
@@ -98,11 +102,13 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         self._sort_column = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._group_column = -1
-        self._queue: dict[str, list[T]] = {}  # group -> rows still to insert
+        # Changes run as step-wise jobs, one at a time, a few milliseconds per event-loop
+        # turn, so a 10,000-row answer never holds the GUI thread for long.
+        self._jobs: deque[tuple[str, Iterator[None]]] = deque()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.setInterval(0)
-        self._timer.timeout.connect(self._insert_next_chunk)
+        self._timer.setInterval(1)
+        self._timer.timeout.connect(self._run_jobs)
         self._needs_sort = False
         self._predicate: Callable[[T], bool] | None = None
         self._bold = QFont()
@@ -184,12 +190,12 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         return self._rows[row] if row >= 0 else None
 
     def is_loading(self) -> bool:
-        return bool(self._queue)
+        return bool(self._jobs)
 
     # --- mutation ------------------------------------------------------------------------
     def set_rows(self, rows: Iterable[T]) -> None:
         """Replace everything at once (small tables: history, shares)."""
-        self._queue.clear()
+        self._jobs.clear()
         self.beginResetModel()
         self._rows = list(rows)
         self._row_of_key = None
@@ -199,44 +205,74 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
     def replace_group(self, group: str, rows: Sequence[T]) -> None:
         """Swap in ``group``'s new rows: update changed ones, remove gone ones, insert new ones.
 
-        New rows are appended in chunks on later event-loop turns; the table is re-sorted
-        once the last chunk is in.
+        Runs in steps on later event-loop turns (see ``is_loading``); the table is re-sorted
+        once the new rows are in. A newer call for the same group replaces a pending one.
         """
-        incoming = {self._key_of(obj): obj for obj in rows}
-        gone: list[int] = []
-        changed: list[int] = []
-        key_of, group_of = self._key_of, self._group_of
-        for i, obj in enumerate(self._rows):
-            if group_of(obj) != group:
-                continue
-            new = incoming.pop(key_of(obj), None)
-            if new is None:
-                gone.append(i)
-            elif new != obj:
-                self._rows[i] = new
-                changed.append(i)
-        if changed:
-            self._needs_sort = True
-            self.dataChanged.emit(
-                self.index(changed[0], 0), self.index(changed[-1], len(self._columns) - 1)
-            )
-        self._remove_rows(gone)
-        self._queue[group] = list(incoming.values())
+        self._jobs = deque(job for job in self._jobs if job[0] != group)
+        self._jobs.append((group, self._replace_steps(group, list(rows))))
         self._timer.start()
 
     def remove_group(self, group: str) -> None:
-        self._queue.pop(group, None)
+        self._jobs = deque(job for job in self._jobs if job[0] != group)
+        self._jobs.append((group, self._remove_group_steps(group)))
+        self._timer.start()
+
+    def _remove_group_steps(self, group: str) -> Iterator[None]:
         self._remove_rows([i for i, obj in enumerate(self._rows) if self._group_of(obj) == group])
+        yield
+
+    def _replace_steps(self, group: str, rows: list[T]) -> Iterator[None]:
+        key_of, group_of = self._key_of, self._group_of
+        incoming = {key_of(obj): obj for obj in rows}
+        yield
+        # 1. compare with what is shown, a slice at a time (only this job changes row order)
+        gone: list[int] = []
+        start = 0
+        while start < len(self._rows):
+            end = min(start + SCAN_ROWS, len(self._rows))
+            first_changed = last_changed = -1
+            for i in range(start, end):
+                obj = self._rows[i]
+                if group_of(obj) != group:
+                    continue
+                new = incoming.pop(key_of(obj), None)
+                if new is None:
+                    gone.append(i)
+                elif new != obj:
+                    self._rows[i] = new
+                    first_changed = i if first_changed < 0 else first_changed
+                    last_changed = i
+            if first_changed >= 0:
+                self._needs_sort = True
+                self.dataChanged.emit(
+                    self.index(first_changed, 0), self.index(last_changed, len(self._columns) - 1)
+                )
+            start = end
+            yield
+        # 2. drop what the server no longer has
+        if gone:
+            self._remove_rows(gone)
+            yield
+        # 3. append the new rows in chunks, then sort once
+        fresh = list(incoming.values())
+        for begin in range(0, len(fresh), CHUNK_ROWS):
+            chunk = fresh[begin : begin + CHUNK_ROWS]
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(chunk) - 1)
+            self._rows.extend(chunk)
+            self._row_of_key = None
+            self.endInsertRows()
+            self._needs_sort = True
+            yield
+        if self._needs_sort:
+            self._needs_sort = False
+            self._apply_sort()
 
     def update_object(self, obj: T) -> None:
         row = self.row_for_key(self._key_of(obj))
         if row >= 0:
             self._rows[row] = obj
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(self._columns) - 1))
-
-    def remove_keys(self, keys: Iterable[Hashable]) -> None:
-        wanted = set(keys)
-        self._remove_rows([i for i, obj in enumerate(self._rows) if self._key_of(obj) in wanted])
 
     def refresh_column(self, column: int) -> None:
         if self._rows:
@@ -264,37 +300,32 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
             self._row_of_key = None
             self.endRemoveRows()
 
-    def _insert_next_chunk(self) -> None:
-        for group, pending in list(self._queue.items()):
-            if not pending:
-                del self._queue[group]
+    def _run_jobs(self) -> None:
+        """Run job steps for up to STEP_BUDGET seconds, then yield to the event loop."""
+        deadline = time.perf_counter() + STEP_BUDGET
+        while self._jobs:
+            group, steps = self._jobs[0]
+            try:
+                next(steps)
+            except StopIteration:
+                self._jobs.popleft()
                 self.loading_finished.emit(group)
                 continue
-            chunk, self._queue[group] = pending[:CHUNK_ROWS], pending[CHUNK_ROWS:]
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(chunk) - 1)
-            self._rows.extend(chunk)
-            if self._row_of_key is not None:
-                for offset, obj in enumerate(chunk):
-                    self._row_of_key[self._key_of(obj)] = first + offset
-            self.endInsertRows()
-            self._needs_sort = True
-            self._timer.start()  # yield to the event loop before the next chunk
-            return
-        if self._needs_sort:
-            self._needs_sort = False
-            self._apply_sort()
+            if time.perf_counter() >= deadline:
+                break
+        if self._jobs:
+            self._timer.start()
 
     # --- sorting -------------------------------------------------------------------------
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self._sort_column = column
         self._sort_order = order
-        self._apply_sort()
+        self._sort_soon()
 
     def set_group_column(self, column: int) -> None:
         """Group rows by ``column`` (sorted by it first, shown bold); -1 turns grouping off."""
         self._group_column = column
-        self._apply_sort()
+        self._sort_soon()
         self.refresh_column(max(column, 0))
 
     def group_column(self) -> int:
@@ -333,6 +364,13 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
             rows = self._rows
             self._rows = [rows[i] for i in order]
             self._row_of_key = None
+
+    def _sort_soon(self) -> None:
+        """Sort now, or after the running job (a job walks rows by position)."""
+        if self._jobs:
+            self._needs_sort = True
+        else:
+            self._apply_sort()
 
     def _apply_sort(self) -> None:
         order = self._sorted_order()
