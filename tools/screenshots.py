@@ -93,7 +93,11 @@ def dark_palette() -> QPalette:
     }
     for role, colour in colours.items():
         palette.setColor(role, QColor(colour))
-    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+    for role in (
+        QPalette.ColorRole.WindowText,
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.ButtonText,
+    ):
         palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7d8084"))
     return palette
 
@@ -111,7 +115,9 @@ def take(folder: Path) -> None:
             ask(home_server, "dave", "Cat pictures", ["view"])
             ask(work_server, "erin", "Allergies", ["read"])
             session = launch(
-                app_dirs(Path(home)), browser_opener=form_browser("alice", "alice"), poll_interval=None
+                app_dirs(Path(home)),
+                browser_opener=form_browser("alice", "alice"),
+                poll_interval=None,
             )
             sessions.append(session)
             wait_until(lambda: session.ready, "the app to open")
@@ -144,7 +150,9 @@ def take(folder: Path) -> None:
             # Inbox with one request selected, scopes to tick
             window.show_page("requests")
             inbox = window.requests_page
-            holiday = next(r for r in controller.requests.rows() if r.resource_name == "Holiday 2026")
+            holiday = next(
+                r for r in controller.requests.rows() if r.resource_name == "Holiday 2026"
+            )
             inbox.select_requests([holiday.key])
             inbox.toggle_scope(list(inbox.scope_boxes).index("comment"))
             save(window, folder, "requests")

@@ -87,7 +87,9 @@ def test_owner_decides_and_shares_across_two_servers(
         lambda: page.model.rowCount() == 2 * ALICE_RESOURCES and not page.model.is_loading(),
         timeout=WAIT,
     )
-    servers = {page.model.index(r, ResourcesModel.SERVER).data() for r in range(page.model.rowCount())}
+    servers = {
+        page.model.index(r, ResourcesModel.SERVER).data() for r in range(page.model.rowCount())
+    }
     assert servers == {"Home", "Work"}
     assert "16 resources on 2 servers" in page.count_label.text()
 

@@ -46,7 +46,10 @@ def test_a_stopped_server_does_not_take_the_other_down(
     # ...when the Work server goes away.
     work.stop()
     dialog.share_button.click()
-    qtbot.waitUntil(lambda: dialog.share_button.isEnabled() and "Not shared" in dialog.error.text(), timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: dialog.share_button.isEnabled() and "Not shared" in dialog.error.text(),
+        timeout=WAIT,
+    )
     assert dialog.isVisible()
     assert dialog.person.text() == "erin" and dialog.chosen_scopes() == ["read"]
 
@@ -60,7 +63,9 @@ def test_a_stopped_server_does_not_take_the_other_down(
     assert controller.status_of(home_id) == ConnectionStatus.OK
 
     # Work's last-known rows stay visible; Home keeps working.
-    assert sum(1 for r in page.model.rows() if r.resource.connection_id == work_id) == ALICE_RESOURCES
+    assert (
+        sum(1 for r in page.model.rows() if r.resource.connection_id == work_id) == ALICE_RESOURCES
+    )
     inbox = window.requests_page
     inbox.select_requests([request_key(window, home_id, "bob", "Holiday 2026")])
     inbox.approve_action.trigger()
@@ -85,7 +90,8 @@ class Heartbeat:
 
     def __init__(self) -> None:
         self.worst = 0.0
-        self._dump = open(os.environ["UMA_HEARTBEAT_DUMP"], "w") if os.environ.get("UMA_HEARTBEAT_DUMP") else None  # noqa: SIM115
+        dump_to = os.environ.get("UMA_HEARTBEAT_DUMP")
+        self._dump = open(dump_to, "w") if dump_to else None  # noqa: SIM115 - closed in stop()
         self._last = time.perf_counter()
         self.timer = QTimer()
         self.timer.setInterval(10)
@@ -126,14 +132,18 @@ def test_loading_twenty_thousand_resources_never_blocks_the_window(
     qtbot.waitUntil(lambda: model.rowCount() == expected and not model.is_loading(), timeout=60_000)
     first_load = time.perf_counter() - started
     window.refresh_action.trigger()  # Ctrl+R: reload everything from both servers
-    qtbot.waitUntil(lambda: not window.controller.is_busy() and not model.is_loading(), timeout=60_000)
+    qtbot.waitUntil(
+        lambda: not window.controller.is_busy() and not model.is_loading(), timeout=60_000
+    )
     heartbeat.stop()
 
     print(
         f"\nlogged in and loaded {expected} resources in {first_load:.2f} s (then reloaded); "
         f"worst GUI-thread gap {heartbeat.worst * 1000:.0f} ms"
     )
-    assert heartbeat.worst < 0.100, f"the GUI thread was blocked for {heartbeat.worst * 1000:.0f} ms"
+    assert heartbeat.worst < 0.100, (
+        f"the GUI thread was blocked for {heartbeat.worst * 1000:.0f} ms"
+    )
     assert model.rowCount() == expected
     page = window.resources_page
     page.search.setText("item 0999")

@@ -143,9 +143,15 @@ def _start_demo(window: MainWindow, bridge: Bridge) -> None:
 
 def parse_args(args: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="uma-desktop", description="UMA Desktop")
-    parser.add_argument("--demo", action="store_true", help="start built-in sandbox servers and connect to them")
-    parser.add_argument("--home", type=Path, help="keep config, data, cache and logs under this folder")
-    parser.add_argument("--poll", type=float, default=30.0, help="seconds between checks for new requests")
+    parser.add_argument(
+        "--demo", action="store_true", help="start built-in sandbox servers and connect to them"
+    )
+    parser.add_argument(
+        "--home", type=Path, help="keep config, data, cache and logs under this folder"
+    )
+    parser.add_argument(
+        "--poll", type=float, default=30.0, help="seconds between checks for new requests"
+    )
     parser.add_argument("--version", action="version", version=f"uma-desktop {__version__}")
     return parser.parse_args(args)
 
@@ -153,7 +159,9 @@ def parse_args(args: list[str]) -> argparse.Namespace:
 def main(args: list[str]) -> int:
     """Run the desktop app; returns the process exit code."""
     options = parse_args(args)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     install_excepthook()
     app = ensure_application()
     dirs = app_dirs(options.home) if options.home else None

@@ -85,7 +85,7 @@ class Bridge(QObject):
         *,
         owner: QObject | None = None,
     ) -> concurrent.futures.Future[Any]:
-        """Run ``coro`` on the loop; call ``on_done(result)`` or ``on_error(exc)`` on the GUI thread.
+        """Run ``coro`` on the loop; ``on_done(result)`` or ``on_error(exc)`` run on the GUI thread.
 
         When ``owner`` is given and has been deleted by the time the result arrives, the
         callbacks are dropped (a closed dialog must not receive late answers). Without
@@ -138,7 +138,9 @@ class Bridge(QObject):
         """Run a plain function on the loop thread (for loop-affine objects)."""
         self._loop.call_soon_threadsafe(func)
 
-    def shutdown(self, cleanup: Coroutine[Any, Any, Any] | None = None, timeout: float = 5.0) -> None:
+    def shutdown(
+        self, cleanup: Coroutine[Any, Any, Any] | None = None, timeout: float = 5.0
+    ) -> None:
         """Stop accepting work, cancel what runs, run ``cleanup`` (e.g. ControlPoint.aclose),
         then stop the loop. Called once on quit; the join is bounded by ``timeout``."""
         if self._closing:
@@ -153,7 +155,7 @@ class Bridge(QObject):
             try:
                 if cleanup is not None:
                     await asyncio.wait_for(cleanup, timeout)
-            except Exception:  # noqa: BLE001 - best effort on quit
+            except Exception:
                 log.warning("cleanup on quit did not finish cleanly", exc_info=True)
             finally:
                 self._loop.stop()

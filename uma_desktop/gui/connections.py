@@ -104,15 +104,21 @@ class ConnectionsPanel(QWidget):
         status_text = STATUS_TEXT.get(state.status, str(state.status))
         who = state.connection.username
         second = status_text if not who else f"{who} · {status_text}"
-        item = QListWidgetItem(status_icon(str(state.status)), f"{state.connection.display_name}\n{second}")
+        item = QListWidgetItem(
+            status_icon(str(state.status)), f"{state.connection.display_name}\n{second}"
+        )
         item.setData(ConnectionIdRole, state.connection.id)
         tip = [state.connection.issuer, status_text]
         if state.message:
             tip.append(state.message)
         if state.last_success is not None:
-            tip.append("Last refreshed " + state.last_success.astimezone().strftime("%Y-%m-%d %H:%M"))
+            tip.append(
+                "Last refreshed " + state.last_success.astimezone().strftime("%Y-%m-%d %H:%M")
+            )
         item.setToolTip("\n".join(tip))
-        item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{state.connection.display_name}: {status_text}")
+        item.setData(
+            Qt.ItemDataRole.AccessibleTextRole, f"{state.connection.display_name}: {status_text}"
+        )
         item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, state.message)
         return item
 
@@ -296,9 +302,8 @@ class AddConnectionDialog(QDialog):
     def _added(self, connection: Connection) -> None:
         self.connection = connection
         kind = {BackendKind.KEYCLOAK: "Keycloak", BackendKind.POLICY_MANAGER: "UMA Policy Manager"}
-        self.progress.setText(
-            f"Found a {kind.get(connection.kind, str(connection.kind))} server at {connection.issuer}."
-        )
+        kind_name = kind.get(connection.kind, str(connection.kind))
+        self.progress.setText(f"Found a {kind_name} server at {connection.issuer}.")
         self.setWindowTitle(f"Log in to {connection.display_name}")
         for widget in (self.issuer, self.kind, self.display_name, self.remember):
             widget.setEnabled(False)
@@ -310,8 +315,11 @@ class AddConnectionDialog(QDialog):
         device = self.use_device.isChecked()
         self.progress.setText(
             self.progress.text()
-            + ("\nWaiting for the code to be entered…" if device
-               else "\nYour web browser opens; log in there, then come back here.")
+            + (
+                "\nWaiting for the code to be entered…"
+                if device
+                else "\nYour web browser opens; log in there, then come back here."
+            )
         )
         self._future = self.controller.login(
             self.connection.id,

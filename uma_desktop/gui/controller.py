@@ -148,7 +148,10 @@ class Controller(QObject):
             states = control.connections()
             names = {s.connection.id: s.connection.display_name for s in states}
             rows = [
-                (part.connection_id, _rows(part.value, names.get(part.connection_id, ""), favourites))
+                (
+                    part.connection_id,
+                    _rows(part.value, names.get(part.connection_id, ""), favourites),
+                )
                 for part in control.cached_resources()
             ]
             return states, rows, control.cached_requests(), list(control.problems)

@@ -41,7 +41,9 @@ def show_error(parent: QWidget | None, exc: BaseException, title: str = "UMA Des
     if not isinstance(exc, UmaDesktopError):
         show_exception_dialog(parent, type(exc), exc, exc.__traceback__)
         return
-    box = QMessageBox(QMessageBox.Icon.Warning, title, error_text(exc), QMessageBox.StandardButton.Ok, parent)
+    box = QMessageBox(
+        QMessageBox.Icon.Warning, title, error_text(exc), QMessageBox.StandardButton.Ok, parent
+    )
     box.setObjectName("errorBox")
     box.setAccessibleName("Error")
     box.setWindowModality(Qt.WindowModality.WindowModal)

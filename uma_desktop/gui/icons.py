@@ -14,7 +14,6 @@ from importlib import resources
 from typing import Any
 
 import shiboken6
-
 from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
@@ -38,7 +37,9 @@ def _text_colour() -> QColor:
     app = QGuiApplication.instance()
     if app is None:
         return QColor("#202020")
-    return QGuiApplication.palette().color(QPalette.ColorGroup.Active, QPalette.ColorRole.WindowText)
+    return QGuiApplication.palette().color(
+        QPalette.ColorGroup.Active, QPalette.ColorRole.WindowText
+    )
 
 
 def render(name: str, size: int, colour: QColor | str | None = None) -> QPixmap:
@@ -63,7 +64,9 @@ def _render_image(name: str, size: int, colour_name: str) -> QImage:
 def _icon(name: str, colour_name: str, disabled_name: str) -> QIcon:
     result = QIcon()
     for size in _SIZES:
-        result.addPixmap(QPixmap.fromImage(_render_image(name, size, colour_name)), QIcon.Mode.Normal)
+        result.addPixmap(
+            QPixmap.fromImage(_render_image(name, size, colour_name)), QIcon.Mode.Normal
+        )
         result.addPixmap(
             QPixmap.fromImage(_render_image(name, size, disabled_name)), QIcon.Mode.Disabled
         )
@@ -71,7 +74,7 @@ def _icon(name: str, colour_name: str, disabled_name: str) -> QIcon:
 
 
 def icon(name: str) -> QIcon:
-    """A QIcon for ``name`` in the current palette's text colour (call again after a theme change)."""
+    """A QIcon for ``name`` in the palette's text colour (ask again after a theme change)."""
     palette = QGuiApplication.palette()
     normal = palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.WindowText).name()
     disabled = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText).name()
@@ -116,7 +119,7 @@ _bound: list[tuple[Any, str]] = []
 
 
 def bind(target: Any, name: str) -> Any:
-    """Give ``target`` (anything with setIcon) the icon ``name`` and re-colour it on theme change."""
+    """Give ``target`` (anything with setIcon) the icon ``name``; re-coloured by ``retheme``."""
     target.setIcon(icon(name))
     _bound.append((weakref.ref(target), name))
     return target

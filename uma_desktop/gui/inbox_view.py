@@ -57,7 +57,9 @@ class RequestsPage(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _i: self.approve_selected())
 
-        self.empty = EmptyState("No pending requests.\nNew ones appear here as people ask for access.")
+        self.empty = EmptyState(
+            "No pending requests.\nNew ones appear here as people ask for access."
+        )
         self.stack = QStackedLayout()
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty)
@@ -66,15 +68,24 @@ class RequestsPage(QWidget):
 
         # actions (each with a keyboard shortcut, active anywhere on this page)
         self.approve_action = self._action(
-            "approve", "&Approve", "Ctrl+Return", self.approve_selected,
+            "approve",
+            "&Approve",
+            "Ctrl+Return",
+            self.approve_selected,
             "Approve the selected request(s) with the ticked scopes",
         )
         self.deny_action = self._action(
             "deny", "&Deny", "Ctrl+Backspace", self.deny_selected, "Deny the selected request(s)"
         )
-        self.deny_action.setShortcuts([QKeySequence("Ctrl+Backspace"), QKeySequence(Qt.Key.Key_Delete)])
+        self.deny_action.setShortcuts(
+            [QKeySequence("Ctrl+Backspace"), QKeySequence(Qt.Key.Key_Delete)]
+        )
         self.refresh_action = self._action(
-            "refresh", "&Refresh", "F5", self.controller.refresh_requests, "Check every server for new requests"
+            "refresh",
+            "&Refresh",
+            "F5",
+            self.controller.refresh_requests,
+            "Check every server for new requests",
         )
         self.select_all_action = self._action(
             None, "Select &all", "Ctrl+A", self.table.selectAll, "Select every request"
@@ -124,7 +135,8 @@ class RequestsPage(QWidget):
         panel_layout.addWidget(self.result_label)
         panel_layout.addStretch(1)
         shortcuts = QLabel(
-            "Ctrl+Enter approve · Del deny · Alt+1…9 toggle a scope · Ctrl+A select all · F5 refresh"
+            "Ctrl+Enter approve · Del deny · Alt+1…9 toggle a scope · "
+            "Ctrl+A select all · F5 refresh"
         )
         shortcuts.setWordWrap(True)
         shortcuts.setEnabled(False)
@@ -154,7 +166,9 @@ class RequestsPage(QWidget):
             action.setIcon(icon(icon_name))
         action.setShortcut(QKeySequence(shortcut))
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})")
+        action.setToolTip(
+            f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+        )
         action.triggered.connect(lambda _=False: slot())
         self.addAction(action)
         return action
@@ -221,7 +235,9 @@ class RequestsPage(QWidget):
             self.approve_button.setText("Approve")
             self.deny_button.setText("Deny")
         else:
-            self.summary.setText(f"<b>{len(selected)} requests selected.</b> Approving grants all requested scopes.")
+            self.summary.setText(
+                f"<b>{len(selected)} requests selected.</b> Approving grants all requested scopes."
+            )
             self.approve_button.setText(f"Approve {len(selected)}")
             self.deny_button.setText(f"Deny {len(selected)}")
         enabled = bool(selected) and not busy
@@ -285,7 +301,9 @@ class RequestsPage(QWidget):
 
     def _bulk(self, action: str, requests: list[AccessRequest]) -> None:
         self._start(requests)
-        self._pending_text(f"{'Approving' if action == 'approve' else 'Denying'} {len(requests)} requests…")
+        self._pending_text(
+            f"{'Approving' if action == 'approve' else 'Denying'} {len(requests)} requests…"
+        )
         self.controller.bulk(action, requests, self._bulk_done)
 
     def _start(self, requests: list[AccessRequest]) -> None:
@@ -305,7 +323,8 @@ class RequestsPage(QWidget):
             verb = {"approve": "Approved", "deny": "Denied"}.get(d.action, d.action)
             what = f" ({', '.join(d.scopes)})" if d.action == "approve" else ""
             self.result_label.setText(
-                f"{verb} {d.party}'s request for {d.resource_name}{what}." if d.ok
+                f"{verb} {d.party}'s request for {d.resource_name}{what}."
+                if d.ok
                 else f"Could not {d.action} {d.party}'s request: {d.detail}"
             )
         self._selection_changed()
@@ -316,7 +335,9 @@ class RequestsPage(QWidget):
         failed = [d for d in decisions if not d.ok]
         text = f"{ok} of {len(decisions)} done."
         if failed:
-            text += " Failed: " + "; ".join(f"{d.party} on {d.resource_name}: {d.detail}" for d in failed[:3])
+            text += " Failed: " + "; ".join(
+                f"{d.party} on {d.resource_name}: {d.detail}" for d in failed[:3]
+            )
         self.result_label.setText(text)
 
     def _failed(self, requests: list[AccessRequest], exc: BaseException) -> None:
@@ -327,7 +348,13 @@ class RequestsPage(QWidget):
 
     def _menu(self, pos: Any) -> None:
         menu = QMenu(self)
-        for action in (self.approve_action, self.deny_action, None, self.select_all_action, self.refresh_action):
+        for action in (
+            self.approve_action,
+            self.deny_action,
+            None,
+            self.select_all_action,
+            self.refresh_action,
+        ):
             if action is None:
                 menu.addSeparator()
             else:

@@ -46,7 +46,9 @@ class MainWindow(QMainWindow):
 
     page_changed = Signal(str)
 
-    def __init__(self, controller: Controller, ui_state: UiState, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, controller: Controller, ui_state: UiState, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.controller = controller
         self.ui_state = ui_state
@@ -104,7 +106,9 @@ class MainWindow(QMainWindow):
 
         controller.requests_count_changed.connect(self._counts_changed)
         controller.new_requests.connect(self._new_requests)
-        controller.busy_changed.connect(lambda busy: self.busy_label.setText("Working…" if busy else ""))
+        controller.busy_changed.connect(
+            lambda busy: self.busy_label.setText("Working…" if busy else "")
+        )
         controller.problem.connect(lambda text: self.statusBar().showMessage(text, 8000))
         controller.bridge.unhandled_error.connect(lambda exc: show_error(self, exc))
         self.page_changed.connect(self._page_shown)
@@ -114,7 +118,9 @@ class MainWindow(QMainWindow):
             self.nav.setCurrentRow(0)
 
     # --- pages and docks -----------------------------------------------------------------
-    def add_page(self, key: str, title: str, widget: QWidget, icon: str | QIcon | None = None) -> None:
+    def add_page(
+        self, key: str, title: str, widget: QWidget, icon: str | QIcon | None = None
+    ) -> None:
         """Add a page to the navigation (``icon``: a name from gui/icons or a QIcon)."""
         if key in self._pages:
             raise ValueError(f"a page called {key!r} exists already")
@@ -181,7 +187,9 @@ class MainWindow(QMainWindow):
 
     def _fit_nav(self) -> None:
         rows = self.nav.count()
-        height = sum(self.nav.sizeHintForRow(r) for r in range(rows)) + 2 * self.nav.frameWidth() + 4
+        height = (
+            sum(self.nav.sizeHintForRow(r) for r in range(rows)) + 2 * self.nav.frameWidth() + 4
+        )
         self.nav.setFixedHeight(max(height, 40))
 
     def _set_item_icon(self, item: QListWidgetItem, icon: str | QIcon | None) -> None:
@@ -193,7 +201,9 @@ class MainWindow(QMainWindow):
     # --- menus ---------------------------------------------------------------------------
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.add_action = self._menu_action(file_menu, "&Add server…", "Ctrl+N", self.open_add_connection, "add")
+        self.add_action = self._menu_action(
+            file_menu, "&Add server…", "Ctrl+N", self.open_add_connection, "add"
+        )
         self.refresh_action = self._menu_action(
             file_menu, "&Refresh everything", "Ctrl+R", self.controller.refresh_all, "refresh"
         )
@@ -212,7 +222,9 @@ class MainWindow(QMainWindow):
         action.triggered.connect(lambda _=False, k=key: self.show_page(k))
         self.view_menu.addAction(action)
 
-    def _menu_action(self, menu: QMenu, text: str, shortcut: Any, slot: Any, icon_name: str | None = None) -> QAction:
+    def _menu_action(
+        self, menu: QMenu, text: str, shortcut: Any, slot: Any, icon_name: str | None = None
+    ) -> QAction:
         action = QAction(text, self)
         if icon_name:
             icons.bind(action, icon_name)
@@ -257,7 +269,9 @@ class MainWindow(QMainWindow):
             if item.data(PageKeyRole) == "requests":
                 title = self._page_titles["requests"]
                 item.setText(
-                    f"{title} ({unread} new)" if unread else (f"{title} · {pending}" if pending else title)
+                    f"{title} ({unread} new)"
+                    if unread
+                    else (f"{title} · {pending}" if pending else title)
                 )
                 item.setData(
                     Qt.ItemDataRole.AccessibleTextRole, f"{title}, {pending} pending, {unread} new"
@@ -271,7 +285,8 @@ class MainWindow(QMainWindow):
             self.tray.setIcon(icons.badge_icon(icons.app_icon(), pending))
             self.tray.setToolTip(
                 f"UMA Desktop — {pending} pending request{'s' if pending != 1 else ''}"
-                if pending else "UMA Desktop — no pending requests"
+                if pending
+                else "UMA Desktop — no pending requests"
             )
 
     def _new_requests(self, requests: list[AccessRequest]) -> None:
@@ -304,15 +319,23 @@ class MainWindow(QMainWindow):
         show = menu.addAction("Show UMA Desktop")
         show.triggered.connect(self._raise)
         inbox = menu.addAction("Open requests")
-        inbox.triggered.connect(lambda: (self._raise(), self.show_page("requests")))
+        inbox.triggered.connect(self._open_inbox)
         menu.addSeparator()
         quit_action = menu.addAction("Quit")
         quit_action.triggered.connect(self._quit)
         tray.setContextMenu(menu)
-        tray.activated.connect(lambda reason: self._raise() if reason == QSystemTrayIcon.ActivationReason.Trigger else None)
-        tray.messageClicked.connect(lambda: (self._raise(), self.show_page("requests")))
+        tray.activated.connect(self._tray_activated)
+        tray.messageClicked.connect(self._open_inbox)
         tray.show()
         return tray
+
+    def _tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self._raise()
+
+    def _open_inbox(self) -> None:
+        self._raise()
+        self.show_page("requests")
 
     def _raise(self) -> None:
         self.showNormal()
@@ -356,7 +379,9 @@ class MainWindow(QMainWindow):
                 splitter.restoreState(QByteArray.fromBase64(saved.encode()))
         header = state.get("header.resources")
         if isinstance(header, str):
-            self.resources_page.table.horizontalHeader().restoreState(QByteArray.fromBase64(header.encode()))
+            self.resources_page.table.horizontalHeader().restoreState(
+                QByteArray.fromBase64(header.encode())
+            )
         page = state.get("page")
         if isinstance(page, str) and page in self._pages:
             self.show_page(page)

@@ -115,10 +115,10 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         self._bold.setBold(True)
 
     # --- Qt model API ------------------------------------------------------------------
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._columns)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
@@ -131,7 +131,7 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
             return None
         return self._value(self._rows[index.row()], index.column(), role)
 
-    def multiData(self, index: AnyIndex, roleDataSpan: Any) -> None:  # noqa: N803
+    def multiData(self, index: AnyIndex, roleDataSpan: Any) -> None:
         """All roles of one cell in one call: a view asks for ~10 roles per painted cell, and
         each separate call from Qt into Python has to win the GIL back from the core's
         thread. One call per cell keeps painting fast while the core is busy."""
@@ -389,7 +389,8 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
             for new, old in enumerate(order):
                 new_row[old] = new
             moved = [
-                self.index(new_row[p.row()], p.column()) if 0 <= p.row() < len(new_row)
+                self.index(new_row[p.row()], p.column())
+                if 0 <= p.row() < len(new_row)
                 else QModelIndex()
                 for p in persistent
             ]
@@ -474,7 +475,7 @@ class ResourcesModel(ObjectTableModel[ResourceRow]):
                 lambda r: r.resource.name.casefold(),
                 lambda r: r.resource.description or r.resource.name,
             ),
-            Column("Type", lambda r: r.resource.type or "—", lambda r: (r.resource.type or "")),
+            Column("Type", lambda r: r.resource.type or "—", lambda r: r.resource.type or ""),
             Column(
                 "Scopes",
                 lambda r: scopes_text(r.resource.scopes),
@@ -549,6 +550,13 @@ class RequestsModel(ObjectTableModel[AccessRequest]):
         return None
 
 
+def _share_tooltip(share: Share) -> str:
+    who = share.party.email or share.party.username or share.party.id
+    if share.granted_at is None:
+        return who
+    return f"{who} · granted {local_time_text(share.granted_at)}"
+
+
 class SharesModel(ObjectTableModel[Share]):
     PERSON, SCOPES, GRANTED, EXPIRES = range(4)
 
@@ -558,18 +566,25 @@ class SharesModel(ObjectTableModel[Share]):
                 "Person",
                 lambda s: s.party.label,
                 lambda s: s.party.label.casefold(),
-                lambda s: " · ".join(
-                    filter(None, (s.party.email or s.party.username or s.party.id,
-                                  s.granted_at and "granted " + local_time_text(s.granted_at)))
-                ),
+                _share_tooltip,
             ),
             Column("Scopes", lambda s: scopes_text(s.scopes)),
-            Column("Granted", lambda s: local_time_text(s.granted_at), lambda s: time_key(s.granted_at, 0.0)),
-            Column("Expires", lambda s: local_time_text(s.expires_at) if s.expires_at else "never",
-                   lambda s: time_key(s.expires_at)),
+            Column(
+                "Granted",
+                lambda s: local_time_text(s.granted_at),
+                lambda s: time_key(s.granted_at, 0.0),
+            ),
+            Column(
+                "Expires",
+                lambda s: local_time_text(s.expires_at) if s.expires_at else "never",
+                lambda s: time_key(s.expires_at),
+            ),
         ]
         super().__init__(
-            columns, lambda s: (s.connection_id, s.resource_id, s.party.id), lambda s: s.connection_id, parent
+            columns,
+            lambda s: (s.connection_id, s.resource_id, s.party.id),
+            lambda s: s.connection_id,
+            parent,
         )
 
 
@@ -581,10 +596,15 @@ class SharedWithMeModel(ObjectTableModel[SharedWithMe]):
             Column("Scopes", lambda s: scopes_text(s.scopes)),
             Column("Resource server", lambda s: s.resource.resource_server),
             Column("Server", lambda s: server_name(s.connection_id)),
-            Column("Expires", lambda s: local_time_text(s.expires_at) if s.expires_at else "never",
-                   lambda s: time_key(s.expires_at)),
+            Column(
+                "Expires",
+                lambda s: local_time_text(s.expires_at) if s.expires_at else "never",
+                lambda s: time_key(s.expires_at),
+            ),
         ]
-        super().__init__(columns, lambda s: (s.connection_id, s.resource.id), lambda s: s.connection_id, parent)
+        super().__init__(
+            columns, lambda s: (s.connection_id, s.resource.id), lambda s: s.connection_id, parent
+        )
 
 
 class HistoryModel(ObjectTableModel[Decision]):
@@ -596,8 +616,12 @@ class HistoryModel(ObjectTableModel[Decision]):
             Column("Person", lambda d: d.party),
             Column("Scopes", lambda d: scopes_text(d.scopes)),
             Column("Server", lambda d: server_name(d.connection_id)),
-            Column("Result", lambda d: "done" if d.ok else f"failed: {d.detail}", None,
-                   lambda d: d.detail),
+            Column(
+                "Result",
+                lambda d: "done" if d.ok else f"failed: {d.detail}",
+                None,
+                lambda d: d.detail,
+            ),
         ]
         super().__init__(
             columns,

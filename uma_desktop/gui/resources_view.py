@@ -225,7 +225,13 @@ class ResourcesPage(QWidget):
         rs = self.rs_filter.currentData()
         kind = self.type_filter.currentData()
         favourites = self.favourites_only.isChecked()
-        if not needle and server in (None, ALL) and rs in (None, ALL) and kind in (None, ALL) and not favourites:
+        if (
+            not needle
+            and server in (None, ALL)
+            and rs in (None, ALL)
+            and kind in (None, ALL)
+            and not favourites
+        ):
             self.proxy.set_predicate(None)
         else:
             words = needle.split()
@@ -505,7 +511,12 @@ class ResourceDetail(QFrame):
     def select_share(self, person: str) -> bool:
         for row in range(self.shares.rowCount()):
             share = self.shares.row_object(row)
-            if person in (share.party.username, share.party.email, share.party.id, share.party.label):
+            if person in (
+                share.party.username,
+                share.party.email,
+                share.party.id,
+                share.party.label,
+            ):
                 self.shares_table.selectRow(row)
                 return True
         return False
@@ -689,7 +700,8 @@ class ShareDialog(QDialog):
     def expires_at(self) -> datetime | None:
         if not self.supports_expiry or not self.expires.isChecked():
             return None
-        return self.expiry.dateTime().toPython().astimezone(UTC)  # type: ignore[union-attr]
+        chosen = self.expiry.dateTime().toSecsSinceEpoch()
+        return datetime.fromtimestamp(chosen, UTC)
 
     def look_up(self) -> None:
         query = self.person.text().strip()
@@ -701,10 +713,14 @@ class ShareDialog(QDialog):
             if party is None:
                 self.lookup_result.setText(f"No one called “{query}” on this server.")
             else:
-                self.lookup_result.setText(f"✓ {party.label}" + (f" <{party.email}>" if party.email else ""))
+                self.lookup_result.setText(
+                    f"✓ {party.label}" + (f" <{party.email}>" if party.email else "")
+                )
 
         self.controller.run(
-            self.controller.control.find_person(self.resource.connection_id, self.resource.id, query),
+            self.controller.control.find_person(
+                self.resource.connection_id, self.resource.id, query
+            ),
             found,
             lambda exc: self.lookup_result.setText(error_text(exc)),
             owner=self,
@@ -752,7 +768,11 @@ class NarrowDialog(QDialog):
     changed = Signal(object)  # Decision
 
     def __init__(
-        self, controller: Controller, resource: Resource, share: Share, parent: QWidget | None = None
+        self,
+        controller: Controller,
+        resource: Resource,
+        share: Share,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.controller = controller
@@ -761,7 +781,9 @@ class NarrowDialog(QDialog):
         self.setObjectName("narrowDialog")
         self.setWindowTitle(f"Scopes of {share.party.label}")
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"{share.party.label} keeps the ticked scopes on “{resource.name}”:"))
+        layout.addWidget(
+            QLabel(f"{share.party.label} keeps the ticked scopes on “{resource.name}”:")
+        )
         self.scope_boxes: dict[str, QCheckBox] = {}
         for scope in share.scopes:
             box = QCheckBox(scope)
@@ -811,4 +833,3 @@ class NarrowDialog(QDialog):
         self.ok_button.setEnabled(True)
         self.error.setText(f"Not changed: {error_text(exc)}")
         self.error.show()
-

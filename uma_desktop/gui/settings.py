@@ -6,6 +6,7 @@ broken preference never stops the app from starting.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -26,10 +27,8 @@ def _read_json(path: Path) -> Any:
         return None
     except (OSError, ValueError) as exc:
         log.warning("ignoring damaged %s: %s", path.name, exc)
-        try:
+        with contextlib.suppress(OSError):
             path.replace(path.with_suffix(path.suffix + ".damaged"))
-        except OSError:
-            pass
         return None
 
 
