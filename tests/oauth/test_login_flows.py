@@ -12,7 +12,7 @@ import pytest
 from tests.fixtures.browser import chromium_opener, device_completer, form_browser
 from tests.oauth.conftest import AuthServer
 from uma_desktop import net
-from uma_desktop.errors import AuthError, LoginRequiredError
+from uma_desktop.errors import AuthError, LoginRequiredError, VaultLockedError
 from uma_desktop.oauth import (
     KeyringVault,
     MemoryVault,
@@ -176,3 +176,24 @@ async def test_device_login_declined_and_cancelled(sandbox_server: AuthServer) -
                 client=client, cancel=cancel,
             )  # fmt: skip
         assert shown and shown[0].user_code and shown[0].verification_uri.startswith("http")
+
+
+@pytest.mark.keyring
+async def test_a_locked_keyring_at_login_keeps_working_from_memory_and_says_so(
+    sandbox_server: AuthServer, locked_keyring: Any
+) -> None:
+    user = form_browser("alice", "alice")
+    async with net.async_client() as client:
+        metadata, tokens = await browser_login(sandbox_server, user, client)
+        session = TokenSession(
+            "conn-locked", metadata, sandbox_server.client_id, KeyringVault(locked_keyring), client
+        )
+        await session.start(tokens)
+        assert isinstance(session.last_vault_error, VaultLockedError)
+        assert session.state is SessionState.OK
+        await session.token_rejected(tokens.access_token)
+        assert await session.access_token() != tokens.access_token  # refreshed from memory
+        # Logout still revokes and forgets in memory, then reports the keyring it couldn't clean.
+        with pytest.raises(VaultLockedError):
+            await session.logout()
+        assert session.state is SessionState.LOGIN_NEEDED

@@ -4,6 +4,7 @@ error callback, a swapped nonce, a login nobody finishes."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
@@ -102,6 +103,7 @@ async def test_a_replayed_callback_is_refused(sandbox_server: AuthServer) -> Non
 
     # Replayed into a later login's listener, the old response is not accepted either.
     replayed_status: list[int] = []
+    replays: list[threading.Thread] = []
     old_query = urlsplit(first.callback_url).query
 
     def replaying_opener(url: str) -> bool:
@@ -110,11 +112,13 @@ async def test_a_replayed_callback_is_refused(sandbox_server: AuthServer) -> Non
         def replay() -> None:
             replayed_status.append(httpx.get(f"{redirect_uri}?{old_query}").status_code)
 
-        threading.Thread(target=replay, daemon=True).start()
+        replays.append(threading.Thread(target=replay, daemon=True))
+        replays[0].start()
         return True
 
     with pytest.raises(SecurityCheckError, match="state mismatch"):
         await login(sandbox_server, replaying_opener)
+    await asyncio.to_thread(replays[0].join, 10)
     assert replayed_status == [400]
 
 
