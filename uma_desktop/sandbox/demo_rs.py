@@ -8,7 +8,7 @@ own data (which resources they host, the demo content) is read from the shared d
 
 from __future__ import annotations
 
-import threading
+import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -42,12 +42,15 @@ class _CachedPat:
 
 
 class DemoResourceServerRuntime:
-    """One demo RS: its client credentials, its owners' PATs, its HTTP client."""
+    """One demo RS: its client credentials, its owners' PATs, its HTTP calls to the AS.
+
+    Async, so waiting on the AS never ties up the worker threads the AS itself needs.
+    """
 
     def __init__(self, sandbox: Sandbox, spec: DemoResourceServer) -> None:
         self.sandbox = sandbox
         self.spec = spec
-        self._lock = threading.Lock()
+        self._lock = asyncio.Lock()
         self._pats: dict[str, _CachedPat] = {}
 
     def _client_secret(self) -> str:
@@ -56,9 +59,12 @@ class DemoResourceServerRuntime:
             raise AuthorizationServerUnavailable("the RS is not registered")
         return client.secret
 
-    def pat(self, owner_sub: str) -> str:
+    def _http(self) -> net.AsyncClient:
+        return net.async_client(actor=f"rs:{self.spec.key}")
+
+    async def pat(self, owner_sub: str) -> str:
         """A PAT for ``owner_sub``: cached, else refreshed with the stored (rotating) token."""
-        with self._lock:
+        async with self._lock:
             cached = self._pats.get(owner_sub)
             if cached is not None and cached.expires_at - 30 > self.sandbox.now():
                 return cached.token
@@ -68,8 +74,8 @@ class DemoResourceServerRuntime:
             )
             if grant is None:
                 raise AuthorizationServerUnavailable("the owner never authorized this RS")
-            with net.sync_client(actor=f"rs:{self.spec.key}") as http:
-                response = http.post(
+            async with self._http() as http:
+                response = await http.post(
                     self.sandbox.url("/token"),
                     data={"grant_type": "refresh_token", "refresh_token": grant["refresh_token"]},
                     auth=(self.spec.client_id, self._client_secret()),
@@ -88,25 +94,36 @@ class DemoResourceServerRuntime:
             )
             return tokens.access_token
 
-    def granted_scopes(self, rpt: str, owner_sub: str, resource_id: str) -> set[str]:
-        with net.sync_client(actor=f"rs:{self.spec.key}") as http:
-            response = http.post(
-                self.sandbox.url("/introspect"),
-                data={"token": rpt, "token_type_hint": "access_token"},
-                headers={"Authorization": f"Bearer {self.pat(owner_sub)}"},
+    async def _protection_call(self, owner_sub: str, path: str, **kwargs: Any) -> net.Response:
+        """POST to a PAT-protected endpoint; a rejected PAT is dropped and renewed once."""
+        response = await self._post_with_pat(owner_sub, path, **kwargs)
+        if response.status_code == 401:
+            self._pats.pop(owner_sub, None)
+            response = await self._post_with_pat(owner_sub, path, **kwargs)
+        return response
+
+    async def _post_with_pat(self, owner_sub: str, path: str, **kwargs: Any) -> net.Response:
+        pat = await self.pat(owner_sub)
+        async with self._http() as http:
+            return await http.post(
+                self.sandbox.url(path), headers={"Authorization": f"Bearer {pat}"}, **kwargs
             )
+
+    async def granted_scopes(self, rpt: str, owner_sub: str, resource_id: str) -> set[str]:
+        response = await self._protection_call(
+            owner_sub, "/introspect", data={"token": rpt, "token_type_hint": "access_token"}
+        )
         if response.status_code != 200:
             raise AuthorizationServerUnavailable("introspection refused")
         introspection = parse_introspection(net.json_body(response, "introspection"))
         return introspection.scopes_for(resource_id, now=self.sandbox.now())
 
-    def ticket(self, owner_sub: str, resource_id: str, scopes: list[str]) -> str:
-        with net.sync_client(actor=f"rs:{self.spec.key}") as http:
-            response = http.post(
-                self.sandbox.url("/protection/permissions"),
-                json={"resource_id": resource_id, "resource_scopes": scopes},
-                headers={"Authorization": f"Bearer {self.pat(owner_sub)}"},
-            )
+    async def ticket(self, owner_sub: str, resource_id: str, scopes: list[str]) -> str:
+        response = await self._protection_call(
+            owner_sub,
+            "/protection/permissions",
+            json={"resource_id": resource_id, "resource_scopes": scopes},
+        )
         if response.status_code != 201:
             raise AuthorizationServerUnavailable("permission request refused")
         return parse_ticket(net.json_body(response, "permission ticket")).ticket
@@ -154,7 +171,7 @@ def hosted_resources(
 
 
 @router.get("/rs/{rs_key}/resources/{resource_id}")
-def read_protected_resource(
+async def read_protected_resource(
     request: Request,
     sandbox: SandboxDep,
     rs_key: Annotated[str, Path(max_length=64)],
@@ -182,7 +199,9 @@ def read_protected_resource(
         raise OAuthError(ErrorCode.INVALID_SCOPE, "The resource has no such scope.")
     try:
         if authorization and authorization[:7].lower() == "bearer ":
-            granted = runtime.granted_scopes(authorization[7:].strip(), row["owner_sub"], row["id"])
+            granted = await runtime.granted_scopes(
+                authorization[7:].strip(), row["owner_sub"], row["id"]
+            )
             if set(needed) <= granted:
                 return JSONResponse(
                     {
@@ -193,7 +212,7 @@ def read_protected_resource(
                     },
                     headers=NO_STORE,
                 )
-        ticket = runtime.ticket(row["owner_sub"], row["id"], needed)
+        ticket = await runtime.ticket(row["owner_sub"], row["id"], needed)
     except (AuthorizationServerUnavailable, UmaDesktopError, net.HTTPError):
         return JSONResponse(
             {
