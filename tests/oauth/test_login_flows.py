@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.browser import chromium_opener, device_completer, form_browser
+from tests.fixtures.browser import chromium_opener, device_completer, drive, form_browser
 from tests.oauth.conftest import AuthServer
 from uma_desktop import net
 from uma_desktop.errors import AuthError, LoginRequiredError, VaultLockedError
@@ -28,8 +28,11 @@ from uma_desktop.oauth.tokens import refresh_tokens, revoke_token
 
 async def browser_login(server: AuthServer, opener: Any, client: net.AsyncClient) -> Any:
     metadata = await discover(server.issuer, client)
-    tokens = await login_in_browser(
-        metadata, server.client_id, server.scopes, opener, timeout=60, client=client
+    tokens = await drive(
+        opener,
+        login_in_browser(
+            metadata, server.client_id, server.scopes, opener, timeout=60, client=client
+        ),
     )
     return metadata, tokens
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 
-from tests.fixtures.browser import form_browser
+from tests.fixtures.browser import drive, form_browser
 from tests.oauth.conftest import AuthServer
 from uma_desktop import net
 from uma_desktop.errors import AuthError, SecurityCheckError
@@ -29,9 +29,10 @@ def rewrite_query(url: str, **changes: str | None) -> str:
 async def login(server: AuthServer, opener: Any, timeout: float = 30) -> Any:
     async with net.async_client() as client:
         metadata = await discover(server.issuer, client)
-        return await login_in_browser(
+        login = login_in_browser(
             metadata, server.client_id, server.scopes, opener, timeout=timeout, client=client
         )
+        return await (drive(opener, login) if hasattr(opener, "done") else login)
 
 
 @pytest.fixture

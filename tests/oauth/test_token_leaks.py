@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.fixtures.browser import form_browser
+from tests.fixtures.browser import drive, form_browser
 from tests.oauth.conftest import AuthServer
 from uma_desktop import net
 from uma_desktop.oauth import KeyringVault, TokenKind, TokenSession, discover, login_in_browser
@@ -39,8 +39,16 @@ async def test_no_secret_reaches_files_or_logs(
         user = form_browser("alice", "alice")
         async with net.async_client(connection_id="conn-leak") as client:
             metadata = await discover(auth_server.issuer, client)
-            tokens = await login_in_browser(
-                metadata, auth_server.client_id, auth_server.scopes, user, timeout=60, client=client
+            tokens = await drive(
+                user,
+                login_in_browser(
+                    metadata,
+                    auth_server.client_id,
+                    auth_server.scopes,
+                    user,
+                    timeout=60,
+                    client=client,
+                ),
             )
             await user.finished()
             session = TokenSession(
