@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
 
 from uma_desktop import __version__, net
 
@@ -100,6 +100,8 @@ _LONG_VALUE = 32
 _MIN_LEN_FOR_PREFIX = 16
 _MIN_LEARNED_LEN = 6
 _MAX_LEARNED = 4096
+_MAX_ODD = 64
+_RUN_RE = re.compile(r"[A-Za-z0-9_~.+/-]{6,}")  # a token-like run: base64(url), JWT, hex
 MAX_BODY_CHARS = 64 * 1024
 
 _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
@@ -136,34 +138,67 @@ class Redactor:
     """
 
     def __init__(self) -> None:
+        # Token-like values (the usual case) are found by a hash lookup of each run of token
+        # characters in a text; the rare value with other characters (a password with a
+        # space) is searched for directly.
         self._learned: OrderedDict[str, str] = OrderedDict()  # value -> kind
+        self._odd: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._pattern: re.Pattern[str] | None = None
 
     # -- learned values ------------------------------------------------------------------
 
     def learn(self, value: str, kind: str) -> None:
         """Treat ``value`` as a secret of ``kind`` wherever it appears from now on."""
+        value = value.rstrip("=")  # base64 padding is not part of a run
         if len(value) < _MIN_LEARNED_LEN or _REDACTED_RE.fullmatch(value):
             return
         with self._lock:
+            if not _RUN_RE.fullmatch(value):
+                if len(self._odd) < _MAX_ODD:
+                    self._odd[value] = kind.lower()
+                return
             if value in self._learned:
                 self._learned.move_to_end(value)
                 return
             self._learned[value] = kind.lower()
             while len(self._learned) > _MAX_LEARNED:
                 self._learned.popitem(last=False)
-            self._pattern = None
 
     def _scrub_learned(self, text: str) -> str:
         with self._lock:
-            if not self._learned:
+            if not self._learned and not self._odd:
                 return text
-            if self._pattern is None:
-                alternatives = sorted(self._learned, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(v) for v in alternatives))
-            pattern, learned = self._pattern, dict(self._learned)
-        return pattern.sub(lambda m: mask(learned.get(m.group(0), "secret"), m.group(0)), text)
+            odd = list(self._odd.items())
+
+        def replace(match: re.Match[str]) -> str:
+            run = match.group(0)
+            with self._lock:
+                kind = self._learned.get(run)
+            return run if kind is None else mask(kind, run)
+
+        text = _RUN_RE.sub(replace, text)
+        for value, kind in odd:
+            if value in text:
+                text = text.replace(value, mask(kind, value))
+        if "%" in text:
+            text = self._scrub_encoded(text)
+        return text
+
+    def _scrub_encoded(self, text: str) -> str:
+        """Secrets that appear percent-encoded (``%2F`` in a standard-base64 value)."""
+        decoded = unquote_plus(text)
+        if decoded == text:
+            return text
+        found: dict[str, str] = {}
+        with self._lock:
+            for run in _RUN_RE.findall(decoded):
+                kind = self._learned.get(run)
+                if kind is not None:
+                    found[run] = kind
+        for value, kind in found.items():
+            for encoded in (quote(value, safe=""), quote_plus(value, safe="")):
+                text = text.replace(encoded, mask(kind, value))
+        return text
 
     def _secret(self, kind: str, value: str) -> str:
         if _REDACTED_RE.fullmatch(value) or not value:

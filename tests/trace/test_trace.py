@@ -299,3 +299,14 @@ def test_bodies_that_are_not_what_they_claim_are_still_redacted() -> None:
     assert redactor.body(b"\x89PNG\r\n", "image/png") == "[6 bytes of image/png]"
     nested = b'{"permissions": [{"rpt": "rpt-0123456789abcdef"}], "token_type": "pct"}'
     assert "0123456789" not in redactor.body(nested, "application/json; charset=utf-8")
+
+
+def test_a_secret_seen_once_is_caught_anywhere_later() -> None:
+    redactor = Redactor()
+    redactor.body(b'{"refresh_token": "rt-ABCdef123456ghiJKL/+xyz=="}', "application/json")
+    quoted = redactor.text("invalid_grant: rt-ABCdef123456ghiJKL/+xyz== was revoked")
+    assert "ABCdef123456" not in quoted and "‹refresh_token rt-AB…›" in quoted
+    encoded = redactor.text("next=%2Fcb%3Fx%3Drt-ABCdef123456ghiJKL%2F%2Bxyz")
+    assert "ABCdef123456" not in encoded
+    redactor.learn("correct horse battery", "password")
+    assert redactor.text("he typed correct horse battery twice") == "he typed ‹password› twice"
