@@ -350,6 +350,7 @@ class Demo:
         self._numbers = itertools.count(1)
         self._parties: dict[tuple[str, str], tuple[RequestingParty, threading.Lock]] = {}
         self._submitted: dict[int, Submitted] = {}
+        self._catalog: list[DemoResource] = []
 
     # -- servers -------------------------------------------------------------------------
 
@@ -378,6 +379,9 @@ class Demo:
                 )
                 self.servers.append(DemoServer(spec.name, _start_sandbox(spec, data_path)))
         self.owner = ScriptedUser(DEMO_OWNER, self.password_of(DEMO_OWNER), origins=self.issuers)
+        catalog = self._read_catalog()
+        with self._lock:
+            self._catalog = catalog
         self._name_in_trace()
         return self
 
@@ -387,6 +391,7 @@ class Demo:
             servers, self.servers = self.servers, []
             parties, self._parties = list(self._parties.values()), {}
             self._submitted.clear()
+            self._catalog = []
         for party, _ in parties:
             party.close()
         for server in servers:
@@ -463,7 +468,12 @@ class Demo:
     # -- what requesting parties can ask for ---------------------------------------------
 
     def catalog(self) -> list[DemoResource]:
-        """alice's resources on every demo server, as a requesting party may ask for them."""
+        """alice's resources on every demo server, as a requesting party may ask for them
+        (read once at start: the GUI thread may call this)."""
+        with self._lock:
+            return list(self._catalog)
+
+    def _read_catalog(self) -> list[DemoResource]:
         resources = []
         for server in self.servers:
             for rs in self.config(server.name).get("resource_servers", []):
