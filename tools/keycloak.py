@@ -10,10 +10,14 @@ Importable API (used by tests/fixtures/keycloak.py): ``fetch()``, ``find_java_ho
 
 The distribution lives in ``$UMA_CACHE/keycloak`` (default ``~/.cache/uma-desktop/keycloak``),
 never in the repository. Servers run in dev mode with an in-memory database, so every start
-imports the realm from ``tests/keycloak/uma-demo-realm.json`` afresh. Measured on a 2-core
-machine: dev mode is ready in about 28-30 s (plus about 20 s once, the first time, for
-Quarkus' build step); an optimized production start (`kc.sh build` + `start --optimized`)
-took 37 s, and C1-only JIT or a CDS archive gave no gain, so plain `start-dev` is used.
+imports the realm from ``tests/keycloak/uma-demo-realm.json`` afresh.
+
+Start time, measured on a 2-core machine with Temurin 25 (realm ready = its OpenID
+configuration answers): dev mode 28-30 s when the machine is otherwise idle, plus 20-40 s
+once after unpacking for Quarkus' build step; 75-140 s while other test suites load both
+cores. An optimized production start (`kc.sh build` + `start --optimized`) took 37 s, C1-only
+JIT (-XX:TieredStopAtLevel=1, with or without SerialGC) 32-37 s and a CDS archive 30 s, so
+plain `start-dev` with the default JVM options is used.
 """
 
 from __future__ import annotations
