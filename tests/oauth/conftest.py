@@ -134,7 +134,7 @@ class AuthServer:
 def auth_server(request: pytest.FixtureRequest) -> AuthServer:
     """Each test using this runs once against the sandbox and once against real Keycloak."""
     if request.param == "sandbox":
-        sandbox = request.getfixturevalue("sandbox")
+        sandbox = request.getfixturevalue("sandbox_factory")(device_interval=1)
         return AuthServer(
             "sandbox",
             sandbox.issuer,
@@ -145,7 +145,8 @@ def auth_server(request: pytest.FixtureRequest) -> AuthServer:
 
 
 @pytest.fixture
-def sandbox_server(sandbox: Any) -> AuthServer:
+def sandbox_server(sandbox_factory: Any) -> AuthServer:
+    sandbox = sandbox_factory(device_interval=1)
     return AuthServer(
         "sandbox",
         sandbox.issuer,

@@ -5,6 +5,7 @@ the real token endpoint, the real Secret Service."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -200,3 +201,40 @@ async def test_a_locked_keyring_at_login_keeps_working_from_memory_and_says_so(
         with pytest.raises(VaultLockedError):
             await session.logout()
         assert session.state is SessionState.LOGIN_NEEDED
+
+
+async def test_an_expiring_access_token_is_refreshed_before_use(
+    sandbox_server: AuthServer,
+) -> None:
+    offset = 0.0
+
+    def clock() -> float:
+        return time.time() + offset
+
+    async with net.async_client() as client:
+        metadata, tokens = await browser_login(
+            sandbox_server, form_browser("alice", "alice"), client
+        )
+        session = TokenSession(
+            "conn-a", metadata, sandbox_server.client_id, MemoryVault(), client, clock=clock
+        )
+        await session.start(tokens)
+        assert tokens.expires_at is not None
+        assert await session.access_token() == tokens.access_token
+        offset = tokens.expires_at - time.time() - 10  # ten seconds before it expires
+        renewed = await session.access_token()
+        assert renewed != tokens.access_token and session.refresh_count == 1
+        assert await session.access_token() == renewed
+
+
+async def test_a_device_code_nobody_approves_expires(sandbox_factory: Any) -> None:
+    server = sandbox_factory(device_interval=1)
+    server.settings.device_code_lifetime = 2
+    shown: list[Any] = []
+    async with net.async_client() as client:
+        metadata = await discover(server.issuer, client)
+        with pytest.raises(AuthError, match="expired"):
+            await login_with_device(
+                metadata, "uma-desktop", ("openid",), shown.append, client=client
+            )
+    assert len(shown) == 1

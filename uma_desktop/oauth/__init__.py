@@ -28,10 +28,19 @@ Typical use (every call raises only ``uma_desktop.errors`` types)::
 - ``TokenSet``: access/refresh/id token, ``expires_at``, ``claims`` (IdClaims: subject,
   username, email, name). Its repr hides the tokens.
 - ``TokenSession``: implements ``backends.base.TokenSource``; ``state`` is ``ok`` or
-  ``login_needed``; a refused refresh raises LoginRequiredError.
+  ``login_needed``; a refused refresh raises LoginRequiredError. When the keyring fails
+  while storing (locked, denied), the session keeps working from memory and sets
+  ``last_vault_error`` so the app can say the sign-in will not be remembered; ``logout()``
+  revokes and forgets in memory first, then raises that VaultError if the keyring could
+  not be cleaned.
 - ``open_vault(remember)``: the OS keyring (allow-listed backends only; never plaintext) or
   memory only. Vault calls block: the session runs them in a worker thread.
-- ``install_redaction()``: scrub token-like text from every log record (call at start-up).
+- ``install_redaction()``: scrub token-like text from every log record (call once at
+  start-up, before logging is configured); ``RedactingFilter`` for single handlers.
+
+Mix-up defence: every attempt gets its own listener (random port) and its own state, so
+a response is bound to the one attempt, its issuer and its PKCE verifier; the redirect path
+stays ``/callback`` because Keycloak and the sandbox match registered paths exactly.
 """
 
 from uma_desktop.oauth.device import DeviceCode, login_with_device

@@ -157,9 +157,7 @@ async def login_in_browser(
         try:
             callback = await listener.wait(timeout)
         except TimeoutError:
-            raise AuthError(
-                f"The sign-in was not completed within {round(timeout)} seconds."
-            ) from None
+            raise AuthError(f"The sign-in was not completed within {timeout:g} seconds.") from None
         try:
             code = check_callback(
                 callback,
