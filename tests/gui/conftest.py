@@ -29,23 +29,37 @@ from uma_desktop.sandbox import SandboxServer
 WAIT = 20_000  # ms; generous for a loaded CI machine, never a sleep
 
 
-@pytest.fixture
-def gui_app(qtbot: Any, app_home: Path) -> Iterator[Callable[..., MainWindow]]:
-    sessions: list[Session] = []
+class GuiApps:
+    """Starts the app like ``uma-desktop`` does; ``close(window)`` quits one (to restart it)."""
 
-    def start(browser_opener: Any = None, **options: Any) -> MainWindow:
+    def __init__(self, qtbot: Any, home: Path) -> None:
+        self.qtbot = qtbot
+        self.home = home
+        self.sessions: dict[int, Session] = {}
+
+    def __call__(self, browser_opener: Any = None, **options: Any) -> MainWindow:
         options.setdefault("poll_interval", None)
-        session = launch(app_dirs(app_home), browser_opener=browser_opener, **options)
-        sessions.append(session)
-        qtbot.waitUntil(lambda: session.ready or session.error is not None, timeout=WAIT)
+        session = launch(app_dirs(self.home), browser_opener=browser_opener, **options)
+        self.qtbot.waitUntil(lambda: session.ready or session.error is not None, timeout=WAIT)
         assert session.error is None, session.error
         assert session.window is not None
-        qtbot.addWidget(session.window)
+        self.sessions[id(session.window)] = session
         return session.window
 
-    yield start
-    for session in sessions:
-        session.close()
+    def close(self, window: MainWindow) -> None:
+        self.sessions.pop(id(window)).close()
+
+    def close_all(self) -> None:
+        for session in self.sessions.values():
+            session.close()
+        self.sessions.clear()
+
+
+@pytest.fixture
+def gui_app(qtbot: Any, app_home: Path) -> Iterator[GuiApps]:
+    apps = GuiApps(qtbot, app_home)
+    yield apps
+    apps.close_all()
 
 
 @pytest.fixture

@@ -90,11 +90,14 @@ class Bridge(QObject):
         When ``owner`` is given and has been deleted by the time the result arrives, the
         callbacks are dropped (a closed dialog must not receive late answers). Without
         ``on_error`` the error goes to ``unhandled_error``. Cancelling the returned future
-        cancels the coroutine; no callback runs then.
+        cancels the coroutine; no callback runs then. After ``shutdown`` nothing runs.
         """
         if self._closing:
+            # Late work during shutdown (e.g. a slot still running): drop it quietly.
             coro.close()
-            raise RuntimeError("the app is shutting down")
+            dropped: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            dropped.cancel()
+            return dropped
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         self._pending.add(future)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -180,19 +180,22 @@ class RequestsPage(QWidget):
 
     def select_requests(self, keys: list[tuple[str, str]]) -> None:
         """Select requests by identity (for keyboard-free scripting and tests)."""
-        self.table.clearSelection()
+        # Explicit selection commands: the view's own ones read the keyboard modifiers.
         selection = self.table.selectionModel()
+        flags = QItemSelectionModel.SelectionFlag
+        selection.clearSelection()
+        current = None
         for key in keys:
             row = self.model.row_for_key(key)
             if row < 0:
                 continue
             index = self.proxy.mapFromSource(self.model.index(row, 0))
             if index.isValid():
-                selection.select(
-                    index,
-                    selection.SelectionFlag.Select | selection.SelectionFlag.Rows,
-                )
-                self.table.setCurrentIndex(index) if len(keys) == 1 else None
+                selection.select(index, flags.Select | flags.Rows)
+                current = current or index
+        if current is not None:
+            selection.setCurrentIndex(current, flags.NoUpdate)
+            self.table.scrollTo(current)
 
     def _rows_changed(self, *_: Any) -> None:
         self.stack.setCurrentWidget(self.table if self.model.rowCount() else self.empty)

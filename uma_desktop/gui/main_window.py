@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEvent, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self.last_notification: tuple[str, str] | None = None
         self.dialog: QWidget | None = None
+        self._splitters_restored = False
 
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
@@ -373,10 +374,6 @@ class MainWindow(QMainWindow):
         layout = state.get("window_state")
         if isinstance(layout, str):
             self.restoreState(QByteArray.fromBase64(layout.encode()))
-        for name, splitter in self._splitters().items():
-            saved = state.get(f"splitter.{name}")
-            if isinstance(saved, str):
-                splitter.restoreState(QByteArray.fromBase64(saved.encode()))
         header = state.get("header.resources")
         if isinstance(header, str):
             self.resources_page.table.horizontalHeader().restoreState(
@@ -385,6 +382,20 @@ class MainWindow(QMainWindow):
         page = state.get("page")
         if isinstance(page, str) and page in self._pages:
             self.show_page(page)
+
+    def _restore_splitters(self) -> None:
+        # Only once the window has its real size: before that, a splitter squeezes the
+        # restored sizes into its default width and keeps the squeezed proportions.
+        for name, splitter in self._splitters().items():
+            saved = self.ui_state.get(f"splitter.{name}")
+            if isinstance(saved, str):
+                splitter.restoreState(QByteArray.fromBase64(saved.encode()))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._splitters_restored:
+            self._splitters_restored = True
+            QTimer.singleShot(0, self._restore_splitters)  # after the platform sized us
 
     def save_state(self) -> None:
         def b64(data: QByteArray) -> str:

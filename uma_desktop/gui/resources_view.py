@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QDateTime, QItemSelection, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QDateTime,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -319,8 +327,8 @@ class ResourcesPage(QWidget):
             self.search.clear()
             self.apply_filter()
             proxy_index = self.proxy.mapFromSource(self.model.index(row, ResourcesModel.NAME))
-        self.table.setCurrentIndex(proxy_index)
-        self.table.selectRow(proxy_index.row())
+        flags = QItemSelectionModel.SelectionFlag
+        self.table.selectionModel().setCurrentIndex(proxy_index, flags.ClearAndSelect | flags.Rows)
         self.table.scrollTo(proxy_index)
         return True
 
