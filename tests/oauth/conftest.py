@@ -8,6 +8,7 @@ import ipaddress
 import json
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,9 @@ class StaticServer:
     routes: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
     base_url: str = ""
     hits: list[str] = field(default_factory=list)
+    # POST answers, consumed in order per path; each POST's arrival time is kept.
+    post_answers: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
+    posts: list[tuple[str, float, bytes]] = field(default_factory=list)
 
     def json(self, path: str, data: Any, status: int = 200) -> None:
         self.routes[path] = (status, "application/json", json.dumps(data).encode())
@@ -48,6 +52,18 @@ def _serve(server: StaticServer, tls: ssl.SSLContext | None) -> Iterator[StaticS
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            server.posts.append((self.path, time.monotonic(), body))
+            answers = server.post_answers.get(self.path) or [(404, {"error": "not_found"})]
+            status, data = answers.pop(0) if len(answers) > 1 else answers[0]
+            payload = json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

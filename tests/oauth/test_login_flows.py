@@ -25,6 +25,7 @@ from uma_desktop.oauth import (
     login_with_device,
 )
 from uma_desktop.oauth.tokens import refresh_tokens, revoke_token
+from uma_desktop.uma.metadata import AuthorizationServerMetadata
 
 
 async def browser_login(server: AuthServer, opener: Any, client: net.AsyncClient) -> Any:
@@ -238,3 +239,33 @@ async def test_a_device_code_nobody_approves_expires(sandbox_factory: Any) -> No
                 metadata, "uma-desktop", ("openid",), shown.append, client=client
             )
     assert len(shown) == 1
+
+
+async def test_device_polling_backs_off_on_slow_down(static_server: Any) -> None:
+    """A server that answers pending, slow_down, pending, then tokens (a scripted loopback
+    AS: no real server can be told to send slow_down on cue)."""
+    issuer = static_server.base_url
+    static_server.post_answers["/device"] = [
+        (200, {"device_code": "dc-1", "user_code": "ABCD-EFGH", "verification_uri": f"{issuer}/d",
+               "expires_in": 60, "interval": 1}),
+    ]  # fmt: skip
+    static_server.post_answers["/token"] = [
+        (400, {"error": "slow_down"}),
+        (200, {"access_token": "at-1", "token_type": "Bearer", "expires_in": 60}),
+    ]
+    metadata = AuthorizationServerMetadata(
+        issuer=issuer,
+        token_endpoint=f"{issuer}/token",
+        device_authorization_endpoint=f"{issuer}/device",
+    )
+    async with net.async_client() as client:
+        started = time.monotonic()
+        tokens = await login_with_device(
+            metadata, "uma-desktop", ("profile",), lambda code: None, client=client
+        )
+    assert tokens.access_token == "at-1"
+    polls = [at for path, at, _ in static_server.posts if path == "/token"]
+    assert len(polls) == 2
+    assert polls[0] - started >= 0.9  # waited the advertised interval (1 s) ...
+    assert polls[1] - polls[0] >= 5.9  # ... then 5 s more after slow_down
+    assert b"code_verifier=" in static_server.posts[-1][2]

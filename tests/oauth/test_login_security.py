@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import webbrowser
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -147,3 +148,9 @@ async def test_a_login_nobody_finishes_times_out_and_a_missing_browser_is_explai
         await login(sandbox_server, lambda url: True, timeout=0.3)
     with pytest.raises(AuthError, match="device login"):
         await login(sandbox_server, lambda url: False)
+
+    def broken_browser(url: str) -> bool:
+        raise webbrowser.Error("could not locate runnable browser")
+
+    with pytest.raises(AuthError, match="No web browser could be opened"):
+        await login(sandbox_server, broken_browser)

@@ -148,7 +148,11 @@ async def login_in_browser(
         params.update(extra_params or {})
         url = build_authorization_url(authorization_endpoint, params)
         log.info("opening the browser for a login at %s", metadata.issuer)
-        opened = await asyncio.to_thread(open_browser, url)
+        try:
+            opened = await asyncio.to_thread(open_browser, url)
+        except Exception as exc:  # webbrowser.Error, a missing helper program, ...
+            log.warning("the browser could not be opened: %s", type(exc).__name__)
+            opened = False
         if opened is False:
             raise AuthError(
                 "No web browser could be opened. Try the device login (a code to type in "
