@@ -55,7 +55,9 @@ def raw_exchanges() -> Iterator[list[net.Exchange]]:
 
 
 @pytest.fixture
-def demo_app(qtbot: Any, app_home: Path, raw_exchanges: list[net.Exchange]) -> Iterator[DemoApp]:
+def demo_app(
+    qtbot: Any, app_home: Path, raw_exchanges: list[net.Exchange], log_text: list[str]
+) -> Iterator[DemoApp]:
     session = launch(app_dirs(app_home), poll_interval=None)
     qtbot.waitUntil(lambda: session.ready or session.error is not None, timeout=WAIT)
     assert session.error is None, session.error
@@ -82,7 +84,8 @@ def demo_app(qtbot: Any, app_home: Path, raw_exchanges: list[net.Exchange]) -> I
 
 @pytest.fixture
 def log_text() -> Iterator[list[str]]:
-    """Every log record of the test, formatted as a log file would have it."""
+    """The log as the app writes it (INFO and up, as `uma-desktop` configures it) plus the
+    app's own DEBUG records; third-party DEBUG output (httpcore's raw headers) is never on."""
     lines: list[str] = []
 
     class Keep(logging.Handler):
@@ -91,10 +94,12 @@ def log_text() -> Iterator[list[str]]:
 
     handler = Keep(logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    old_level = root.level
+    root, ours = logging.getLogger(), logging.getLogger("uma_desktop")
+    levels = (root.level, ours.level)
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    root.setLevel(logging.INFO)
+    ours.setLevel(logging.DEBUG)
     yield lines
     root.removeHandler(handler)
-    root.setLevel(old_level)
+    root.setLevel(levels[0])
+    ours.setLevel(levels[1])
