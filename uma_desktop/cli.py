@@ -240,6 +240,11 @@ class Cli:
                 f"added {connection.display_name} ({connection.kind.value}) as "
                 f"{connection.id!r}; log in with: uma-desktop login {connection.id}"
             )
+        if self.args.no_remember:
+            self.warn(
+                "tokens of this connection are kept in memory only: a login lasts for one "
+                "command here (the desktop app keeps it while it runs)"
+            )
 
     async def connections_list(self) -> None:
         states = self.control.connections()

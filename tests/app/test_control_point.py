@@ -339,3 +339,37 @@ async def test_device_login(open_control: Any, sandbox: SandboxServer) -> None:
         assert {r.name for r in result.value or []} == ALICE_RESOURCES
     finally:
         await control.aclose()
+
+
+async def test_a_declined_login_says_so_and_keeps_the_connection(
+    open_control: Any, sandbox: SandboxServer
+) -> None:
+    from uma_desktop.errors import AuthError
+
+    control: ControlPoint = await open_control(
+        browser_opener=form_browser("alice", "alice", decision="deny")
+    )
+    try:
+        connection = await control.add_connection(sandbox.issuer)
+        with pytest.raises(AuthError, match="declined"):
+            await control.login(connection.id)
+        [state] = control.connections()
+        assert state.status is ConnectionStatus.LOGIN_NEEDED
+        assert "declined" in state.message
+    finally:
+        await control.aclose()
+
+
+async def test_bulk_deny_reports_each_outcome(
+    control: ControlPoint, sandbox: SandboxServer
+) -> None:
+    await connect(control, sandbox)
+    await asyncio.to_thread(ask, sandbox, "bob", "Cat pictures", ["view"])
+    pending = _requests(await control.requests())
+    assert len(pending) == 2
+    decisions = await control.bulk("deny", pending)
+    assert [d.ok for d in decisions] == [True, True]
+    again = await control.bulk("deny", pending)  # already decided: each says why
+    assert [d.ok for d in again] == [False, False]
+    assert all("not_found" in d.detail or "404" in d.detail for d in again)
+    assert OwnerApi(sandbox).pending_ids() == set()

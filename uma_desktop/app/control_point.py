@@ -270,6 +270,20 @@ class ControlPoint:
     ) -> ConnectionState:
         """Log the owner in (system browser, or device grant) and keep the tokens."""
         live = self._get(connection_id)
+        try:
+            await self._login(live, device, on_device_code)
+        except UmaDesktopError as error:
+            self._set_status(live, ConnectionStatus.LOGIN_NEEDED, error.user_message)
+            raise
+        self._set_status(live, ConnectionStatus.OK)
+        return live.state()
+
+    async def _login(
+        self,
+        live: _Live,
+        device: bool,
+        on_device_code: Callable[[auth.DeviceCode], None] | None,
+    ) -> None:
         async with live.setup_lock:
             client = self._client(live)
             metadata = await self._metadata(live)
@@ -294,8 +308,6 @@ class ControlPoint:
             changes = {k: v for k, v in identity.items() if getattr(live.connection, k) != v}
             if changes:
                 live.connection = self._registry.update(live.connection, **changes)
-        self._set_status(live, ConnectionStatus.OK)
-        return live.state()
 
     async def logout(self, connection_id: str) -> None:
         """Revoke and forget this connection's tokens; its snapshot stays (shown as stale)."""
