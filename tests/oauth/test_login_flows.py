@@ -75,6 +75,7 @@ async def test_login_refresh_logout_round_trip(
             "conn-a", metadata, auth_server.client_id, KeyringVault(real_keyring), client
         )
         assert await restarted.resume() is SessionState.OK
+        assert restarted.claims is not None and restarted.claims.username == "alice"
         assert await restarted.access_token()
         newest = vault.load("conn-a", TokenKind.REFRESH)
         assert newest is not None

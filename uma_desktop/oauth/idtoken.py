@@ -143,6 +143,18 @@ class IdTokenVerifier:
         return claims
 
 
+def stored_identity(id_token: str) -> IdClaims | None:
+    """The identity in an ID token that was verified when it was received (read back from
+    the vault after a restart); None when it cannot be read. Not a verification."""
+    try:
+        claims = jwt.decode(id_token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    if not isinstance(claims.get("iss"), str) or not isinstance(claims.get("sub"), str):
+        return None
+    return _identity(claims)
+
+
 def _text(claims: dict[str, Any], name: str) -> str | None:
     value = claims.get(name)
     return value if isinstance(value, str) and value else None

@@ -16,7 +16,7 @@ from uma_desktop.errors import (
     UmaDesktopError,
     VaultError,
 )
-from uma_desktop.oauth.idtoken import IdClaims, IdTokenVerifier
+from uma_desktop.oauth.idtoken import IdClaims, IdTokenVerifier, stored_identity
 from uma_desktop.oauth.tokens import TokenSet, refresh_tokens, revoke_token, token_set_from
 from uma_desktop.oauth.vault import TokenKind, TokenVault
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
@@ -75,7 +75,7 @@ class TokenSession:
 
     @property
     def claims(self) -> IdClaims | None:
-        """Who is signed in, as verified at login (None after a restart until re-login)."""
+        """Who is signed in: verified at login, or read back from the vault after a restart."""
         return self._claims
 
     async def start(self, tokens: TokenSet) -> None:
@@ -97,6 +97,13 @@ class TokenSession:
             self._refresh_token = stored
             self._access = None
             self._state = SessionState.OK if stored else SessionState.LOGIN_NEEDED
+            if stored:
+                id_token = await asyncio.to_thread(
+                    self.vault.load, self.connection_id, TokenKind.ID
+                )
+                identity = stored_identity(id_token) if id_token else None
+                if identity is not None and identity.issuer == self.metadata.issuer:
+                    self._claims = identity
             return self._state
 
     async def access_token(self) -> str:
