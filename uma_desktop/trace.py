@@ -36,7 +36,7 @@ import re
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
@@ -593,11 +593,8 @@ class TraceRecorder:
         response_body = red.body(exchange.response_body, response_type)
         url = red.url(exchange.url)
         error = red.text(exchange.error) if exchange.error else None
-        with self._lock:
-            self._seq += 1
-            seq = self._seq
         entry = TraceEntry(
-            seq=seq,
+            seq=0,
             started=exchange.started,
             duration=exchange.duration,
             actor=self.actor_name(exchange.actor, exchange.connection_id, exchange.url),
@@ -612,7 +609,9 @@ class TraceRecorder:
             response_body=response_body,
             error=error,
         )
-        with self._lock:
+        with self._lock:  # numbered and stored in one step: the store stays in seq order
+            self._seq += 1
+            entry = replace(entry, seq=self._seq)
             self._entries.append(entry)
             listeners = list(self._listeners)
         for listener in listeners:
