@@ -138,7 +138,8 @@ def _start_demo(window: MainWindow, bridge: Bridge) -> None:
     if start_demo is None:
         window.statusBar().showMessage("Demo mode is not available in this build.", 10000)
         return
-    start_demo(window, bridge)
+    # keep the demo's session alive as long as the window
+    window.demo_session = start_demo(window, bridge)  # type: ignore[attr-defined]
 
 
 def parse_args(args: list[str]) -> argparse.Namespace:
@@ -162,6 +163,7 @@ def main(args: list[str]) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request is noise
     install_excepthook()
     app = ensure_application()
     dirs = app_dirs(options.home) if options.home else None

@@ -266,7 +266,7 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
             yield
         if self._needs_sort:
             self._needs_sort = False
-            self._apply_sort()
+            yield from self._sort_steps()
 
     def update_object(self, obj: T) -> None:
         row = self.row_for_key(self._key_of(obj))
@@ -340,23 +340,41 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
                 keys.append(col.sort_key or col.display)
         return keys
 
+    def _sort_steps(self) -> Iterator[None]:
+        """Sort as job steps: sort keys a slice per step, then one quick reorder."""
+        keys = self._sort_keys()
+        if not keys or not self._rows:
+            return
+        values: list[list[Any]] = []
+        for key in keys:
+            column: list[Any] = []
+            for start in range(0, len(self._rows), SCAN_ROWS * 2):
+                column.extend(key(obj) for obj in self._rows[start : start + SCAN_ROWS * 2])
+                yield
+            values.append(column)
+        order = self._order_from(values)
+        if order is not None:
+            self._permute(order)
+
+    def _order_from(self, values: list[list[Any]]) -> list[int] | None:
+        """The permutation sorting rows by ``values`` (primary key first), or None if sorted."""
+        order = list(range(len(self._rows)))
+        descending = self._sort_order == Qt.SortOrder.DescendingOrder
+        grouped = 0 <= self._group_column < len(self._columns)
+        # Stable sorts from the least significant key up; the group key is always ascending.
+        for position in reversed(range(len(values))):
+            reverse = descending and not (grouped and position == 0)
+            order.sort(key=values[position].__getitem__, reverse=reverse)
+        if all(i == n for i, n in enumerate(order)):
+            return None
+        return order
+
     def _sorted_order(self) -> list[int] | None:
         """The new order as a permutation of row numbers, or None when nothing changes."""
         keys = self._sort_keys()
         if not keys or not self._rows:
             return None
-        rows = self._rows
-        order = list(range(len(rows)))
-        descending = self._sort_order == Qt.SortOrder.DescendingOrder
-        grouped = 0 <= self._group_column < len(self._columns)
-        # Stable sorts from the least significant key up; the group key is always ascending.
-        for position, key in reversed(list(enumerate(keys))):
-            values = [key(obj) for obj in rows]
-            reverse = descending and not (grouped and position == 0)
-            order.sort(key=values.__getitem__, reverse=reverse)
-        if all(i == n for i, n in enumerate(order)):
-            return None
-        return order
+        return self._order_from([[key(obj) for obj in self._rows] for key in keys])
 
     def _sort_rows(self) -> None:
         order = self._sorted_order()
