@@ -102,6 +102,7 @@ def test_open_vault_picks_the_secret_service_and_memory_when_not_remembering(
 ) -> None:
     remembered = open_vault(remember=True)
     assert isinstance(remembered, KeyringVault) and remembered.remembers
+    remembered.check()  # write, read back, delete a probe
     assert type(remembered.backend).__module__ == "keyring.backends.SecretService"
 
     memory = open_vault(remember=False)

@@ -22,6 +22,7 @@ from uma_desktop.errors import (
 from uma_desktop.oauth.idtoken import IdTokenVerifier
 from uma_desktop.oauth.loopback import LoopbackListener, Outcome
 from uma_desktop.oauth.pkce import AttemptSecrets
+from uma_desktop.oauth.redact import redact
 from uma_desktop.oauth.tokens import TokenSet, require_endpoint, token_request, token_set_from
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
 
@@ -41,7 +42,7 @@ def build_authorization_url(endpoint: str, params: Mapping[str, str]) -> str:
 
 def _safe_description(params: Mapping[str, str]) -> str:
     text = params.get("error_description", "")
-    text = "".join(ch for ch in text if ch.isprintable())[:_MAX_DESCRIPTION]
+    text = redact("".join(ch for ch in text if ch.isprintable()))[:_MAX_DESCRIPTION]
     return f": {text}" if text else ""
 
 
