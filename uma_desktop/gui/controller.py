@@ -36,12 +36,21 @@ async def _call(func: Callable[[], Any]) -> Any:
     return func()
 
 
+Facets = tuple[frozenset[str], frozenset[str]]  # resource server names, types
+
+
 def _rows(
     resources: list[Resource] | None, server: str, favourites: set[tuple[str, str]]
-) -> list[ResourceRow] | None:
+) -> tuple[list[ResourceRow], Facets] | None:
+    """Table rows and the filter values they offer (built off the GUI thread)."""
     if resources is None:
         return None
-    return [ResourceRow(r, server, (r.connection_id, r.id) in favourites) for r in resources]
+    rows = [ResourceRow(r, server, (r.connection_id, r.id) in favourites) for r in resources]
+    facets = (
+        frozenset(r.resource_server for r in resources),
+        frozenset(r.type or "" for r in resources),
+    )
+    return rows, facets
 
 
 class Controller(QObject):
@@ -61,6 +70,7 @@ class Controller(QObject):
         self.control = control
         self.favourites = favourites
         self.states: dict[str, ConnectionState] = {}
+        self.facets: dict[str, Facets] = {}
         self.resources = ResourcesModel(self)
         self.requests = RequestsModel(self.server_name, self)
         self.shared_with_me = SharedWithMeModel(self.server_name, self)
@@ -228,18 +238,29 @@ class Controller(QObject):
         favourites = self.favourites.keys()
         control = self.control
 
-        async def load() -> list[tuple[str, list[ResourceRow] | None]]:
+        async def load() -> list[tuple[str, tuple[list[ResourceRow], Facets] | None]]:
             # Rows are built here, on the core's thread, so the GUI thread only inserts them.
             results = await control.resources(connection_id=connection_id)
             return [(part.connection_id, _rows(part.value, server, favourites)) for part in results]
 
         self.run(load(), self._apply_rows, self._report)
 
-    def _apply_rows(self, parts: list[tuple[str, list[ResourceRow] | None]]) -> None:
-        for connection_id, rows in parts:
-            if rows is not None and connection_id in self.states:
+    def _apply_rows(self, parts: list[tuple[str, tuple[list[ResourceRow], Facets] | None]]) -> None:
+        for connection_id, built in parts:
+            if built is not None and connection_id in self.states:
                 # None: nothing known yet for this server; leave its rows alone
+                rows, self.facets[connection_id] = built
                 self.resources.replace_group(connection_id, rows)
+
+    def filter_values(self) -> Facets:
+        """Every resource server name and type present, across connections."""
+        servers: set[str] = set()
+        types: set[str] = set()
+        for cid, (rs_names, kinds) in self.facets.items():
+            if cid in self.states:
+                servers |= rs_names
+                types |= kinds
+        return frozenset(servers), frozenset(types)
 
     def refresh_requests(self, connection_id: str | None = None) -> None:
         ids = [connection_id] if connection_id else list(self.states)

@@ -267,10 +267,10 @@ class ResourcesPage(QWidget):
     def _refresh_filter_choices(self, *_: Any) -> None:
         """Offer the values present in the table (after a load, not on every change)."""
         self._refresh_server_choices()
-        rows = self.model.rows()
-        rss = sorted({r.resource.resource_server for r in rows}, key=str.casefold)
+        rs_names, kinds = self.controller.filter_values()
+        rss = sorted(rs_names, key=str.casefold)
         self._fill(self.rs_filter, "All resource servers", [(v, v) for v in rss])
-        types = sorted({r.resource.type or "" for r in rows})
+        types = sorted(kinds)
         self._fill(self.type_filter, "All types", [(t or "(no type)", t) for t in types])
 
     @staticmethod
