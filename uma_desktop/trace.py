@@ -78,6 +78,8 @@ SECRET_KEYS: frozenset[str] = frozenset(
         "api_key",
         "apikey",
         "private_key",
+        "interaction",  # a login in progress (the sandbox's handle)
+        "client_data",  # Keycloak's login-form parameter: carries the app's state
     }
 )
 """Parameter / member names whose values are always redacted (compared case-insensitively)."""

@@ -22,10 +22,12 @@ from PySide6.QtWidgets import QApplication
 from tests.demo.conftest import WAIT, DemoApp
 from tests.trace import mermaid_grammar
 from uma_desktop import net
-from uma_desktop.demo import Attempt, Outcome
+from uma_desktop.demo import Attempt, Demo, DemoServerSpec, Outcome
 from uma_desktop.domain import AccessRequest
-from uma_desktop.gui.demo_panel import RequestingPartyPanel
+from uma_desktop.gui.app import launch
+from uma_desktop.gui.demo_panel import RequestingPartyPanel, start_demo
 from uma_desktop.gui.trace_view import TraceView
+from uma_desktop.paths import app_dirs
 from uma_desktop.trace import SECRET_KEYS, entry_as_text, is_secret_key, to_har_json, to_mermaid
 
 pytestmark = pytest.mark.gui
@@ -275,3 +277,24 @@ def test_bob_gets_what_alice_approves_and_carol_is_refused(
         )
         position += 1
     assert set(SECRET_KEYS) >= {"ticket", "pct", "rpt", "code", "password", "client_secret"}
+
+
+def test_a_demo_that_cannot_sign_in_says_why(
+    qtbot: Any, app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Demo, "password_of", lambda self, username: "forgotten")
+    session = launch(app_dirs(app_home), poll_interval=None)
+    qtbot.waitUntil(lambda: session.window is not None or session.error is not None, timeout=WAIT)
+    assert session.window is not None, session.error
+    qtbot.addWidget(session.window)
+    demo = Demo(servers=(DemoServerSpec("Health"),))
+    demo_session = start_demo(session.window, session.bridge, demo=demo)
+    try:
+        qtbot.waitUntil(lambda: demo_session.error is not None, timeout=WAIT)
+        assert "demo password" in demo_session.error
+        assert "forgotten" not in demo_session.error
+        assert demo_session.panel is None
+        assert "could not start" in session.window.statusBar().currentMessage()
+    finally:
+        demo_session.stop()
+        session.close()

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from uma_desktop.demo import REQUESTING_PARTIES, Attempt, Demo, DemoResource, Outcome
+from uma_desktop.gui.errors import show_error
 from uma_desktop.gui.trace_view import install_trace_page
 from uma_desktop.oauth import install_redaction
 from uma_desktop.trace import TraceRecorder
@@ -416,6 +417,7 @@ class DemoSession(QObject):
         self.error = message
         log.error("the demo could not start: %s", message)
         self._status(f"The demo could not start: {message}")
+        show_error(self.window, error, "The demo could not start")
         self.failed.emit(message)
 
     def _status(self, text: str) -> None:
