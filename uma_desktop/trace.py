@@ -710,9 +710,10 @@ def to_mermaid(entries: Iterable[TraceEntry], *, title: str | None = None) -> st
             if name not in order:
                 order.append(name)
     ids = {name: _participant_id(i + 1) for i, name in enumerate(order)}
-    lines = ["sequenceDiagram"]
-    if title:
-        lines.append(f"    title {_mermaid_text(title)}")
+    lines = []
+    if title:  # front matter: how every Mermaid diagram type takes a title
+        lines += ["---", f"title: {json.dumps(title.replace(chr(10), ' '))}", "---"]
+    lines += ["sequenceDiagram", "    autonumber"]
     for name in order:
         kind = "actor" if name.startswith("rqp:") else "participant"
         lines.append(f"    {kind} {ids[name]} as {_mermaid_text(name)}")
@@ -820,6 +821,7 @@ def to_har(entries: Iterable[TraceEntry]) -> dict[str, Any]:
             "version": "1.2",
             "creator": {"name": "uma-desktop", "version": __version__},
             "comment": "Protocol trace; every token, code, secret and password is redacted.",
+            "pages": [],
             "entries": har_entries,
         }
     }

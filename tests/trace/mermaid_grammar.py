@@ -1,12 +1,14 @@
 """A small grammar check for the Mermaid sequence diagrams the trace exports.
 
-It accepts the subset the exporter writes (header, optional title, participant/actor
-declarations with aliases, messages with the four arrows we use) and rejects anything
-Mermaid would misread: undeclared participants, raw ``;`` or ``#`` in text, empty labels.
+It accepts the subset the exporter writes (optional front-matter title, header, autonumber,
+participant/actor declarations with aliases, messages with the four arrows we use) and
+rejects anything Mermaid would misread: undeclared participants, raw ``;`` or ``#`` in
+text, ``%%`` (a comment), empty labels.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -15,7 +17,7 @@ _MESSAGE = re.compile(
     r"^(?P<src>[A-Za-z][A-Za-z0-9_]*)(?P<arrow>->>|-->>|-x|--x)(?P<dst>[A-Za-z][A-Za-z0-9_]*)"
     r": (?P<text>\S.*)$"
 )
-_TITLE = re.compile(r"^title \S.*$")
+_FRONT_TITLE = re.compile(r'^title: ".*"$')
 _ENTITY = re.compile(r"#(?:\d+|[a-z]+);")
 
 
@@ -29,6 +31,7 @@ class Message:
 
 @dataclass(frozen=True)
 class Diagram:
+    title: str | None
     participants: list[str]  # labels in declaration order
     messages: list[Message]
 
@@ -51,16 +54,20 @@ def parse(source: str) -> Diagram:
     """Parse ``source`` or raise SyntaxError naming the first bad line."""
     lines = [line.strip() for line in source.splitlines()]
     lines = [line for line in lines if line]
+    title = None
+    if lines and lines[0] == "---":  # YAML front matter: only a JSON-quoted title here
+        if len(lines) < 3 or lines[2] != "---" or not _FRONT_TITLE.match(lines[1]):
+            raise SyntaxError("front matter must be '---', 'title: \"…\"', '---'")
+        title = json.loads(lines[1][len("title: ") :])
+        lines = lines[3:]
     if not lines or lines[0] != "sequenceDiagram":
-        raise SyntaxError("line 1: must be 'sequenceDiagram'")
+        raise SyntaxError("the diagram must start with 'sequenceDiagram'")
+    if len(lines) > 1 and lines[1] == "autonumber":
+        del lines[1]
     labels: dict[str, str] = {}
     participants: list[str] = []
     messages: list[Message] = []
     for number, line in enumerate(lines[1:], start=2):
-        if _TITLE.match(line):
-            if participants or messages:
-                raise SyntaxError(f"line {number}: title must come first")
-            continue
         declaration = _DECL.match(line)
         if declaration:
             if messages:
@@ -85,4 +92,4 @@ def parse(source: str) -> Diagram:
                 text=_check_text(message.group("text"), number),
             )
         )
-    return Diagram(participants=participants, messages=messages)
+    return Diagram(title=title, participants=participants, messages=messages)

@@ -216,6 +216,7 @@ def test_mermaid_export_parses_and_keeps_the_order(
     recorder.name_server(f"{oauth_like_server.url}/photos", "rs:photos")
     run_login_and_uma_flow(oauth_like_server)
     diagram = mermaid_grammar.parse(to_mermaid(recorder.entries(actor="rqp:bob"), title="bob; #1"))
+    assert diagram.title == "bob; #1"
     assert diagram.participants == ["rqp:bob", "rs:photos", "as:health"]
     assert [(m.source, m.target, m.text) for m in diagram.messages] == [
         ("rqp:bob", "rs:photos", "GET /photos/1"),
