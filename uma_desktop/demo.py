@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 from uma_desktop import net
@@ -31,6 +31,9 @@ from uma_desktop.sandbox import SandboxServer
 from uma_desktop.sandbox.requesting_party import Denied, Granted, RequestingParty, Submitted
 from uma_desktop.sandbox.requesting_party import Outcome as RqpOutcome
 from uma_desktop.trace import TraceRecorder
+
+if TYPE_CHECKING:
+    from uma_desktop.app import ControlPoint
 
 log = logging.getLogger(__name__)
 
@@ -351,6 +354,7 @@ class Demo:
         self._parties: dict[tuple[str, str], tuple[RequestingParty, threading.Lock]] = {}
         self._submitted: dict[int, Submitted] = {}
         self._catalog: list[DemoResource] = []
+        self._browser_installed = False
 
     # -- servers -------------------------------------------------------------------------
 
@@ -361,7 +365,9 @@ class Demo:
     def install_browser(self) -> None:
         """Let alice's scripted browser take ``webbrowser.open`` calls for the demo servers
         (other URLs still go to the real browser)."""
-        webbrowser.register("uma-demo-alice", None, _BrowserAdapter(self), preferred=True)
+        if not self._browser_installed:
+            webbrowser.register("uma-demo-alice", None, _BrowserAdapter(self), preferred=True)
+            self._browser_installed = True
 
     def issuers(self) -> list[str]:
         return [server.issuer for server in self.servers]
@@ -446,7 +452,7 @@ class Demo:
 
     # -- the owner's connections ---------------------------------------------------------
 
-    async def connect(self, control: Any) -> list[str]:
+    async def connect(self, control: ControlPoint) -> list[str]:
         """Connect ``control`` (a ControlPoint) to every demo server and log alice in through
         the real login page. Reuses a connection to the same issuer; returns connection ids."""
         existing = {s.connection.issuer.rstrip("/"): s.connection for s in control.connections()}
