@@ -324,8 +324,10 @@ async def test_shared_with_me_lists_what_others_gave_alice(
     assert item.scopes == ("read",)
 
 
-async def test_device_login(open_control: Any, sandbox: SandboxServer) -> None:
+async def test_device_login(open_control: Any, sandbox_factory: Any) -> None:
     from tests.fixtures.browser import device_completer
+
+    sandbox = sandbox_factory(device_interval=1)  # poll every second, not every five
 
     on_code, user = device_completer("alice", "alice")
     control: ControlPoint = await open_control(browser_opener=form_browser("x", "y"))

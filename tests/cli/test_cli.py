@@ -253,7 +253,8 @@ class DeviceCodeWatcher(io.StringIO):
         return super().write(text)
 
 
-def test_device_login(uma: Invoke, sandbox: SandboxServer) -> None:
+def test_device_login(uma: Invoke, sandbox_factory: Callable[..., SandboxServer]) -> None:
+    sandbox = sandbox_factory(device_interval=1)  # poll every second, not every five
     added = uma("connections", "add", sandbox.issuer)
     watcher = DeviceCodeWatcher()
     result = uma("login", added.out.strip(), "--device", err=watcher)
