@@ -400,11 +400,19 @@ class Demo:
             self._catalog = []
         for party, _ in parties:
             party.close()
-        for server in servers:
+
+        def stop(server: DemoServer) -> None:
             try:
                 server.server.stop()
             except Exception:
                 log.warning("the %s sandbox did not stop cleanly", server.name, exc_info=True)
+
+        # Side by side: each may wait a moment for its open connections to close.
+        stoppers = [threading.Thread(target=stop, args=(server,)) for server in servers]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
 
     def __enter__(self) -> Demo:
         return self.start()

@@ -78,8 +78,8 @@ def demo_app(
     finally:
         # Let answers already on their way land before the window goes.
         qtbot.waitUntil(lambda: not window.controller.is_busy(), timeout=WAIT)
+        session.close()  # the app's connections first, so the servers stop at once
         demo_session.stop()
-        session.close()
 
 
 @pytest.fixture
