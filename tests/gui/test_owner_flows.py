@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QDateTime
 from PySide6.QtWidgets import QDialog
 
 from tests.fixtures.browser import form_browser
@@ -146,11 +147,25 @@ def test_owner_decides_and_shares_across_two_servers(
     assert dialog is not None
     dialog.set_person("erin")
     dialog.check_scopes(["read", "write"])
+    assert dialog.expiry_row.isVisibleTo(dialog)  # the sandbox declares Capability.EXPIRY
+    dialog.expires.setChecked(True)
+    until = QDateTime.currentDateTime().addDays(10)
+    dialog.expiry.setDateTime(until)
     with qtbot.waitSignal(detail.shares_loaded, timeout=WAIT):
         dialog.share_button.click()
     assert dialog.result() == QDialog.DialogCode.Accepted
     assert policies(home, home_token, "Allergies")["erin"] == ["read", "write"]
+    found = owner_get(
+        home,
+        home_token,
+        "policy_endpoint",
+        expand="true",
+        resource_id=home.resource_id("Allergies"),
+    )
+    erin = next(p for p in found if p["subject"]["username"] == "erin")
+    assert abs(erin["expires_at"] - until.toSecsSinceEpoch()) < 61  # minute precision
     assert detail.select_share("erin")
+    assert detail.selected_share().expires_at is not None
 
     narrow = detail.open_narrow_dialog()
     assert narrow is not None
