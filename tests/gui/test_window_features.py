@@ -50,6 +50,22 @@ def test_device_code_login_shows_the_code_to_type(
     qtbot.waitUntil(lambda: window.resources_page.model.rowCount() > 0, timeout=WAIT)
 
 
+def test_without_a_browser_the_login_falls_back_to_a_code(
+    qtbot: Any, gui_app: Any, sandbox_factory: Any
+) -> None:
+    server = sandbox_factory(name="Home")
+    window = gui_app(lambda url: False)  # "no web browser could be opened"
+    dialog = window.open_add_connection()
+    dialog.issuer.setText(server.issuer)
+    dialog.remember.setChecked(False)
+    dialog.connect_button.click()
+    qtbot.waitUntil(
+        lambda: dialog.device_box.isVisible() and bool(dialog.user_code.text()), timeout=WAIT
+    )
+    assert dialog.use_device.isChecked()
+    dialog.reject()  # cancelling stops the waiting login
+
+
 def test_add_server_errors_are_clear_and_keep_what_was_typed(qtbot: Any, gui_app: Any) -> None:
     window = gui_app()
     dialog = window.open_add_connection()
