@@ -71,6 +71,11 @@ class Bridge(QObject):
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
 
+    @property
+    def thread_id(self) -> int:
+        """The OS id of the core's loop thread (for diagnostics)."""
+        return self._thread.native_id or 0
+
     def post_event(self, event: object) -> None:
         """Listener for ``ControlPoint.subscribe``: safe to call from any thread."""
         if not self._closing and shiboken6.isValid(self):
