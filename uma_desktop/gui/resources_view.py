@@ -212,6 +212,7 @@ class ResourcesPage(QWidget):
         self.model.modelReset.connect(self._refresh_filter_choices)
         controller.connections_updated.connect(self._refresh_server_choices)
         self.model.dataChanged.connect(self._current_changed_in_model)
+        self._refresh_filter_choices()
         self._update_counts()
 
     def _combo(self, name: str) -> QComboBox:
