@@ -146,6 +146,8 @@ def test_owner_decides_and_shares_across_two_servers(
     dialog = detail.open_share_dialog()
     assert dialog is not None
     dialog.set_person("erin")
+    dialog.lookup_button.click()  # the server knows who that is
+    qtbot.waitUntil(lambda: "Erin Evans" in dialog.lookup_result.text(), timeout=WAIT)
     dialog.check_scopes(["read", "write"])
     assert dialog.expiry_row.isVisibleTo(dialog)  # the sandbox declares Capability.EXPIRY
     dialog.expires.setChecked(True)

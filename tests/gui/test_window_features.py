@@ -227,3 +227,25 @@ def _ink(icon: Any) -> int:
     ]
     assert values, "the icon is empty"
     return sorted(values)[len(values) // 2]
+
+
+def test_expected_errors_show_their_message_and_bugs_show_details(qtbot: Any) -> None:
+    from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+    from uma_desktop.errors import ServerUnreachableError
+    from uma_desktop.gui.errors import ExceptionDialog, show_error
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    show_error(parent, ServerUnreachableError("Could not connect to auth.example.org."))
+    box = parent.findChild(QMessageBox)
+    assert box is not None and box.text() == "Could not connect to auth.example.org."
+    box.close()
+
+    try:
+        raise KeyError("a bug")
+    except KeyError as bug:
+        show_error(parent, bug)
+    dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, ExceptionDialog))
+    assert "KeyError" in dialog.details.toPlainText()
+    dialog.close()
