@@ -163,7 +163,7 @@ class OAuthLikeServer(ThreadingHTTPServer):
 @pytest.fixture
 def oauth_like_server() -> Iterator[OAuthLikeServer]:
     server = OAuthLikeServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server

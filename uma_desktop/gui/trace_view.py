@@ -6,6 +6,7 @@ request; a relay signal queues them to the GUI thread, where the model appends t
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -120,15 +121,20 @@ class TraceModel(QAbstractTableModel):
             self.beginRemoveRows(QModelIndex(), 0, drop - 1)
             del self._entries[:drop]
             self.endRemoveRows()
-        row = len(self._entries)
+        # Rows go by start time: exchanges finish (and arrive) out of order when concurrent.
+        row = bisect.bisect_right(self._entries, _order(entry), key=_order)
         self.beginInsertRows(QModelIndex(), row, row)
-        self._entries.append(entry)
+        self._entries.insert(row, entry)
         self.endInsertRows()
 
     def clear(self) -> None:
         self.beginResetModel()
         self._entries.clear()
         self.endResetModel()
+
+
+def _order(entry: TraceEntry) -> tuple[float, int]:
+    return (entry.started, entry.seq)
 
 
 def _status_colour(status: int | None) -> QColor:
