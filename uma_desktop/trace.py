@@ -303,9 +303,7 @@ class Redactor:
             if value.startswith(("http://", "https://")):
                 return self.url(value)
             return self.text(value)
-        if key is not None and is_secret_key(key) and isinstance(value, int | float):
-            return self._secret(key, str(value))
-        return value
+        return value  # numbers and booleans: OAuth never sends a secret as one
 
     def header(self, name: str, value: str) -> str:
         lower = name.lower()
