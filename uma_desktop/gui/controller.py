@@ -142,7 +142,7 @@ class Controller(QObject):
             states, rows, requests, problems = result
             self._set_states(states)
             self._apply_rows(rows)
-            self._apply_requests(requests, announce=False)
+            self._apply_requests(requests)
             for note in problems:
                 self.problem.emit(note)
             self.refresh_all()
@@ -267,19 +267,17 @@ class Controller(QObject):
         for cid in ids:
             self.run(
                 self.control.requests(connection_id=cid),
-                lambda results: self._apply_requests(results, announce=True),
+                self._apply_requests,
                 self._report,
             )
 
     def _reload_cached_requests(self) -> None:
         self.run(
             _call(self.control.cached_requests),
-            lambda results: self._apply_requests(results, announce=False),
+            self._apply_requests,
         )
 
-    def _apply_requests(
-        self, results: list[PerConnection[list[AccessRequest]]], *, announce: bool
-    ) -> None:
+    def _apply_requests(self, results: list[PerConnection[list[AccessRequest]]]) -> None:
         for part in results:
             if part.value is not None:
                 self.requests.replace_group(part.connection_id, part.value)
