@@ -8,6 +8,8 @@ Every read takes ``--json``. Results go to stdout, messages to stderr. Exit code
 otherwise the ``exit_code`` of the error class (2 bad input, 3 unreachable, 4 server error,
 5 not supported, 6 login, 7 keyring, 1 other); a fan-out read that got data from some
 servers but not all prints what it got and exits with the first failure's code.
+The log (redacted) goes to ``uma-desktop.log`` in the app's log folder; warnings also to
+stderr.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import csv
 import dataclasses
 import io
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
@@ -594,6 +597,10 @@ def run(
         args = parser.parse_args(list(argv))
     except SystemExit as exc:  # argparse already printed usage or help
         return int(exc.code or 0) if isinstance(exc.code, int) else 2
+    from uma_desktop.logs import configure_logging, reset_logging
+    from uma_desktop.paths import app_dirs
+
+    configure_logging(app_dirs(), console_level=logging.WARNING)  # redaction on first
     try:
         return asyncio.run(_run(args, out, err, browser_opener, vault_factory))
     except UmaDesktopError as exc:
@@ -602,6 +609,8 @@ def run(
     except KeyboardInterrupt:
         print("uma-desktop: interrupted", file=err)
         return 130
+    finally:
+        reset_logging()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,6 +73,10 @@ class LoginRequiredError(AuthError):
     """No usable tokens for this connection: the owner must log in (again)."""
 
 
+class BrowserUnavailableError(AuthError):
+    """No web browser could be opened for the login; the device login still works."""
+
+
 class SecurityCheckError(AuthError):
     """A protocol security check failed (state, iss, PKCE, ID token, mix-up)."""
 

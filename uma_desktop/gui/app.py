@@ -1,8 +1,13 @@
 """Composition root of the desktop app (desktop-style.md P1).
 
-``main(args)`` parses the arguments, installs the excepthook, builds the QApplication, starts
-the core's event loop thread (``Bridge``), opens the ControlPoint there and, once it is open,
-builds the window. ``launch`` is the same wiring without ``exec()``, for tests and tools.
+``main(args)`` parses the arguments, sets up the log (redacted, rotating file in the log
+folder), installs the excepthook, builds the QApplication, starts the core's event loop
+thread (``Bridge``), opens the ControlPoint there and, once it is open, builds the window.
+``start(args)`` is all of that without ``exec()``; ``launch`` is the wiring alone, for tests
+and tools.
+
+``--demo`` keeps its connections, history and window state in a temporary folder removed
+at exit (unless ``--home`` is given): the user's own connections are never touched by it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +36,7 @@ from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import install_excepthook, show_error
 from uma_desktop.gui.main_window import APP_ID, MainWindow
 from uma_desktop.gui.settings import Favourites, UiState
+from uma_desktop.logs import configure_logging
 from uma_desktop.paths import AppDirs, app_dirs
 
 log = logging.getLogger(__name__)
@@ -47,6 +55,7 @@ class Session:
     controller: Controller | None = None
     window: MainWindow | None = None
     error: BaseException | None = None
+    temporary_home: Path | None = None  # removed by close() (the demo's own folder)
     _ready: list[Callable[[MainWindow], None]] = field(default_factory=list)
 
     @property
@@ -62,6 +71,9 @@ class Session:
             self.window = None
         control = self.control
         self.bridge.shutdown(control.aclose() if control is not None else None, timeout)
+        if self.temporary_home is not None:
+            shutil.rmtree(self.temporary_home, ignore_errors=True)
+            self.temporary_home = None
 
 
 def ensure_application(argv: list[str] | None = None) -> QApplication:
@@ -157,22 +169,48 @@ def parse_args(args: list[str]) -> argparse.Namespace:
     return parser.parse_args(args)
 
 
-def main(args: list[str]) -> int:
-    """Run the desktop app; returns the process exit code."""
+def resolve_dirs(home: Path | None, demo: bool) -> tuple[AppDirs, Path | None]:
+    """Where this run keeps its files, and a temporary folder to remove at exit (if any).
+
+    The demo gets a fresh temporary home unless ``--home`` is given, so its connections
+    never land in the user's own settings; its log still goes to the app's log folder,
+    where a demo that failed can be looked into.
+    """
+    if home is not None:
+        return app_dirs(home), None
+    if not demo:
+        return app_dirs(), None
+    temporary = Path(tempfile.mkdtemp(prefix="uma-desktop-demo-"))
+    demo_dirs = app_dirs(temporary)
+    return AppDirs(demo_dirs.config, demo_dirs.data, demo_dirs.cache, app_dirs().log), temporary
+
+
+def start(args: list[str], *, browser_opener: BrowserOpener | None = None) -> Session:
+    """Everything ``main`` does before ``exec()``: log, excepthook, application, session."""
     options = parse_args(args)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request is noise
+    dirs, temporary_home = resolve_dirs(options.home, options.demo)
+    log_file = configure_logging(dirs)  # first: redaction is on before anything logs
+    log.info("UMA Desktop %s starting; log file %s", __version__, log_file)
+    if temporary_home is not None:
+        log.info("demo mode: settings live in %s until the app quits", temporary_home)
     install_excepthook()
-    app = ensure_application()
-    dirs = app_dirs(options.home) if options.home else None
+    ensure_application()
 
     def ready(window: MainWindow) -> None:
         if options.demo:
             _start_demo(window, session.bridge)
 
-    session = launch(dirs, poll_interval=options.poll or None, on_ready=ready)
+    session = launch(
+        dirs, browser_opener=browser_opener, poll_interval=options.poll or None, on_ready=ready
+    )
+    session.temporary_home = temporary_home
+    return session
+
+
+def main(args: list[str]) -> int:
+    """Run the desktop app; returns the process exit code."""
+    session = start(args)
+    app = ensure_application()
     app.aboutToQuit.connect(session.close)
     app.setQuitOnLastWindowClosed(True)
     return int(app.exec())

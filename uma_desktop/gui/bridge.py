@@ -68,6 +68,11 @@ class Bridge(QObject):
         self._loop.close()
 
     @property
+    def closing(self) -> bool:
+        """True once ``shutdown`` has begun: submitted work is dropped from then on."""
+        return self._closing
+
+    @property
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
 
@@ -95,10 +100,12 @@ class Bridge(QObject):
         When ``owner`` is given and has been deleted by the time the result arrives, the
         callbacks are dropped (a closed dialog must not receive late answers). Without
         ``on_error`` the error goes to ``unhandled_error``. Cancelling the returned future
-        cancels the coroutine; no callback runs then. After ``shutdown`` nothing runs.
+        cancels the coroutine; no callback runs then. After ``shutdown`` nothing runs: late
+        work (a slot or timer still firing while the window closes) is dropped quietly and
+        a cancelled future is returned.
         """
         if self._closing:
-            # Late work during shutdown (e.g. a slot still running): drop it quietly.
+            log.debug("dropped %s: the app is shutting down", _name_of(coro))
             coro.close()
             dropped: concurrent.futures.Future[Any] = concurrent.futures.Future()
             dropped.cancel()
@@ -119,6 +126,8 @@ class Bridge(QObject):
 
     @Slot(object)
     def _deliver(self, outcome: _Outcome) -> None:
+        if self._closing:  # queued before shutdown, arrived after it: the window is going
+            return
         if outcome.owner is not None and not shiboken6.isValid(outcome.owner):
             return
         if outcome.error is None:
@@ -131,6 +140,8 @@ class Bridge(QObject):
 
     @Slot(object)
     def _dispatch_event(self, event: object) -> None:
+        if self._closing:
+            return
         self.event_received.emit(event)
         kind = type(event).__name__
         if kind == "StatusChanged":
@@ -143,8 +154,15 @@ class Bridge(QObject):
             self.data_changed.emit(event.connection_id)  # type: ignore[attr-defined]
 
     def call_soon(self, func: Callable[[], Any]) -> None:
-        """Run a plain function on the loop thread (for loop-affine objects)."""
-        self._loop.call_soon_threadsafe(func)
+        """Run a plain function on the loop thread (for loop-affine objects); after
+        ``shutdown`` it is dropped quietly."""
+        if self._closing or self._loop.is_closed():
+            log.debug("dropped a call: the app is shutting down")
+            return
+        try:
+            self._loop.call_soon_threadsafe(func)
+        except RuntimeError:  # the loop closed between the check and the call
+            log.debug("dropped a call: the app is shutting down")
 
     def shutdown(
         self, cleanup: Coroutine[Any, Any, Any] | None = None, timeout: float = 5.0
@@ -173,3 +191,7 @@ class Bridge(QObject):
         elif cleanup is not None:
             cleanup.close()
         self._thread.join(timeout + 1.0)
+
+
+def _name_of(coro: Coroutine[Any, Any, Any]) -> str:
+    return getattr(coro, "__qualname__", None) or type(coro).__name__

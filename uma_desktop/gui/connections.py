@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from uma_desktop.app import ConnectionState, ConnectionStatus
 from uma_desktop.domain import BackendKind, Connection
-from uma_desktop.errors import AuthError
+from uma_desktop.errors import BrowserUnavailableError
 from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import error_text
 from uma_desktop.gui.icons import icon, status_icon
@@ -47,7 +47,6 @@ KIND_CHOICES: list[tuple[str, BackendKind | None]] = [
 ]
 
 ConnectionIdRole = Qt.ItemDataRole.UserRole + 10
-NO_BROWSER = "No web browser could be opened"  # the core's AuthError text for that case
 
 
 class ConnectionsPanel(QWidget):
@@ -349,8 +348,7 @@ class AddConnectionDialog(QDialog):
         if (
             self.connection is not None
             and not self.use_device.isChecked()
-            and isinstance(exc, AuthError)
-            and NO_BROWSER in str(exc)
+            and isinstance(exc, BrowserUnavailableError)
         ):
             # No browser on this machine: fall back to the device grant by itself.
             self.use_device.setChecked(True)

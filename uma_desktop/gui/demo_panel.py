@@ -261,11 +261,8 @@ class RequestingPartyPanel(QWidget):
             self.result.setPlainText(f"The request could not be made: {message}")
             self._selection_changed()
 
-        try:
-            self.bridge.submit(asyncio.to_thread(work), finished, failed, owner=self)
-        except RuntimeError:  # the app is shutting down: a late timer, nothing to do
-            if number is not None:
-                self._busy.discard(number)
+        # After shutdown (a late timer) the bridge drops the work quietly.
+        self.bridge.submit(asyncio.to_thread(work), finished, failed, owner=self)
 
     # -- showing -------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The main window: navigation + connections on the left, pages on the right, tray icon.
 
 Other parts of the app add their own pages and docks through ``add_page`` / ``add_dock``
-(the demo mode adds a requesting-party panel and a protocol trace this way).
+(the demo mode adds a requesting-party panel this way). View ▸ Protocol trace opens the
+trace page on demand; it records from then on.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from uma_desktop.gui.inbox_view import RequestsPage
 from uma_desktop.gui.lists_view import history_page, shared_with_me_page
 from uma_desktop.gui.resources_view import ResourcesPage
 from uma_desktop.gui.settings import UiState
+from uma_desktop.gui.trace_view import TraceView, install_trace_page
 
 PageKeyRole = Qt.ItemDataRole.UserRole + 20
 APP_ID = "org.umadesktop.UmaDesktop"
+TRACE_PAGE = "trace"
 
 
 class MainWindow(QMainWindow):
@@ -60,6 +63,7 @@ class MainWindow(QMainWindow):
         self._page_titles: dict[str, str] = {}
         self._page_icons: dict[str, str | QIcon | None] = {}
         self.docks: dict[str, QDockWidget] = {}
+        self._view_actions: dict[str, QAction] = {}
         self.last_notification: tuple[str, str] | None = None
         self.dialog: QWidget | None = None
         self._splitters_restored = False
@@ -136,7 +140,7 @@ class MainWindow(QMainWindow):
         self.nav.addItem(item)
         self._fit_nav()
         shortcut_number = len(self._pages)
-        if shortcut_number <= 9 and hasattr(self, "view_menu"):
+        if key not in self._view_actions and shortcut_number <= 9 and hasattr(self, "view_menu"):
             self._add_view_action(key, title, shortcut_number)
 
     def add_dock(
@@ -172,6 +176,15 @@ class MainWindow(QMainWindow):
                 self.nav.setCurrentRow(row)
                 return
         raise KeyError(key)
+
+    def show_trace(self) -> TraceView:
+        """Show the "Protocol trace" page, adding it (and starting to record) the first time."""
+        if TRACE_PAGE not in self._pages:
+            install_trace_page(self)
+        self.show_page(TRACE_PAGE)
+        view = self._pages[TRACE_PAGE]
+        assert isinstance(view, TraceView)
+        return view
 
     def _nav_changed(self, current: QListWidgetItem | None, _previous: Any) -> None:
         if current is None:
@@ -214,6 +227,11 @@ class MainWindow(QMainWindow):
         for number, key in enumerate(self._pages, start=1):
             self._add_view_action(key, self._page_titles[key], number)
         self.view_menu.addSeparator()
+        self.trace_action = self._menu_action(
+            self.view_menu, "Protocol &trace", "Ctrl+Shift+T", self.show_trace, "trace"
+        )
+        self.trace_action.setToolTip("Every HTTP exchange with your servers, secrets hidden")
+        self._view_actions[TRACE_PAGE] = self.trace_action
         help_menu = self.menuBar().addMenu("&Help")
         self._menu_action(help_menu, "&About UMA Desktop", None, self._about)
 
@@ -222,6 +240,7 @@ class MainWindow(QMainWindow):
         action.setShortcut(QKeySequence(f"Ctrl+{number}"))
         action.triggered.connect(lambda _=False, k=key: self.show_page(k))
         self.view_menu.addAction(action)
+        self._view_actions[key] = action
 
     def _menu_action(
         self, menu: QMenu, text: str, shortcut: Any, slot: Any, icon_name: str | None = None

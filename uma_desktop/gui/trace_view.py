@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import shiboken6
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
@@ -376,12 +377,30 @@ def install_trace_page(window: Any, recorder: TraceRecorder | None = None) -> Tr
     """Add the "Protocol trace" page to a main window, recording from now on.
 
     Works for any server the app talks to (demo sandboxes, Keycloak, …): every client is
-    built by ``uma_desktop.net``. The recording stops when the page goes away.
+    built by ``uma_desktop.net``. Without a ``recorder`` (the normal app) a bounded one is
+    made and the window's connections are named after their display names, also when they
+    change. The recording stops when the page goes away.
     """
-    if recorder is None:  # (an empty recorder is falsy: it has a length)
+    own_recorder = recorder is None  # (an empty recorder is falsy: it has a length)
+    if recorder is None:
         recorder = TraceRecorder()
     recorder.start()
     view = TraceView(recorder)
     view.destroyed.connect(lambda *_: recorder.stop())
+    controller = getattr(window, "controller", None)
+    if own_recorder and controller is not None:
+        _name_connections(view, controller)
+        controller.connections_updated.connect(
+            lambda: _name_connections(view, controller) if shiboken6.isValid(view) else None
+        )
     window.add_page("trace", "Protocol trace", view, "trace")
     return view
+
+
+def _name_connections(view: TraceView, controller: Any) -> None:
+    """Show the app's requests as ``app:<display name>`` and their servers by name."""
+    for connection_id, state in controller.states.items():
+        name = state.connection.display_name
+        view.recorder.name_connection(connection_id, name)
+        view.recorder.name_server(state.connection.issuer, name)
+        view.name_connection(connection_id, name)

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uma_desktop import APP_NAME, net
 from uma_desktop.errors import (
     AuthError,
+    BrowserUnavailableError,
     MalformedResponseError,
     SecurityCheckError,
     ServerError,
@@ -124,7 +125,8 @@ async def login_in_browser(
     """Log the owner in through the system browser and return their tokens.
 
     ``open_browser`` is called once with the authorization URL (in a worker thread); it may
-    return False to say no browser could be opened. Raises AuthError (declined, timed out),
+    return False to say no browser could be opened. Raises BrowserUnavailableError (no
+    browser), AuthError (declined, timed out),
     SecurityCheckError (state, iss, ID token), ServerError/ServerUnreachableError.
     """
     authorization_endpoint = require_endpoint(metadata, "authorization_endpoint")
@@ -155,7 +157,7 @@ async def login_in_browser(
             log.warning("the browser could not be opened: %s", type(exc).__name__)
             opened = False
         if opened is False:
-            raise AuthError(
+            raise BrowserUnavailableError(
                 "No web browser could be opened. Try the device login (a code to type in "
                 "any browser) instead."
             )
