@@ -4,6 +4,7 @@ the owner typed or decided is lost. And a big load never freezes the window."""
 from __future__ import annotations
 
 import faulthandler
+import gc
 import os
 import threading
 import time
@@ -82,23 +83,41 @@ def test_a_stopped_server_does_not_take_the_other_down(
     dialog.reject()
 
 
-def _cpu_wait(thread_ids: list[int]) -> float:
-    """Seconds these threads spent runnable but waiting for a CPU (Linux schedstat)."""
-    total = 0.0
-    for tid in thread_ids:
+class _CpuWait:
+    """Seconds some threads spent runnable but waiting for a CPU (Linux schedstat).
+
+    The files stay open and are re-read in place: the heartbeat reads them every tick, and
+    each system call hands the interpreter lock away, so fewer calls disturb less.
+    """
+
+    def __init__(self, thread_ids: list[int]) -> None:
+        self._files: list[int] = []
+        for tid in thread_ids:
+            try:
+                self._files.append(os.open(f"/proc/self/task/{tid}/schedstat", os.O_RDONLY))
+            except OSError:
+                self.close()
+                return
+
+    def total(self) -> float:
         try:
-            with open(f"/proc/self/task/{tid}/schedstat") as stats:
-                total += int(stats.read().split()[1]) / 1e9
+            return sum(int(os.pread(fd, 128, 0).split()[1]) for fd in self._files) / 1e9
         except (OSError, IndexError, ValueError):
             return 0.0
-    return total
+
+    def close(self) -> None:
+        for fd in self._files:
+            os.close(fd)
+        self._files = []
 
 
 class Heartbeat:
     """A 10 ms timer on the GUI thread that records the longest gap between its ticks.
 
     For the worst gap it also notes how long the GUI and core threads waited for a CPU
-    (an overloaded machine, not the app), so a failure explains itself. With
+    (an overloaded machine, not the app), how long the GUI thread itself ran (its own work;
+    the rest of the gap it waited, e.g. for the interpreter lock) and the longest garbage
+    collection (which holds that lock throughout), so a failure explains itself. With
     UMA_HEARTBEAT_DUMP=<file>, every thread's stack is written there whenever the GUI thread
     misses 100 ms (faulthandler's watchdog runs without the GIL), to find the culprit.
     """
@@ -106,41 +125,57 @@ class Heartbeat:
     def __init__(self, thread_ids: list[int] | None = None) -> None:
         self.worst = 0.0
         self.worst_cpu_wait = 0.0
-        self._threads = [threading.get_native_id(), *(thread_ids or [])]
+        self.worst_gui_ran = 0.0
+        self.worst_collection = 0.0  # longest garbage collection (any thread)
+        self._collection_started = 0.0
+        self._cpu_wait = _CpuWait([threading.get_native_id(), *(thread_ids or [])])
         dump_to = os.environ.get("UMA_HEARTBEAT_DUMP")
         self._dump = open(dump_to, "w") if dump_to else None  # noqa: SIM115 - closed in stop()
-        self._last = time.perf_counter()
-        self._last_wait = _cpu_wait(self._threads)
+        self._last = self._last_wait = self._last_ran = 0.0
         self.timer = QTimer()
         self.timer.setInterval(10)
         self.timer.timeout.connect(self._tick)
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        wait = _cpu_wait(self._threads)
+        wait, ran = self._cpu_wait.total(), time.thread_time()
         if now - self._last > self.worst:
             self.worst = now - self._last
             self.worst_cpu_wait = wait - self._last_wait
-        self._last, self._last_wait = now, wait
+            self.worst_gui_ran = ran - self._last_ran
+        self._last, self._last_wait, self._last_ran = now, wait, ran
         if self._dump is not None:
             faulthandler.dump_traceback_later(0.1, file=self._dump)
 
+    def _collection(self, phase: str, info: dict[str, int]) -> None:
+        # a collection holds the GIL throughout: every other thread waits for it
+        if phase == "start":
+            self._collection_started = time.perf_counter()
+        else:
+            took = time.perf_counter() - self._collection_started
+            self.worst_collection = max(self.worst_collection, took)
+
     def start(self) -> None:
         self._last = time.perf_counter()
-        self._last_wait = _cpu_wait(self._threads)
+        self._last_wait, self._last_ran = self._cpu_wait.total(), time.thread_time()
+        gc.callbacks.append(self._collection)
         self.timer.start()
 
     def stop(self) -> None:
         self.timer.stop()
+        gc.callbacks.remove(self._collection)
+        self._cpu_wait.close()
         if self._dump is not None:
             faulthandler.cancel_dump_traceback_later()
             self._dump.close()
 
     def report(self) -> str:
         return (
-            f"worst GUI-thread gap {self.worst * 1000:.0f} ms (during it the GUI and core "
-            f"threads waited {self.worst_cpu_wait * 1000:.0f} ms for a CPU; load average "
-            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+            f"worst GUI-thread gap {self.worst * 1000:.0f} ms (during it the GUI thread ran "
+            f"{self.worst_gui_ran * 1000:.0f} ms, the GUI and core threads waited "
+            f"{self.worst_cpu_wait * 1000:.0f} ms for a CPU; load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; longest garbage collection "
+            f"{self.worst_collection * 1000:.0f} ms)"
         )
 
 

@@ -8,6 +8,7 @@ soon as it arrives and a dead server never holds up the others.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
@@ -51,6 +52,18 @@ def _rows(
         frozenset(r.type or "" for r in resources),
     )
     return rows, facets
+
+
+def _exempt_startup_objects() -> None:
+    """Leave everything that exists once the app is open out of future garbage collections.
+
+    A full collection holds the interpreter lock while it walks every tracked object; with
+    Qt, pydantic and the app loaded that is 100+ ms, and loading thousands of resources
+    triggers one. The GUI thread would freeze for all of it. Objects made at startup live as
+    long as the app, so ``gc.freeze`` loses nothing and keeps each collection to the data
+    loaded since (a few tens of ms for 20,000 resources).
+    """
+    gc.freeze()
 
 
 class Controller(QObject):
@@ -139,6 +152,7 @@ class Controller(QObject):
         """Show the last-known data at once, then refresh everything from the servers."""
 
         def opened(result: tuple[list[ConnectionState], Any, Any, list[str]]) -> None:
+            _exempt_startup_objects()
             states, rows, requests, problems = result
             self._set_states(states)
             self._apply_rows(rows)
