@@ -65,6 +65,9 @@ class _ResourceWire(TypedDict):
     share_count: NotRequired[int | None]
 
 
+Listed = Resource | str  # a listed resource, or only its id (the server ignored ``expand``)
+
+
 def _resource(wire: _ResourceWire, connection_id: str) -> Resource:
     rs_id = wire.get("resource_server")
     return Resource(
@@ -297,14 +300,17 @@ class PolicyManagerBackend:
 
     # -- resources ---------------------------------------------------------------------
 
-    async def _page(
-        self, offset: int, name_filter: str | None
-    ) -> tuple[list[_ResourceWire | str], int | None]:
+    async def _page(self, offset: int, name_filter: str | None) -> tuple[list[Listed], int | None]:
         params: dict[str, str | int] = {"expand": "true", "offset": offset, "limit": PAGE_SIZE}
         if name_filter:
             params["q"] = name_filter
         response = await self._send("GET", self._resources_url, "resource list", params=params)
         items: list[_ResourceWire | str] = _parse_json(_RESOURCES, response, "resource list")
+        # Domain objects at once: the page's wire dicts die young instead of piling up
+        # until every page is in (fewer long-lived objects, shorter garbage collections).
+        listed = [
+            item if isinstance(item, str) else _resource(item, self.connection_id) for item in items
+        ]
         total_header = response.headers.get("x-total-count")
         total: int | None = None
         if total_header is not None:
@@ -314,17 +320,17 @@ class PolicyManagerBackend:
                 raise MalformedResponseError(
                     "The server's X-Total-Count header is not a number."
                 ) from None
-        return items, total
+        return listed, total
 
     async def list_resources(self, name_filter: str | None = None) -> list[Resource]:
         first, total = await self._page(0, name_filter)
-        pages: list[list[_ResourceWire | str]] = [first]
+        pages: list[list[Listed]] = [first]
         if total is not None and len(first) < total and first:
             # The total is known: fetch the remaining pages a few at a time.
             size = len(first)
             gate = asyncio.Semaphore(PARALLEL_PAGES)
 
-            async def fetch(offset: int) -> list[_ResourceWire | str]:
+            async def fetch(offset: int) -> list[Listed]:
                 async with gate:
                     return (await self._page(offset, name_filter))[0]
 
@@ -340,28 +346,27 @@ class PolicyManagerBackend:
         items = [item for page in pages for item in page]
         return await self._expand(items, name_filter)
 
-    async def _expand(
-        self, items: list[_ResourceWire | str], name_filter: str | None
-    ) -> list[Resource]:
+    async def _expand(self, items: list[Listed], name_filter: str | None) -> list[Resource]:
         """A server that ignores ``expand`` answers ids only: fetch each description."""
         gate = asyncio.Semaphore(PARALLEL_LOOKUPS)
 
-        async def describe(resource_id: str) -> _ResourceWire:
+        async def describe(resource_id: str) -> Resource:
             async with gate:
-                return await self._describe(resource_id)
+                return _resource(await self._describe(resource_id), self.connection_id)
 
         ids_only = [item for item in items if isinstance(item, str)]
         looked_up = iter(await asyncio.gather(*(describe(i) for i in ids_only)))
-        described = [item if isinstance(item, dict) else next(looked_up) for item in items]
+        described = [item if isinstance(item, Resource) else next(looked_up) for item in items]
         seen: set[str] = set()
         resources: list[Resource] = []
-        for wire in described:
-            if wire["_id"] in seen:
+        needle = name_filter.casefold() if name_filter else None
+        for resource in described:
+            if resource.id in seen:
                 continue  # a resource may move between pages while we read them
-            if name_filter and name_filter.casefold() not in wire["name"].casefold():
+            if needle and needle not in resource.name.casefold():
                 continue
-            seen.add(wire["_id"])
-            resources.append(_resource(wire, self.connection_id))
+            seen.add(resource.id)
+            resources.append(resource)
         return resources
 
     async def _describe(self, resource_id: str) -> _ResourceWire:

@@ -41,12 +41,33 @@ Facets = tuple[frozenset[str], frozenset[str]]  # resource server names, types
 
 
 def _rows(
-    resources: list[Resource] | None, server: str, favourites: set[tuple[str, str]]
+    resources: list[Resource] | None,
+    server: str,
+    favourites: set[tuple[str, str]],
+    built: dict[tuple[str, str], ResourceRow] | None = None,
 ) -> tuple[list[ResourceRow], Facets] | None:
-    """Table rows and the filter values they offer (built off the GUI thread)."""
+    """Table rows and the filter values they offer (built off the GUI thread).
+
+    ``built`` holds the rows made last time for this connection (updated here): a resource
+    the core kept unchanged keeps its row object, so a reload of unchanged data leaves no
+    thousands of fresh objects behind for the garbage collector.
+    """
     if resources is None:
         return None
-    rows = [ResourceRow(r, server, (r.connection_id, r.id) in favourites) for r in resources]
+    previous = dict(built) if built is not None else {}
+    rows: list[ResourceRow] = []
+    for resource in resources:
+        key = (resource.connection_id, resource.id)
+        favourite = key in favourites
+        row = previous.get(key)
+        if row is None or not (
+            row.resource is resource and row.server == server and row.favourite == favourite
+        ):
+            row = ResourceRow(resource, server, favourite)
+        rows.append(row)
+    if built is not None:
+        built.clear()
+        built.update((row.key, row) for row in rows)
     facets = (
         frozenset(r.resource_server for r in resources),
         frozenset(r.type or "" for r in resources),
@@ -84,6 +105,8 @@ class Controller(QObject):
         self.favourites = favourites
         self.states: dict[str, ConnectionState] = {}
         self.facets: dict[str, Facets] = {}
+        # the last rows built per connection: filled on the core's thread (see _rows)
+        self._built_rows: dict[str, dict[tuple[str, str], ResourceRow]] = {}
         self.resources = ResourcesModel(self)
         self.requests = RequestsModel(self.server_name, self)
         self.shared_with_me = SharedWithMeModel(self.server_name, self)
@@ -166,6 +189,7 @@ class Controller(QObject):
 
         control = self.control
         favourites = self.favourites.keys()
+        built_rows = self._built_rows
 
         def last_known() -> tuple[list[ConnectionState], Any, Any, list[str]]:
             # runs on the core's thread: reads the snapshots and builds the rows there
@@ -174,7 +198,12 @@ class Controller(QObject):
             rows = [
                 (
                     part.connection_id,
-                    _rows(part.value, names.get(part.connection_id, ""), favourites),
+                    _rows(
+                        part.value,
+                        names.get(part.connection_id, ""),
+                        favourites,
+                        built_rows.setdefault(part.connection_id, {}),
+                    ),
                 )
                 for part in control.cached_resources()
             ]
@@ -196,6 +225,7 @@ class Controller(QObject):
             self.resources.remove_group(gone)
             self.requests.remove_group(gone)
             self.shared_with_me.remove_group(gone)
+            self._built_rows.pop(gone, None)
         self.states = {s.connection.id: s for s in states}
         self.connections_updated.emit()
 
@@ -251,11 +281,23 @@ class Controller(QObject):
         server = self.server_name(connection_id)
         favourites = self.favourites.keys()
         control = self.control
+        built_rows = self._built_rows
 
         async def load() -> list[tuple[str, tuple[list[ResourceRow], Facets] | None]]:
             # Rows are built here, on the core's thread, so the GUI thread only inserts them.
             results = await control.resources(connection_id=connection_id)
-            return [(part.connection_id, _rows(part.value, server, favourites)) for part in results]
+            return [
+                (
+                    part.connection_id,
+                    _rows(
+                        part.value,
+                        server,
+                        favourites,
+                        built_rows.setdefault(part.connection_id, {}),
+                    ),
+                )
+                for part in results
+            ]
 
         self.run(load(), self._apply_rows, self._report)
 

@@ -37,7 +37,7 @@ FilterRole = Qt.ItemDataRole.UserRole + 4
 
 T = TypeVar("T")
 AnyIndex = QModelIndex | QPersistentModelIndex
-CHUNK_ROWS = 1000  # rows inserted per step
+CHUNK_ROWS = 500  # rows inserted per step (Qt's own work per insert grows with it)
 SCAN_ROWS = 2500  # rows compared per step
 STEP_BUDGET = 0.008  # seconds of model work per event-loop turn
 
@@ -120,6 +120,15 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
 
     def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._columns)
+
+    def index(self, row: int, column: int, parent: AnyIndex = QModelIndex()) -> QModelIndex:
+        # Qt's own index() asks rowCount() and columnCount() first: two calls into Python,
+        # each taking the GIL, for every index a repaint makes. One call instead.
+        if parent.isValid() or not (
+            0 <= row < len(self._rows) and 0 <= column < len(self._columns)
+        ):
+            return QModelIndex()
+        return self.createIndex(row, column)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
@@ -223,8 +232,10 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
 
     def _replace_steps(self, group: str, rows: list[T]) -> Iterator[None]:
         key_of, group_of = self._key_of, self._group_of
-        incoming = {key_of(obj): obj for obj in rows}
-        yield
+        incoming: dict[Hashable, T] = {}
+        for begin in range(0, len(rows), SCAN_ROWS):
+            incoming.update((key_of(obj), obj) for obj in rows[begin : begin + SCAN_ROWS])
+            yield
         # 1. compare with what is shown, a slice at a time (only this job changes row order)
         gone: list[int] = []
         start = 0
@@ -450,6 +461,14 @@ class ObjectFilterProxy(QSortFilterProxyModel):
         model = self.sourceModel()
         if model is not None:
             model.sort(column, order)
+
+    def multiData(self, index: AnyIndex, roleDataSpan: Any) -> None:
+        """Hand the whole cell to the source's ``multiData``: Qt's proxy default asks
+        ``data()`` once per role, ~7 calls into Python (each taking the GIL) per painted cell.
+        """
+        model = self.sourceModel()
+        if model is not None and index.isValid():
+            model.multiData(self.mapToSource(index), roleDataSpan)
 
     def object_at(self, index: QModelIndex) -> Any:
         return index.data(ObjectRole)
