@@ -179,6 +179,7 @@ class Heartbeat:
         )
 
 
+@pytest.mark.responsiveness
 def test_loading_twenty_thousand_resources_never_blocks_the_window(
     qtbot: Any, gui_app: Any, standalone_sandbox: Any
 ) -> None:
