@@ -23,6 +23,8 @@ LOG_BACKUPS = 3
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DEBUG_ENV = "UMA_DESKTOP_DEBUG"  # set to 1: the app's DEBUG records and httpx's request lines
 _OURS = "_uma_desktop_handler"  # marks handlers this module added (replaced on reconfigure)
+_TUNED_LOGGERS = ("", "uma_desktop", "httpx")
+_saved_levels: dict[str, int] = {}  # levels before configure_logging, put back by reset_logging
 
 
 def debug_requested() -> bool:
@@ -45,6 +47,7 @@ def configure_logging(
     dirs.log.mkdir(parents=True, exist_ok=True)
     path = dirs.log / LOG_FILE_NAME
     reset_logging()
+    _saved_levels.update({name: logging.getLogger(name).level for name in _TUNED_LOGGERS})
     handlers: list[logging.Handler] = [
         RotatingFileHandler(path, maxBytes=MAX_LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
     ]
@@ -66,9 +69,12 @@ def configure_logging(
 
 
 def reset_logging() -> None:
-    """Remove (and close) the handlers :func:`configure_logging` added."""
+    """Remove (and close) the handlers :func:`configure_logging` added; restore log levels."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, _OURS, False):
             root.removeHandler(handler)
             handler.close()
+    for name, level in _saved_levels.items():
+        logging.getLogger(name).setLevel(level)
+    _saved_levels.clear()
