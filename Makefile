@@ -50,7 +50,8 @@ keycloak: keycloak-dist
 screenshots: system-deps-gui setup
 	QT_QPA_PLATFORM=offscreen $(PY) tools/screenshots.py docs/screenshots
 
-benchmarks: setup
+## Speed figures against baselines measured in the same run (see benchmarks/).
+benchmarks: keycloak-dist
 	$(PY) benchmarks/run_all.py
 
 clean:
