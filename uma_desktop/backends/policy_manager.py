@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, NotRequired
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from uma_desktop import net
@@ -29,6 +29,14 @@ from uma_desktop.errors import (
     ServerError,
 )
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
+from uma_desktop.uma.owner import (
+    HistoryEntry,
+    PendingRequest,
+    PolicyDescription,
+    SharedWithMeEntry,
+    Subject,
+)
+from uma_desktop.uma.resources import RegisteredResource
 
 PAGE_SIZE = 1000
 PARALLEL_PAGES = 4
@@ -37,18 +45,8 @@ PARALLEL_LOOKUPS = 8
 JsonParams = Mapping[str, str | int]
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _Person(_Wire):
-    sub: str
-    username: str | None = None
-    email: str | None = None
-    name: str | None = None
-
-    def party(self) -> Party:
-        return Party(id=self.sub, username=self.username, email=self.email, name=self.name)
+def _party(person: Subject) -> Party:
+    return Party(id=person.sub, username=person.username, email=person.email, name=person.name)
 
 
 # A TypedDict, not a model: listings carry thousands of these and dicts validate ~2x faster.
@@ -85,61 +83,43 @@ def _resource(wire: _ResourceWire, connection_id: str) -> Resource:
     )
 
 
-class _Policy(_Wire):
-    id: str = Field(alias="_id")
-    resource_id: str
-    resource_scopes: list[str]
-    sub: str
-    required_claims: list[Any] = Field(default_factory=list)
-    expires_at: float | None = None
-    created_at: float | None = None
-    subject: _Person | None = None
-
-    def party(self) -> Party:
-        return self.subject.party() if self.subject else Party(id=self.sub)
-
-    def matches(self, person: str) -> bool:
-        wanted = person.strip().casefold()
-        names = {self.sub}
-        if self.subject:
-            names.update(n for n in (self.subject.username, self.subject.email) if n)
-        return wanted in {n.casefold() for n in names}
+def _policy_party(policy: PolicyDescription) -> Party:
+    return _party(policy.subject) if policy.subject else Party(id=policy.sub or "")
 
 
-class _Pending(_Wire):
-    id: str = Field(alias="_id")
-    resource_id: str
-    resource_name: str = ""
-    resource_scopes: list[str]
-    requester: _Person
-    client_id: str | None = None
-    requested_at: float | None = None
+def _holds(policy: PolicyDescription, person: str) -> bool:
+    """Whether ``person`` (subject id, username or e-mail) is the one ``policy`` names."""
+    wanted = person.strip().casefold()
+    names = {policy.sub}
+    if policy.subject:
+        names.update((policy.subject.username, policy.subject.email))
+    return wanted in {n.casefold() for n in names if n}
 
 
-class _SharedWithMe(_Wire):
-    resource: _ResourceWire
-    owner: _Person | None = None
-    resource_scopes: list[str] = Field(default_factory=list)
-    expires_at: float | None = None
-
-
-class _HistoryEntry(_Wire):
-    id: str = Field(alias="_id")
-    at: float
-    action: str
-    resource_id: str
-    resource_name: str = ""
-    sub: str | None = None
-    resource_scopes: list[str] = Field(default_factory=list)
+def _registered(wire: RegisteredResource, connection_id: str) -> Resource:
+    return Resource(
+        connection_id=connection_id,
+        id=wire.id,
+        name=wire.name or wire.id,
+        scopes=tuple(wire.resource_scopes),
+        resource_server=wire.resource_server_name or wire.resource_server,
+        resource_server_id=wire.resource_server,
+        type=wire.type,
+        description=wire.description,
+        icon_uri=wire.icon_uri,
+        owner=wire.owner,
+        share_count=wire.share_count,
+    )
 
 
 # Try the description first: a smart-mode union would validate every item both ways.
 _RESOURCES = TypeAdapter(list[Annotated[_ResourceWire | str, Field(union_mode="left_to_right")]])
 _RESOURCE = TypeAdapter(_ResourceWire)
-_POLICIES = TypeAdapter(list[_Policy])
-_PENDING = TypeAdapter(list[_Pending])
-_SHARED = TypeAdapter(list[_SharedWithMe])
-_HISTORY = TypeAdapter(list[_HistoryEntry])
+_POLICIES = TypeAdapter(list[PolicyDescription])
+_PENDING = TypeAdapter(list[PendingRequest])
+_SHARED = TypeAdapter(list[SharedWithMeEntry])
+_HISTORY = TypeAdapter(list[HistoryEntry])
+_PERSON = TypeAdapter(Subject)
 
 
 def _parse(adapter: TypeAdapter[Any], data: Any, what: str) -> Any:
@@ -381,14 +361,21 @@ class PolicyManagerBackend:
 
     # -- shares (policies) -------------------------------------------------------------
 
-    async def _policies(self, resource_id: str) -> list[_Policy]:
+    async def _policies(self, resource_id: str) -> list[PolicyDescription]:
         data, _ = await self._json(
             "GET",
             self._policies_url,
             "policy list",
             params={"expand": "true", "resource_id": resource_id},
         )
-        policies: list[_Policy] = _parse(_POLICIES, data, "policy list")
+        policies: list[PolicyDescription] = _parse(_POLICIES, data, "policy list")
+        # Optional in the model (a policy being created has neither), required in a listing.
+        missing = sorted({f for p in policies for f, v in (("_id", p.id), ("sub", p.sub)) if not v})
+        if missing:
+            raise MalformedResponseError(
+                "The server's policy list is malformed: "
+                f"missing required field(s): {', '.join(missing)}."
+            )
         return [p for p in policies if p.resource_id == resource_id]
 
     async def list_shares(self, resource_id: str) -> list[Share]:
@@ -396,7 +383,7 @@ class PolicyManagerBackend:
             Share(
                 connection_id=self.connection_id,
                 resource_id=policy.resource_id,
-                party=policy.party(),
+                party=_policy_party(policy),
                 scopes=tuple(policy.resource_scopes),
                 granted_at=_time(policy.created_at),
                 expires_at=_time(policy.expires_at),
@@ -442,20 +429,28 @@ class PolicyManagerBackend:
         expiry = _epoch(expires_at) if expires_at is not None else existing.expires_at
         await self._replace(existing, merged, expiry)
 
-    async def _replace(self, policy: _Policy, scopes: list[str], expires_at: float | None) -> None:
+    async def _replace(
+        self, policy: PolicyDescription, scopes: list[str], expires_at: float | None
+    ) -> None:
         body = {
             "resource_id": policy.resource_id,
             "resource_scopes": scopes,
             "sub": policy.sub,
-            "required_claims": policy.required_claims,
+            # Sent back as received: only the fields the server set, unknown ones included.
+            "required_claims": [
+                claim.model_dump(mode="json", exclude_unset=True)
+                for claim in policy.required_claims
+            ],
             "expires_at": expires_at,
         }
-        await self._send("PUT", _endpoint(self._policies_url, policy.id), "the share", body=body)
+        await self._send(
+            "PUT", _endpoint(self._policies_url, policy.id or ""), "the share", body=body
+        )
 
     async def revoke(
         self, resource_id: str, person: str, scopes: Sequence[str] | None = None
     ) -> None:
-        policy = next((p for p in await self._policies(resource_id) if p.matches(person)), None)
+        policy = next((p for p in await self._policies(resource_id) if _holds(p, person)), None)
         if policy is None:
             raise NotFoundError(f"{person} has no share on this resource.")
         remaining = (
@@ -469,7 +464,7 @@ class PolicyManagerBackend:
             await self._replace(policy, remaining, policy.expires_at)
         else:
             await self._send(
-                "DELETE", _endpoint(self._policies_url, policy.id), "revoking the share"
+                "DELETE", _endpoint(self._policies_url, policy.id or ""), "revoking the share"
             )
 
     # -- pending requests --------------------------------------------------------------
@@ -477,14 +472,14 @@ class PolicyManagerBackend:
     async def list_requests(self) -> list[AccessRequest]:
         url = self._require(self.metadata.pending_request_endpoint, "pending requests")
         data, _ = await self._json("GET", url, "pending request list")
-        pending: list[_Pending] = _parse(_PENDING, data, "pending request list")
+        pending: list[PendingRequest] = _parse(_PENDING, data, "pending request list")
         return [
             AccessRequest(
                 connection_id=self.connection_id,
                 id=item.id,
                 resource_id=item.resource_id,
                 resource_name=item.resource_name or item.resource_id,
-                requester=item.requester.party(),
+                requester=_party(item.requester),
                 scopes=tuple(item.resource_scopes),
                 client_id=item.client_id,
                 requested_at=_time(item.requested_at),
@@ -523,18 +518,18 @@ class PolicyManagerBackend:
             data, _ = await self._json("GET", url, "person lookup", params={"q": text})
         except NotFoundError:
             return None
-        person: _Person = _parse(TypeAdapter(_Person), data, "person lookup")
-        return person.party()
+        person: Subject = _parse(_PERSON, data, "person lookup")
+        return _party(person)
 
     async def shared_with_me(self) -> list[SharedWithMe]:
         url = self._require(self.metadata.shared_with_me_endpoint, "shared-with-me")
         data, _ = await self._json("GET", url, "shared-with-me list")
-        items: list[_SharedWithMe] = _parse(_SHARED, data, "shared-with-me list")
+        items: list[SharedWithMeEntry] = _parse(_SHARED, data, "shared-with-me list")
         return [
             SharedWithMe(
                 connection_id=self.connection_id,
-                resource=_resource(item.resource, self.connection_id),
-                owner=item.owner.party() if item.owner else None,
+                resource=_registered(item.resource, self.connection_id),
+                owner=_party(item.owner) if item.owner else None,
                 scopes=tuple(item.resource_scopes),
                 expires_at=_time(item.expires_at),
             )
@@ -545,14 +540,14 @@ class PolicyManagerBackend:
         """The server's own decision log, newest first (plain dicts: id, at, action, ...)."""
         url = self._require(self.metadata.decision_history_endpoint, "a decision history")
         data, _ = await self._json("GET", url, "decision history")
-        entries: list[_HistoryEntry] = _parse(_HISTORY, data, "decision history")
+        entries: list[HistoryEntry] = _parse(_HISTORY, data, "decision history")
         return [
             {
                 "id": e.id,
                 "at": _time(e.at),
                 "action": e.action,
                 "resource_id": e.resource_id,
-                "resource_name": e.resource_name,
+                "resource_name": e.resource_name or "",
                 "sub": e.sub,
                 "scopes": tuple(e.resource_scopes),
             }

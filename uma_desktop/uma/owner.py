@@ -1,4 +1,8 @@
-"""Owner API objects (Policy Manager draft v0.1 + the extension in docs/owner-api.md)."""
+"""Owner API objects (Policy Manager draft v0.1 + the extension in docs/owner-api.md).
+
+Shared by the sandbox's tests and the client's Policy Manager backend, so they accept what
+any such server may send: times as integer or fractional epoch seconds, unknown fields.
+"""
 
 from __future__ import annotations
 
@@ -28,8 +32,8 @@ class PolicyDescription(WireModel):
     resource_scopes: list[str]
     required_claims: list[RequiredClaim] = Field(default_factory=list)
     sub: str | None = None
-    expires_at: int | None = None
-    created_at: int | None = None
+    expires_at: int | float | None = None
+    created_at: int | float | None = None
     subject: Subject | None = None
 
 
@@ -40,7 +44,7 @@ class PendingRequest(WireModel):
     resource_scopes: list[str]
     requester: Subject
     client_id: str | None = None
-    requested_at: int | None = None
+    requested_at: int | float | None = None
 
 
 class ApproveResult(WireModel):
@@ -49,7 +53,7 @@ class ApproveResult(WireModel):
 
 class HistoryEntry(WireModel):
     id: str = Field(alias="_id")
-    at: int
+    at: int | float
     action: str
     resource_id: str
     resource_name: str | None = None
@@ -60,8 +64,8 @@ class HistoryEntry(WireModel):
 class SharedWithMeEntry(WireModel):
     resource: RegisteredResource
     owner: Subject | None = None
-    resource_scopes: list[str]
-    expires_at: int | None = None
+    resource_scopes: list[str] = Field(default_factory=list)
+    expires_at: int | float | None = None
 
 
 def parse_policy(data: Any) -> PolicyDescription:
