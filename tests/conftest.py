@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.keycloak",
     "tests.fixtures.browser",
     "tests.fixtures.keyring",
+    "tests.fixtures.wire",
 ]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -12,26 +11,12 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from tests.fixtures.browser import form_browser
-from tests.gui.test_app_entry import wire_secrets
+from tests.fixtures.wire import wire_secrets
 from uma_desktop import cli, net
 from uma_desktop.logs import DEBUG_ENV, LOG_FILE_NAME
 from uma_desktop.oauth.vault import MemoryVault
 from uma_desktop.paths import app_dirs
 from uma_desktop.sandbox import SandboxServer
-
-
-@pytest.fixture
-def raw_exchanges() -> Iterator[list[net.Exchange]]:
-    seen: list[net.Exchange] = []
-    lock = threading.Lock()
-
-    def keep(exchange: net.Exchange) -> None:
-        with lock:
-            seen.append(exchange)
-
-    net.add_listener(keep)
-    yield seen
-    net.remove_listener(keep)
 
 
 @pytest.fixture

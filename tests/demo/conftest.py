@@ -10,7 +10,6 @@ that really crossed the wire.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,20 +37,6 @@ class DemoApp:
     @property
     def demo(self) -> Demo:
         return self.demo_session.demo
-
-
-@pytest.fixture
-def raw_exchanges() -> Iterator[list[net.Exchange]]:
-    seen: list[net.Exchange] = []
-    lock = threading.Lock()
-
-    def keep(exchange: net.Exchange) -> None:
-        with lock:
-            seen.append(exchange)
-
-    net.add_listener(keep)
-    yield seen
-    net.remove_listener(keep)
 
 
 @pytest.fixture

@@ -8,18 +8,16 @@ export parses and shows the messages in order.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from tests.demo.conftest import WAIT, DemoApp
+from tests.fixtures.wire import wire_secrets_by_kind
 from tests.trace import mermaid_grammar
 from uma_desktop import net
 from uma_desktop.demo import Attempt, Demo, DemoServerSpec, Outcome
@@ -28,7 +26,7 @@ from uma_desktop.gui.app import launch
 from uma_desktop.gui.demo_panel import RequestingPartyPanel, start_demo
 from uma_desktop.gui.trace_view import TraceView
 from uma_desktop.paths import app_dirs
-from uma_desktop.trace import SECRET_KEYS, entry_as_text, is_secret_key, to_har_json, to_mermaid
+from uma_desktop.trace import SECRET_KEYS, entry_as_text, to_har_json, to_mermaid
 
 pytestmark = pytest.mark.gui
 
@@ -68,56 +66,6 @@ def retry_until(qtbot: Any, panel: RequestingPartyPanel, number: int, outcome: O
         qtbot.mouseClick(panel.retry_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: latest(panel, number).outcome is outcome, timeout=WAIT)
     return latest(panel, number)
-
-
-def wire_secrets(exchanges: list[net.Exchange]) -> dict[str, set[str]]:
-    """Every secret value that really crossed the wire, by kind (from the raw exchanges)."""
-    found: dict[str, set[str]] = {}
-
-    def add(kind: str, value: Any) -> None:
-        if isinstance(value, str) and len(value) >= 6:
-            found.setdefault(kind, set()).add(value)
-
-    def pairs(text: str) -> None:
-        for key, value in parse_qsl(text, keep_blank_values=True):
-            if is_secret_key(key):
-                add(key, value)
-
-    def walk(value: Any, key: str = "") -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, k)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v, key)
-        elif key and is_secret_key(key):
-            add(key, value)
-
-    for exchange in exchanges:
-        pairs(urlsplit(exchange.url).query)
-        for name, value in exchange.request_headers + exchange.response_headers:
-            lower = name.lower()
-            if lower == "authorization":
-                scheme, _, credentials = value.partition(" ")
-                add("authorization", credentials)
-                if scheme.lower() == "basic":
-                    add(
-                        "client_secret",
-                        unquote(base64.b64decode(credentials).decode().split(":", 1)[1]),
-                    )
-            elif lower == "location":
-                pairs(urlsplit(value).query)
-            elif lower == "set-cookie":
-                add("cookie", value.split(";")[0].partition("=")[2])
-            elif lower == "www-authenticate" and 'ticket="' in value:
-                add("ticket", value.split('ticket="')[1].split('"')[0])
-        for body in (exchange.request_body, exchange.response_body):
-            text = body.decode("utf-8", "replace")
-            try:
-                walk(json.loads(text))
-            except ValueError:
-                pairs(text)
-    return found
 
 
 def test_bob_gets_what_alice_approves_and_carol_is_refused(
@@ -232,7 +180,7 @@ def test_bob_gets_what_alice_approves_and_carol_is_refused(
         "HAR export": har_file.read_text("utf-8") + to_har_json(everything),
         "logs": "\n".join([*log_text, *log_files]),
     }
-    secrets = wire_secrets(raw_exchanges)
+    secrets = wire_secrets_by_kind(raw_exchanges)
     for kind in ("access_token", "refresh_token", "id_token", "code", "code_verifier", "ticket",
                  "client_secret", "claim_token", "state", "authorization"):  # fmt: skip
         assert secrets.get(kind), f"the scenario sent no {kind}: the check would prove nothing"

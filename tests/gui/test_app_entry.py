@@ -7,8 +7,6 @@ application and session a person gets.
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import sys
 import threading
@@ -23,6 +21,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tests.fixtures.browser import form_browser
+from tests.fixtures.wire import wire_secrets
 from tests.gui.conftest import WAIT, log_in
 from uma_desktop import net
 from uma_desktop.gui import app
@@ -32,7 +31,7 @@ from uma_desktop.gui.main_window import MainWindow
 from uma_desktop.logs import DEBUG_ENV, LOG_FILE_NAME, reset_logging
 from uma_desktop.paths import app_dirs
 from uma_desktop.sandbox import SandboxServer
-from uma_desktop.trace import entry_as_text, is_secret_key, to_har_json
+from uma_desktop.trace import entry_as_text, to_har_json
 
 pytestmark = pytest.mark.gui
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
@@ -47,57 +46,6 @@ def screenshot(widget: Any, name: str) -> Path:
 
 
 # -- helpers -----------------------------------------------------------------------------
-
-
-def wire_secrets(exchanges: list[net.Exchange], *urls: str | None) -> set[str]:
-    """Every secret value that crossed the wire (raw exchanges) or sat in ``urls``."""
-    found: set[str] = set()
-
-    def pairs(text: str) -> None:
-        found.update(v for k, v in parse_qsl(text) if is_secret_key(k) and len(v) >= 6)
-
-    def walk(value: Any, key: str = "") -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, k)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v, key)
-        elif isinstance(value, str) and is_secret_key(key) and len(value) >= 6:
-            found.add(value)
-
-    for url in urls:
-        if url:
-            pairs(urlsplit(url).query)
-    for exchange in exchanges:
-        pairs(urlsplit(exchange.url).query)
-        for name, value in exchange.request_headers:
-            if name.lower() == "authorization":
-                scheme, _, credentials = value.partition(" ")
-                found.add(credentials)
-                if scheme.lower() == "basic":
-                    found.add(base64.b64decode(credentials).decode().split(":", 1)[1])
-        for body in (exchange.request_body, exchange.response_body):
-            text = body.decode("utf-8", "replace")
-            try:
-                walk(json.loads(text))
-            except ValueError:
-                pairs(text)
-    return found
-
-
-@pytest.fixture
-def raw_exchanges() -> Iterator[list[net.Exchange]]:
-    seen: list[net.Exchange] = []
-    lock = threading.Lock()
-
-    def keep(exchange: net.Exchange) -> None:
-        with lock:
-            seen.append(exchange)
-
-    net.add_listener(keep)
-    yield seen
-    net.remove_listener(keep)
 
 
 class Started:
