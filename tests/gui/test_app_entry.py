@@ -171,9 +171,11 @@ def test_the_demo_never_touches_the_users_own_connections(
     assert files_under(app_home) == before  # byte for byte
     assert not demo_home.exists()  # the demo's folder went with it
     again = started("--poll", "0")
-    assert {s.connection.display_name for s in window_of(again).controller.states.values()} == {
-        "Mine"
-    }
+    controller = window_of(again).controller  # its last-known state loads after the window
+    qtbot.waitUntil(
+        lambda: {s.connection.display_name for s in controller.states.values()} == {"Mine"},
+        timeout=WAIT,
+    )
 
 
 def test_demo_with_an_explicit_home_uses_it(tmp_path: Path) -> None:

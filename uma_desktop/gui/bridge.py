@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,10 @@ class Bridge(QObject):
         self._thread = threading.Thread(target=self._run_loop, name="uma-core-loop", daemon=True)
         self._closing = False
         self._pending: set[concurrent.futures.Future[Any]] = set()
-        self._finished.connect(self._deliver)
-        self._event.connect(self._dispatch_event)
+        # Always queued: a coroutine that finishes before submit() returns would otherwise have
+        # its callback run inside submit(), on the caller's stack.
+        self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+        self._event.connect(self._dispatch_event, Qt.ConnectionType.QueuedConnection)
         self._thread.start()
 
     # --- loop thread -------------------------------------------------------------------
