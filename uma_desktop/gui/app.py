@@ -42,7 +42,7 @@ from uma_desktop.paths import AppDirs, app_dirs
 log = logging.getLogger(__name__)
 
 BrowserOpener = Callable[[str], object]
-GIL_SWITCH_INTERVAL = 0.0001  # seconds
+GIL_SWITCH_INTERVAL = 0.00002  # seconds (20 us: measured fewer stalls than 100 us)
 
 
 @dataclass
