@@ -151,6 +151,20 @@ class Cli:
         json.dump(to_jsonable(data), self.out, indent=2, ensure_ascii=False)
         print(file=self.out)
 
+    def listing(
+        self,
+        results: Sequence[Any],
+        headers: list[str],
+        row: Callable[[Any], list[str]],
+    ) -> None:
+        """Print a fan-out read: every server's items as JSON or as one table."""
+        summary = self.fan_out_report(results)
+        items = [item for result in results for item in result.value or []]
+        if self.args.json:
+            self.emit_json({"items": items, "connections": summary})
+        else:
+            _table([row(item) for item in items], headers, self.out)
+
     def fan_out_report(self, results: Sequence[Any]) -> list[dict[str, Any]]:
         """Per-connection outcome lines on stderr; the summary for JSON output."""
         summary = []
@@ -307,41 +321,30 @@ class Cli:
 
     async def resources(self) -> None:
         results = await self.control.resources(self.args.search, connection_id=self.args.connection)
-        summary = self.fan_out_report(results)
-        items = [r for result in results for r in result.value or []]
-        if self.args.json:
-            self.emit_json({"items": items, "connections": summary})
-            return
-        rows = [
-            [
+        self.listing(
+            results,
+            ["RESOURCE", "NAME", "SERVER", "SCOPES", "SHARED"],
+            lambda r: [
                 f"{r.connection_id}:{r.id}",
                 r.name,
                 r.resource_server,
                 ",".join(r.scopes),
                 "" if r.share_count is None else str(r.share_count),
-            ]
-            for r in items
-        ]
-        _table(rows, ["RESOURCE", "NAME", "SERVER", "SCOPES", "SHARED"], self.out)
+            ],
+        )
 
     async def requests(self) -> None:
-        results = await self.control.requests()
-        summary = self.fan_out_report(results)
-        items = [r for result in results for r in result.value or []]
-        if self.args.json:
-            self.emit_json({"items": items, "connections": summary})
-            return
-        rows = [
-            [
+        self.listing(
+            await self.control.requests(),
+            ["REQUEST", "RESOURCE", "REQUESTER", "SCOPES", "ASKED"],
+            lambda r: [
                 f"{r.connection_id}:{r.id}",
                 r.resource_name,
                 r.requester.label,
                 ",".join(r.scopes),
                 _when(r.requested_at),
-            ]
-            for r in items
-        ]
-        _table(rows, ["REQUEST", "RESOURCE", "REQUESTER", "SCOPES", "ASKED"], self.out)
+            ],
+        )
 
     def decided(self, decision: Any) -> None:
         if self.args.json:
@@ -397,23 +400,17 @@ class Cli:
         )
 
     async def shared_with_me(self) -> None:
-        results = await self.control.shared_with_me()
-        summary = self.fan_out_report(results)
-        items = [r for result in results for r in result.value or []]
-        if self.args.json:
-            self.emit_json({"items": items, "connections": summary})
-            return
-        rows = [
-            [
+        self.listing(
+            await self.control.shared_with_me(),
+            ["RESOURCE", "NAME", "OWNER", "SCOPES", "EXPIRES"],
+            lambda s: [
                 f"{s.connection_id}:{s.resource.id}",
                 s.resource.name,
                 s.owner.label if s.owner else "",
                 ",".join(s.scopes),
                 _when(s.expires_at),
-            ]
-            for s in items
-        ]
-        _table(rows, ["RESOURCE", "NAME", "OWNER", "SCOPES", "EXPIRES"], self.out)
+            ],
+        )
 
     async def history(self) -> None:
         decisions = self.control.history(self.args.limit)

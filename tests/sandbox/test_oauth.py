@@ -24,6 +24,18 @@ from uma_desktop.uma import metadata as as_metadata
 REDIRECT = "http://127.0.0.1:61001/callback"
 
 
+def _authorize_params(challenge: str, redirect_uri: str = REDIRECT, **extra: str) -> dict[str, str]:
+    """A PKCE S256 authorization request of the app's client."""
+    return {
+        "response_type": "code",
+        "client_id": APP_CLIENT_ID,
+        "redirect_uri": redirect_uri,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **extra,
+    }
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
     with SandboxServer(name="OAuth", device_interval=1) as running:
@@ -97,15 +109,7 @@ def test_id_and_access_tokens_verify_with_pyjwt_and_jwks(server: SandboxServer) 
 def test_login_page_is_a_plain_form(server: SandboxServer) -> None:
     _, challenge = pkce_pair()
     page = httpx.get(
-        f"{server.issuer}/authorize",
-        params={
-            "response_type": "code",
-            "client_id": APP_CLIENT_ID,
-            "redirect_uri": REDIRECT,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "scope": "openid",
-        },
+        f"{server.issuer}/authorize", params=_authorize_params(challenge, scope="openid")
     )
     assert page.status_code == 200
     assert "<script" not in page.text.lower()
@@ -116,16 +120,7 @@ def test_login_page_is_a_plain_form(server: SandboxServer) -> None:
 def test_wrong_password_shows_the_form_again(server: SandboxServer) -> None:
     _, challenge = pkce_pair()
     with httpx.Client() as browser:
-        page = browser.get(
-            f"{server.issuer}/authorize",
-            params={
-                "response_type": "code",
-                "client_id": APP_CLIENT_ID,
-                "redirect_uri": REDIRECT,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            },
-        )
+        page = browser.get(f"{server.issuer}/authorize", params=_authorize_params(challenge))
         answer = browser.post(
             f"{server.issuer}/authorize/login",
             data={
@@ -168,14 +163,7 @@ def test_unregistered_redirect_uri_shows_error_page_never_redirects(
 ) -> None:
     _, challenge = pkce_pair()
     page = httpx.get(
-        f"{server.issuer}/authorize",
-        params={
-            "response_type": "code",
-            "client_id": APP_CLIENT_ID,
-            "redirect_uri": redirect_uri,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
+        f"{server.issuer}/authorize", params=_authorize_params(challenge, redirect_uri)
     )
     assert page.status_code == 400
     assert "location" not in page.headers
@@ -221,15 +209,7 @@ def test_deny_button_returns_access_denied(server: SandboxServer) -> None:
     _, challenge = pkce_pair()
     with httpx.Client() as browser:
         page = browser.get(
-            f"{server.issuer}/authorize",
-            params={
-                "response_type": "code",
-                "client_id": APP_CLIENT_ID,
-                "redirect_uri": REDIRECT,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-                "state": "d",
-            },
+            f"{server.issuer}/authorize", params=_authorize_params(challenge, state="d")
         )
         answer = browser.post(
             f"{server.issuer}/authorize/login",
