@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from uma_desktop.app.storage import CorruptFileError, atomic_write_text, keep_aside
 from uma_desktop.domain import AccessRequest, Resource, SharedWithMe
+from uma_desktop.foreground import yield_to_foreground
 
 FORMAT_VERSION = 1
 # Items serialised per call into pydantic's serialiser: about a millisecond each. Between
@@ -44,10 +45,12 @@ class Snapshot(BaseModel):
                 parts.append(f',"{name}":null')
                 continue
             adapter = _ITEM_LISTS[name]
-            slices = [
-                adapter.dump_json(items[start : start + ITEMS_PER_SLICE])[1:-1].decode()
-                for start in range(0, len(items), ITEMS_PER_SLICE)
-            ]
+            slices = []
+            for start in range(0, len(items), ITEMS_PER_SLICE):
+                yield_to_foreground()
+                slices.append(
+                    adapter.dump_json(items[start : start + ITEMS_PER_SLICE])[1:-1].decode()
+                )
             parts.append(f',"{name}":[' + ",".join(slices) + "]")
         parts.append("}")
         return "".join(parts)

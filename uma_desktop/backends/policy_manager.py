@@ -28,6 +28,7 @@ from uma_desktop.errors import (
     NotSupportedError,
     ServerError,
 )
+from uma_desktop.foreground import yield_to_foreground
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
 from uma_desktop.uma.owner import (
     HistoryEntry,
@@ -39,6 +40,7 @@ from uma_desktop.uma.owner import (
 from uma_desktop.uma.resources import RegisteredResource
 
 PAGE_SIZE = 1000
+YIELD_EVERY = 200  # items converted between yields to the window (uma_desktop.foreground)
 PARALLEL_PAGES = 4
 PARALLEL_LOOKUPS = 8
 
@@ -288,9 +290,13 @@ class PolicyManagerBackend:
         items: list[_ResourceWire | str] = _parse_json(_RESOURCES, response, "resource list")
         # Domain objects at once: the page's wire dicts die young instead of piling up
         # until every page is in (fewer long-lived objects, shorter garbage collections).
-        listed = [
-            item if isinstance(item, str) else _resource(item, self.connection_id) for item in items
-        ]
+        listed: list[Listed] = []
+        for start in range(0, len(items), YIELD_EVERY):
+            yield_to_foreground()
+            listed.extend(
+                item if isinstance(item, str) else _resource(item, self.connection_id)
+                for item in items[start : start + YIELD_EVERY]
+            )
         total_header = response.headers.get("x-total-count")
         total: int | None = None
         if total_header is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import selectors
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -19,10 +20,22 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
+from uma_desktop.foreground import yield_to_foreground
+
 log = logging.getLogger(__name__)
 
 DoneCallback = Callable[[Any], None]
 ErrorCallback = Callable[[BaseException], None]
+
+
+class _ForegroundFirstSelector(selectors.DefaultSelector):
+    """The core loop's selector: before each turn of callbacks, let the window finish a
+    repaint or table update it is in the middle of (see ``uma_desktop.foreground``)."""
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = super().select(timeout)
+        yield_to_foreground()
+        return ready
 
 
 @dataclass(frozen=True)
@@ -53,7 +66,7 @@ class Bridge(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._loop = asyncio.new_event_loop()
+        self._loop = asyncio.SelectorEventLoop(_ForegroundFirstSelector())
         self._thread = threading.Thread(target=self._run_loop, name="uma-core-loop", daemon=True)
         self._closing = False
         self._pending: set[concurrent.futures.Future[Any]] = set()

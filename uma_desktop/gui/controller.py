@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from uma_desktop.app import ConnectionState, ConnectionStatus, ControlPoint, PerConnection
 from uma_desktop.backends.base import Capability
 from uma_desktop.domain import AccessRequest, Decision, Resource, SharedWithMe
+from uma_desktop.foreground import yield_to_foreground
 from uma_desktop.gui.bridge import Bridge
 from uma_desktop.gui.models import (
     HistoryModel,
@@ -37,6 +38,7 @@ async def _call(func: Callable[[], Any]) -> Any:
     return func()
 
 
+ROWS_PER_YIELD = 500  # table rows built between yields to the window
 Facets = tuple[frozenset[str], frozenset[str]]  # resource server names, types
 
 
@@ -56,7 +58,9 @@ def _rows(
         return None
     previous = dict(built) if built is not None else {}
     rows: list[ResourceRow] = []
-    for resource in resources:
+    for number, resource in enumerate(resources):
+        if number % ROWS_PER_YIELD == 0:
+            yield_to_foreground()
         key = (resource.connection_id, resource.id)
         favourite = key in favourites
         row = previous.get(key)
@@ -75,14 +79,15 @@ def _rows(
     return rows, facets
 
 
-def _exempt_startup_objects() -> None:
-    """Leave everything that exists once the app is open out of future garbage collections.
+def _exempt_long_lived_objects() -> None:
+    """Leave everything that exists now out of future garbage collections.
 
     A full collection holds the interpreter lock while it walks every tracked object; with
-    Qt, pydantic and the app loaded that is 100+ ms, and loading thousands of resources
-    triggers one. The GUI thread would freeze for all of it. Objects made at startup live as
-    long as the app, so ``gc.freeze`` loses nothing and keeps each collection to the data
-    loaded since (a few tens of ms for 20,000 resources).
+    Qt, pydantic and the app loaded that is 100+ ms, and after a load of 20,000 resources
+    tens of ms more. The GUI thread would freeze for all of it. Called once the app is open
+    and after each server's resources are in the table: what exists then lives long (the
+    rows stay until the next load, and are freed by reference counting when replaced, as
+    they hold no cycles), so ``gc.freeze`` keeps each collection to the objects made since.
     """
     gc.freeze()
 
@@ -114,6 +119,7 @@ class Controller(QObject):
         self._in_flight = 0
         self._polling = False
         self.resources.loading_finished.connect(self.resources_loaded)
+        self.resources.loading_finished.connect(self._resources_settled)
         for signal in (
             self.requests.rowsInserted,
             self.requests.rowsRemoved,
@@ -175,7 +181,7 @@ class Controller(QObject):
         """Show the last-known data at once, then refresh everything from the servers."""
 
         def opened(result: tuple[list[ConnectionState], Any, Any, list[str]]) -> None:
-            _exempt_startup_objects()
+            _exempt_long_lived_objects()
             states, rows, requests, problems = result
             self._set_states(states)
             self._apply_rows(rows)
@@ -300,6 +306,10 @@ class Controller(QObject):
             ]
 
         self.run(load(), self._apply_rows, self._report)
+
+    def _resources_settled(self, _connection_id: str) -> None:
+        if not self.resources.is_loading():
+            _exempt_long_lived_objects()
 
     def _apply_rows(self, parts: list[tuple[str, tuple[list[ResourceRow], Facets] | None]]) -> None:
         for connection_id, built in parts:

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedLayout,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -27,7 +26,7 @@ from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import error_text
 from uma_desktop.gui.icons import icon
 from uma_desktop.gui.models import ObjectFilterProxy, ObjectRole, RequestsModel, age_text
-from uma_desktop.gui.resources_view import EmptyState, configure_table
+from uma_desktop.gui.resources_view import DataTable, EmptyState, configure_table
 
 
 class RequestsPage(QWidget):
@@ -43,7 +42,7 @@ class RequestsPage(QWidget):
         self.proxy.setSourceModel(self.model)
         self._in_flight: set[tuple[str, str]] = set()
 
-        self.table = QTableView()
+        self.table = DataTable()
         self.table.setObjectName("requestsTable")
         self.table.setAccessibleName("Pending requests")
         configure_table(self.table)

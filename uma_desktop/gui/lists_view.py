@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QStackedLayout, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QStackedLayout, QVBoxLayout, QWidget
 
 from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.models import ObjectFilterProxy, ObjectTableModel
-from uma_desktop.gui.resources_view import EmptyState, configure_table
+from uma_desktop.gui.resources_view import DataTable, EmptyState, configure_table
 
 
 class TablePage(QWidget):
@@ -28,7 +28,7 @@ class TablePage(QWidget):
         self.model = model
         self.proxy = ObjectFilterProxy(self)
         self.proxy.setSourceModel(model)
-        self.table = QTableView()
+        self.table = DataTable()
         self.table.setObjectName(name)
         self.table.setAccessibleName(intro)
         configure_table(self.table)

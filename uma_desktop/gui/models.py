@@ -29,6 +29,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont
 
 from uma_desktop.domain import AccessRequest, Decision, Resource, Share, SharedWithMe
+from uma_desktop.foreground import foreground
 
 SortRole = Qt.ItemDataRole.UserRole + 1
 ObjectRole = Qt.ItemDataRole.UserRole + 2
@@ -81,6 +82,17 @@ def scopes_text(scopes: Iterable[str]) -> str:
     return ", ".join(scopes)
 
 
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+def _itself(obj: Any) -> Any:
+    return obj
+
+
+def _right_aligned(_obj: Any) -> int:
+    return _RIGHT
+
+
 class ObjectTableModel(QAbstractTableModel, Generic[T]):
     """A flat table of immutable objects, keyed by ``key_of``, sorted in Python."""
 
@@ -111,6 +123,7 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         self._timer.timeout.connect(self._run_jobs)
         self._needs_sort = False
         self._predicate: Callable[[T], bool] | None = None
+        self._getters: list[dict[int, Callable[[T], Any]]] | None = None
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -138,46 +151,53 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        return self._value(self._rows[index.row()], index.column(), role)
+        getter = self._cell_roles()[index.column()].get(role)
+        return None if getter is None else getter(self._rows[index.row()])
 
     def multiData(self, index: AnyIndex, roleDataSpan: Any) -> None:
-        """All roles of one cell in one call: a view asks for ~10 roles per painted cell, and
-        each separate call from Qt into Python has to win the GIL back from the core's
-        thread. One call per cell keeps painting fast while the core is busy."""
+        """All roles of one cell in one call: a view asks for ~7 roles per painted cell, and
+        each separate call from Qt into Python costs a trip through the interpreter lock."""
         if not index.isValid():
             return
         obj = self._rows[index.row()]
-        column = index.column()
+        getters = self._cell_roles()[index.column()]
         for role_data in roleDataSpan:
-            value = self._value(obj, column, role_data.role())
+            getter = getters.get(role_data.role())
+            value = None if getter is None else getter(obj)
             if value is None:
                 role_data.clearData()
             else:
                 role_data.setData(value)
 
-    def _value(self, obj: T, column_number: int, role: int) -> Any:
-        column = self._columns[column_number]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.display(obj)
-        if role == SortRole:
-            return (column.sort_key or column.display)(obj)
-        if role == ObjectRole:
-            return obj
-        if role == KeyRole:
-            return self._key_of(obj)
-        if role == FilterRole:
-            return "y" if self._predicate is None or self._predicate(obj) else "n"
-        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip is not None:
-            return column.tooltip(obj)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.FontRole and column_number == self._group_column:
-            return self._bold
-        return self.extra_data(obj, column_number, role)
+    def _cell_roles(self) -> list[dict[int, Callable[[T], Any]]]:
+        """Per column, what each role returns: one dict lookup per role when painting."""
+        if self._getters is None:
+            self._getters = [self._roles_of(number) for number in range(len(self._columns))]
+        return self._getters
 
-    def extra_data(self, obj: T, column: int, role: int) -> Any:
-        """Hook for subclasses (icons, colours)."""
-        return None
+    def _roles_of(self, column_number: int) -> dict[int, Callable[[T], Any]]:
+        column = self._columns[column_number]
+        roles: dict[int, Callable[[T], Any]] = dict(self.extra_roles(column_number))
+        roles[Qt.ItemDataRole.DisplayRole] = column.display
+        roles[SortRole] = column.sort_key or column.display
+        roles[ObjectRole] = _itself
+        roles[KeyRole] = self._key_of
+        roles[FilterRole] = self._filter_value
+        if column.tooltip is not None:
+            roles[Qt.ItemDataRole.ToolTipRole] = column.tooltip
+        if column.align_right:
+            roles[Qt.ItemDataRole.TextAlignmentRole] = _right_aligned
+        if column_number == self._group_column:
+            bold = self._bold
+            roles[Qt.ItemDataRole.FontRole] = lambda _obj: bold
+        return roles
+
+    def _filter_value(self, obj: T) -> str:
+        return "y" if self._predicate is None or self._predicate(obj) else "n"
+
+    def extra_roles(self, column: int) -> dict[int, Callable[[T], Any]]:
+        """Hook for subclasses: more roles of ``column`` (icons, fonts), as role → getter."""
+        return {}
 
     # --- access --------------------------------------------------------------------------
     def rows(self) -> list[T]:
@@ -314,6 +334,12 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
     def _run_jobs(self) -> None:
         """Run job steps for up to STEP_BUDGET seconds, then yield to the event loop."""
         deadline = time.perf_counter() + STEP_BUDGET
+        with foreground():
+            self._run_steps(deadline)
+        if self._jobs:
+            self._timer.start()
+
+    def _run_steps(self, deadline: float) -> None:
         while self._jobs:
             group, steps = self._jobs[0]
             try:
@@ -324,8 +350,6 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
                 continue
             if time.perf_counter() >= deadline:
                 break
-        if self._jobs:
-            self._timer.start()
 
     # --- sorting -------------------------------------------------------------------------
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -336,6 +360,7 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
     def set_group_column(self, column: int) -> None:
         """Group rows by ``column`` (sorted by it first, shown bold); -1 turns grouping off."""
         self._group_column = column
+        self._getters = None
         self._sort_soon()
         self.refresh_column(max(column, 0))
 
@@ -533,15 +558,23 @@ class ResourcesModel(ObjectTableModel[ResourceRow]):
         self._star_icons = (on, off)
         self.refresh_column(self.FAVOURITE)
 
-    def extra_data(self, obj: ResourceRow, column: int, role: int) -> Any:
-        if column == self.FAVOURITE:
-            if role == Qt.ItemDataRole.DecorationRole and self._star_icons:
-                return self._star_icons[0] if obj.favourite else self._star_icons[1]
-            if role == Qt.ItemDataRole.AccessibleTextRole:
-                return "Favourite" if obj.favourite else "Not a favourite"
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return "Remove from favourites" if obj.favourite else "Add to favourites"
-        return None
+    def extra_roles(self, column: int) -> dict[int, Callable[[ResourceRow], Any]]:
+        if column != self.FAVOURITE:
+            return {}
+        return {
+            Qt.ItemDataRole.DecorationRole: self._star_icon,
+            Qt.ItemDataRole.AccessibleTextRole: (
+                lambda r: "Favourite" if r.favourite else "Not a favourite"
+            ),
+            Qt.ItemDataRole.ToolTipRole: (
+                lambda r: "Remove from favourites" if r.favourite else "Add to favourites"
+            ),
+        }
+
+    def _star_icon(self, row: ResourceRow) -> Any:
+        if self._star_icons is None:
+            return None
+        return self._star_icons[0] if row.favourite else self._star_icons[1]
 
 
 class RequestsModel(ObjectTableModel[AccessRequest]):
@@ -581,10 +614,11 @@ class RequestsModel(ObjectTableModel[AccessRequest]):
         present = {r.key for r in self._rows}
         return len(self._unread & present)
 
-    def extra_data(self, obj: AccessRequest, column: int, role: int) -> Any:
-        if role == Qt.ItemDataRole.FontRole and obj.key in self._unread:
-            return self._bold
-        return None
+    def extra_roles(self, column: int) -> dict[int, Callable[[AccessRequest], Any]]:
+        return {Qt.ItemDataRole.FontRole: self._unread_font}
+
+    def _unread_font(self, request: AccessRequest) -> QFont | None:
+        return self._bold if request.key in self._unread else None
 
 
 def _share_tooltip(share: Share) -> str:

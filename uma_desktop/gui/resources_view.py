@@ -15,7 +15,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from uma_desktop.backends.base import Capability
 from uma_desktop.domain import Decision, Party, Resource, Share
+from uma_desktop.foreground import foreground
 from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import error_text
 from uma_desktop.gui.icons import icon
@@ -66,6 +67,15 @@ GROUPS: list[tuple[str, int]] = [
 def person_id(party: Party) -> str:
     """What to send the server to name a person: username, else e-mail, else id."""
     return party.username or party.email or party.id
+
+
+class DataTable(QTableView):
+    """A table view that paints in the foreground (see ``uma_desktop.foreground``): the
+    core's thread pauses while a repaint asks the Python model for each visible cell."""
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        with foreground():
+            super().paintEvent(event)
 
 
 def configure_table(table: QTableView) -> None:
@@ -138,7 +148,7 @@ class ResourcesPage(QWidget):
         bar.addLayout(first)
         bar.addLayout(second)
 
-        self.table = QTableView()
+        self.table = DataTable()
         self.table.setObjectName("resourcesTable")
         self.table.setAccessibleName("Resources")
         configure_table(self.table)
@@ -391,7 +401,7 @@ class ResourceDetail(QFrame):
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.facts.setObjectName("detailFacts")
 
-        self.shares_table = QTableView()
+        self.shares_table = DataTable()
         self.shares_table.setObjectName("sharesTable")
         self.shares_table.setAccessibleName("Shared with")
         configure_table(self.shares_table)
