@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("load_resources.py", "keycloak_scan.py")
+BENCHMARKS = ("load_resources.py", "keycloak_scan.py", "gui_heartbeat.py")
 
 
 def main() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     timing = [item for item in items if item.get_closest_marker("responsiveness")]
     if timing:
         items[:] = [item for item in items if item not in timing] + timing
+
+
+_FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def report_figure(request: pytest.FixtureRequest) -> Any:
+    """``report_figure(text)``: a measured figure, printed in the session's summary (CI log)."""
+    figures = request.config.stash.setdefault(_FIGURES, [])
+
+    def report(text: str) -> None:
+        figures.append(f"{request.node.name}: {text}")
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    figures = config.stash.get(_FIGURES, [])
+    if figures:
+        terminalreporter.section("measured figures")
+        for line in figures:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ without the lock, and carries on as soon as the window is done. Without a foregr
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 _busy = threading.Lock()
 _holder: int | None = None  # thread id inside foreground(); re-entrant on that thread
 _depth = 0
+_enabled = os.environ.get("UMA_DESKTOP_FOREGROUND", "on") != "off"
 
 
 @contextmanager
@@ -28,6 +30,9 @@ def foreground() -> Iterator[None]:
     """Run the ``with`` body while background work waits at its next yield point."""
     global _holder, _depth
     me = threading.get_ident()
+    if not _enabled:
+        yield
+        return
     if _holder == me:
         _depth += 1
         try:
