@@ -395,18 +395,12 @@ class Controller(QObject):
         scopes: Sequence[str] | None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        self.run(
-            self.control.approve(request, scopes),
-            lambda d: self._decided([d]),
-            self._after_failure(on_error),
-        )
+        self._run_decision(self.control.approve(request, scopes), None, on_error)
 
     def deny(
         self, request: AccessRequest, on_error: Callable[[BaseException], None] | None = None
     ) -> None:
-        self.run(
-            self.control.deny(request), lambda d: self._decided([d]), self._after_failure(on_error)
-        )
+        self._run_decision(self.control.deny(request), None, on_error)
 
     def bulk(
         self,
@@ -432,15 +426,11 @@ class Controller(QObject):
         on_error: Callable[[BaseException], None],
         owner: QObject | None = None,
     ) -> None:
-        def done(decision: Decision) -> None:
-            self._decided([decision])
-            on_done(decision)
-
-        self.run(
+        self._run_decision(
             self.control.share(connection_id, resource_id, person, scopes, expires_at),
-            done,
-            self._after_failure(on_error),
-            owner=owner,
+            on_done,
+            on_error,
+            owner,
         )
 
     def revoke(
@@ -453,16 +443,28 @@ class Controller(QObject):
         on_error: Callable[[BaseException], None],
         owner: QObject | None = None,
     ) -> None:
+        self._run_decision(
+            self.control.revoke(connection_id, resource_id, person, scopes),
+            on_done,
+            on_error,
+            owner,
+        )
+
+    def _run_decision(
+        self,
+        coro: Coroutine[Any, Any, Decision],
+        on_done: Callable[[Decision], None] | None,
+        on_error: Callable[[BaseException], None] | None,
+        owner: QObject | None = None,
+    ) -> None:
+        """Run one write; its decision reaches the history and listeners, then ``on_done``."""
+
         def done(decision: Decision) -> None:
             self._decided([decision])
-            on_done(decision)
+            if on_done is not None:
+                on_done(decision)
 
-        self.run(
-            self.control.revoke(connection_id, resource_id, person, scopes),
-            done,
-            self._after_failure(on_error),
-            owner=owner,
-        )
+        self.run(coro, done, self._after_failure(on_error), owner=owner)
 
     def _after_failure(
         self, on_error: Callable[[BaseException], None] | None
