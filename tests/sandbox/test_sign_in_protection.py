@@ -17,9 +17,7 @@ REDIRECT = "http://127.0.0.1:61001/callback"
 
 
 def _start_device(server: SandboxServer) -> dict[str, str]:
-    answer = httpx.post(
-        f"{server.issuer}/device_authorization", data={"client_id": APP_CLIENT_ID}
-    )
+    answer = httpx.post(f"{server.issuer}/device_authorization", data={"client_id": APP_CLIENT_ID})
     assert answer.status_code == 200, answer.text
     device: dict[str, str] = answer.json()
     return device
