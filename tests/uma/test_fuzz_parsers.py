@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm
 from pydantic import BaseModel
@@ -98,14 +98,58 @@ LONG_LISTS = st.builds(lambda item, n: [item] * n, SMALL_SCALARS, st.integers(10
 VALUES = JSON_VALUES | DEEP | LONG_LISTS
 
 
-def documents(model: type[BaseModel]) -> st.SearchStrategy[Any]:
-    """Objects with any subset of ``model``'s fields (plus strangers), each of any type;
-    and sometimes not an object at all."""
+def documents(model: type[BaseModel], valid: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """A ``valid`` document with some fields dropped or replaced by anything; objects with any
+    subset of ``model``'s fields, each of any type; and sometimes not an object at all."""
     names = [field.alias or name for name, field in model.model_fields.items()]
-    plausible = st.fixed_dictionaries(
+    replaced = st.fixed_dictionaries({}, optional={name: VALUES for name in names})
+    dropped = st.sets(st.sampled_from(sorted(valid)))
+    near_valid = st.builds(
+        lambda changes, drop: {k: v for k, v in {**valid, **changes}.items() if k not in drop},
+        replaced,
+        dropped,
+    )
+    anything = st.fixed_dictionaries(
         {}, optional={name: VALUES for name in names} | {"_extra": VALUES}
     )
-    return plausible | JSON_VALUES
+    return near_valid | anything | JSON_VALUES
+
+
+LATER = 2_000_000_000
+EARLIER = 1_700_000_000
+VALID_METADATA = {
+    "issuer": "https://as",
+    "authorization_endpoint": "https://as/authorize",
+    "token_endpoint": "https://as/token",
+    "jwks_uri": "https://as/jwks",
+    "permission_endpoint": "https://as/permissions",
+    "resource_registration_endpoint": "https://as/resources",
+    "code_challenge_methods_supported": ["S256"],
+    "grant_types_supported": ["authorization_code"],
+}
+VALID_RESOURCE = {
+    "_id": "r1",
+    "resource_scopes": ["view"],
+    "name": "Photo",
+    "resource_server": "rs",
+}
+VALID_PERMISSION = {"resource_id": "r1", "resource_scopes": ["view"], "exp": LATER}
+VALID_INTROSPECTION = {"active": True, "exp": LATER, "permissions": [VALID_PERMISSION]}
+VALID_TOKENS = {
+    "access_token": "at-1",
+    "token_type": "Bearer",
+    "expires_in": 300,
+    "refresh_token": "rt-1",
+    "scope": "openid uma_policy_manager",
+}
+VALID_DEVICE = {
+    "device_code": "dc-1",
+    "user_code": "BCDF-GHJK",
+    "verification_uri": "https://as/device",
+    "expires_in": 600,
+    "interval": 5,
+}
+VALID_ERROR = {"error": "need_info", "error_description": "Who?", "ticket": "t", "interval": 5}
 
 
 def check_typed(parse: Callable[[], Any], *, short_message: bool = True) -> Any:
@@ -124,7 +168,8 @@ def check_typed(parse: Callable[[], Any], *, short_message: bool = True) -> Any:
 
 @FUZZ
 @given(
-    documents(metadata.AuthorizationServerMetadata), documents(metadata.AuthorizationServerMetadata)
+    documents(metadata.AuthorizationServerMetadata, VALID_METADATA),
+    documents(metadata.AuthorizationServerMetadata, VALID_METADATA),
 )
 def test_discovery_documents(first: Any, second: Any) -> None:
     doc = check_typed(lambda: metadata.parse(first))
@@ -146,7 +191,7 @@ def test_discovery_documents(first: Any, second: Any) -> None:
 
 
 @FUZZ
-@given(documents(resources.RegisteredResource))
+@given(documents(resources.RegisteredResource, VALID_RESOURCE))
 def test_resource_descriptions(data: Any) -> None:
     described = check_typed(lambda: resources.parse_resource(data))
     if described is not None:
@@ -158,7 +203,11 @@ def test_resource_descriptions(data: Any) -> None:
 
 
 @FUZZ
-@given(documents(permissions.Introspection), documents(permissions.Permission), FLOATS)
+@given(
+    documents(permissions.Introspection, VALID_INTROSPECTION),
+    documents(permissions.Permission, VALID_PERMISSION),
+    FLOATS,
+)
 def test_tickets_and_introspection(data: Any, permission: Any, now: float) -> None:
     check_typed(lambda: permissions.parse_ticket(data))
     introspection = check_typed(
@@ -211,7 +260,9 @@ def test_www_authenticate_uma_header(header: str | None) -> None:
 
 
 @FUZZ
-@given(documents(tokens.TokenResponse))
+@given(documents(tokens.TokenResponse, VALID_TOKENS))
+@example(VALID_TOKENS | {"expires_in": 10**400})  # once an OverflowError building the TokenSet
+@example(VALID_TOKENS | {"access_token": "at\x00\né"})  # unusable in an Authorization header
 def test_token_responses(data: Any) -> None:
     response = check_typed(lambda: tokens.parse_token_response(data))
     if response is None:
@@ -229,7 +280,9 @@ def test_token_responses(data: Any) -> None:
 
 
 @FUZZ
-@given(documents(tokens.DeviceAuthorization))
+@given(documents(tokens.DeviceAuthorization, VALID_DEVICE))
+@example(VALID_DEVICE | {"interval": 10**400})  # once an OverflowError, or a wait of ages
+@example(VALID_DEVICE | {"expires_in": -5, "interval": -1})
 def test_device_authorization_responses(data: Any) -> None:
     grant = check_typed(lambda: tokens.parse_device_authorization(data))
     if grant is None:
@@ -240,20 +293,38 @@ def test_device_authorization_responses(data: Any) -> None:
     assert math.isfinite(time.time() + grant.expires_in + float(grant.interval))
 
 
-OWNER_PARSERS: list[tuple[type[BaseModel], Callable[[Any], Any]]] = [
-    (owner.PolicyDescription, owner.parse_policy),
-    (owner.PendingRequest, owner.parse_pending_request),
-    (owner.HistoryEntry, owner.parse_history_entry),
-    (owner.SharedWithMeEntry, owner.parse_shared_with_me),
-    (owner.Subject, owner.parse_subject),
+OWNER_PARSERS: list[tuple[type[BaseModel], Callable[[Any], Any], dict[str, Any]]] = [
+    (
+        owner.PolicyDescription,
+        owner.parse_policy,
+        {"_id": "p1", "resource_id": "r1", "resource_scopes": ["view"], "sub": "bob"}
+        | {"expires_at": LATER, "created_at": EARLIER},
+    ),
+    (
+        owner.PendingRequest,
+        owner.parse_pending_request,
+        {"_id": "q1", "resource_id": "r1", "resource_scopes": ["view"]}
+        | {"requester": {"sub": "bob"}, "requested_at": EARLIER},
+    ),
+    (
+        owner.HistoryEntry,
+        owner.parse_history_entry,
+        {"_id": "h1", "at": EARLIER, "action": "approve", "resource_id": "r1"},
+    ),
+    (
+        owner.SharedWithMeEntry,
+        owner.parse_shared_with_me,
+        {"resource": VALID_RESOURCE, "owner": {"sub": "alice"}, "expires_at": LATER},
+    ),
+    (owner.Subject, owner.parse_subject, {"sub": "bob", "username": "bob"}),
 ]
 
 
 @FUZZ
 @given(st.data())
 def test_owner_api_objects(data: st.DataObject) -> None:
-    model, parse = data.draw(st.sampled_from(OWNER_PARSERS))
-    parsed = check_typed(lambda: parse(data.draw(documents(model))))
+    model, parse, valid = data.draw(st.sampled_from(OWNER_PARSERS))
+    parsed = check_typed(lambda: parse(data.draw(documents(model, valid))))
     if parsed is None:
         return
     for name in ("expires_at", "created_at", "requested_at", "at"):
@@ -271,7 +342,7 @@ ERROR_TEXTS = (
 
 
 @FUZZ
-@given(ERROR_TEXTS | documents(errors.ErrorBody), st.none() | st.integers(100, 599))
+@given(ERROR_TEXTS | documents(errors.ErrorBody, VALID_ERROR), st.none() | st.integers(100, 599))
 def test_error_bodies(content: Any, status: int | None) -> None:
     body = errors.parse_error_body(content)  # None when it is not an error body; never raises
     if body is None:
