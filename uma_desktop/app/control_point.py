@@ -53,6 +53,7 @@ from uma_desktop.errors import (
     ServerError,
     ServerUnreachableError,
     UmaDesktopError,
+    VaultError,
 )
 from uma_desktop.oauth.vault import TokenVault
 from uma_desktop.paths import AppDirs, app_dirs
@@ -67,6 +68,7 @@ BrowserOpener = Callable[[str], object]
 DEFAULT_TIMEOUT = 30.0
 BULK_PARALLEL_PER_SERVER = 4
 SHARE_SCAN_PARALLEL = 8
+NOT_REFRESHED = "Not refreshed yet."
 
 
 @dataclass
@@ -183,7 +185,7 @@ class ControlPoint:
         live = _Live(connection=connection, snapshot=snapshot)
         live.seen_requests = {r.id for r in snapshot.requests or []}
         if snapshot.last_success is not None:
-            live.status, live.message = ConnectionStatus.STALE, "Not refreshed yet."
+            live.status, live.message = ConnectionStatus.STALE, NOT_REFRESHED
         return live
 
     # -- events ------------------------------------------------------------------------
@@ -215,6 +217,31 @@ class ControlPoint:
 
     def connections(self) -> list[ConnectionState]:
         return [live.state() for live in self._live.values()]
+
+    async def check_saved_logins(self) -> list[ConnectionState]:
+        """Every connection's state from what this machine keeps; no server is asked.
+
+        A connection whose server was not asked yet in this process (still loading, or
+        showing its snapshot unrefreshed) becomes LOGGED_IN when its vault keeps a login,
+        LOGIN_NEEDED when it keeps none, and ERROR when the vault cannot be read.
+        """
+        for live in list(self._live.values()):
+            untouched = live.status is ConnectionStatus.LOADING or (
+                live.status is ConnectionStatus.STALE and live.message == NOT_REFRESHED
+            )
+            if not untouched or live.session is not None:
+                continue
+            try:
+                vault = await self._vault(live)
+                kept = await asyncio.to_thread(auth.has_saved_login, live.connection.id, vault)
+            except VaultError as error:
+                self._set_status(live, ConnectionStatus.ERROR, error.user_message)
+                continue
+            if kept:
+                self._set_status(live, ConnectionStatus.LOGGED_IN, "Logged in.")
+            else:
+                self._set_status(live, ConnectionStatus.LOGIN_NEEDED, "Not logged in.")
+        return self.connections()
 
     def connection(self, connection_id: str) -> Connection:
         return self._get(connection_id).connection
