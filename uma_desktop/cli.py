@@ -9,7 +9,8 @@ otherwise the ``exit_code`` of the error class (2 bad input, 3 unreachable, 4 se
 5 not supported, 6 login, 7 keyring, 1 other); a fan-out read that got data from some
 servers but not all prints what it got and exits with the first failure's code.
 The log (redacted) goes to ``uma-desktop.log`` in the app's log folder; warnings also to
-stderr.
+stderr. Everything printed passes through ``text.SafeWriter``: server text cannot drive the
+terminal (control and bidi characters show as escapes), and JSON escapes them as ``\\uXXXX``.
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ class Cli:
 
     def fail_soft(self, error: UmaDesktopError, where: str) -> None:
         """Report one server's failure and remember its exit code (the first one wins)."""
-        self.warn(f"{where}: {error.user_message}")
+        self.warn(f"{where}: {error_message(error)}")
         if self.exit_code == 0:
             self.exit_code = error.exit_code
 
@@ -238,7 +239,7 @@ class Cli:
         matches = []
         for result in results:
             if result.error is not None and not result.stale:
-                self.warn(f"{result.connection_id}: {result.error.user_message}")
+                self.warn(f"{result.connection_id}: {error_message(result.error)}")
             if result.error is None:
                 matches += [r for r in result.value or [] if r.id == request_id]
         if not matches:

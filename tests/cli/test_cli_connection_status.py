@@ -62,6 +62,10 @@ def test_without_a_usable_keyring_the_cli_names_its_no_remember_option(
     assert "uma-desktop connections add --no-remember" in login.err
     assert "remember me" not in login.err
 
+    requests = run_program("requests", env=no_keyring)  # a read says the same, per connection
+    assert requests.code == 7
+    assert f"{home_id}: No secure keyring" in requests.err and "--no-remember" in requests.err
+
     listed = run_program("connections", "list", "--json", env=no_keyring)
     assert listed.code == 0, listed.err
     (row,) = listed.json()
