@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -201,7 +202,7 @@ def test_a_device_code_and_an_error_description_cannot_drive_the_terminal(
 # -- the rule itself -------------------------------------------------------------------------
 
 
-@given(st.text())
+@given(st.text(st.characters(exclude_categories=())))  # surrogates and controls included
 def test_any_text_is_terminal_safe_and_round_trips_through_safe_json(text: str) -> None:
     one_line = terminal_safe(text)
     assert not RAW_CONTROL.search(one_line) and "\n" not in one_line
@@ -226,3 +227,19 @@ def test_in_process_output_streams_are_made_safe_too(app_home: Any, hostile_oaut
         assert not RAW_CONTROL.search(out.getvalue() + err.getvalue()), out.getvalue()
     (listed,) = json.loads(out.getvalue())
     assert listed["display_name"] == name
+
+
+def test_a_terminal_that_cannot_show_a_character_gets_an_escape_not_a_crash(
+    app_home: Any, hostile_oauth: str
+) -> None:
+    name = "Zoë's 😀 files"
+    argv = ["connections", "add", hostile_oauth, "--kind", "policy-manager", "--name", name]
+    assert cli.run(argv, out=io.StringIO(), err=io.StringIO()) == 0
+    ascii_terminal = {**os.environ, "PYTHONIOENCODING": "ascii"}
+
+    table = run_program("connections", "list", env=ascii_terminal)
+    assert table.code == 0, table.err
+    assert "Zo\\u00eb's \\ud83d\\ude00 files" in table.out
+    as_json = run_program("connections", "list", "--json", env=ascii_terminal)
+    assert as_json.code == 0, as_json.err
+    assert as_json.json()[0]["display_name"] == name
