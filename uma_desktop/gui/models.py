@@ -1,4 +1,4 @@
-"""Qt table models over domain objects (desktop-style.md P6).
+"""Qt table models over domain objects.
 
 Models own rows, proxies own filtering. Sorting happens here in Python on precomputed keys
 (a list sort of 20,000 tuples takes milliseconds) because QSortFilterProxyModel sorting calls
@@ -30,6 +30,7 @@ from PySide6.QtGui import QFont
 
 from uma_desktop.domain import AccessRequest, Decision, Resource, Share, SharedWithMe
 from uma_desktop.foreground import foreground
+from uma_desktop.gui.widgets import rich_tooltip
 
 SortRole = Qt.ItemDataRole.UserRole + 1
 ObjectRole = Qt.ItemDataRole.UserRole + 2
@@ -184,7 +185,8 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         roles[KeyRole] = self._key_of
         roles[FilterRole] = self._filter_value
         if column.tooltip is not None:
-            roles[Qt.ItemDataRole.ToolTipRole] = column.tooltip
+            tooltip = column.tooltip
+            roles[Qt.ItemDataRole.ToolTipRole] = lambda obj: rich_tooltip(tooltip(obj))
         if column.align_right:
             roles[Qt.ItemDataRole.TextAlignmentRole] = _right_aligned
         if column_number == self._group_column:
@@ -494,9 +496,6 @@ class ObjectFilterProxy(QSortFilterProxyModel):
         model = self.sourceModel()
         if model is not None and index.isValid():
             model.multiData(self.mapToSource(index), roleDataSpan)
-
-    def object_at(self, index: QModelIndex) -> Any:
-        return index.data(ObjectRole)
 
 
 # --- concrete tables ---------------------------------------------------------------------
