@@ -44,7 +44,6 @@ class _ForegroundFirstSelector(selectors.DefaultSelector):
 class _Outcome:
     on_done: DoneCallback | None
     on_error: ErrorCallback | None
-    owner: QObject | None
     result: Any
     error: BaseException | None
 
@@ -105,14 +104,10 @@ class Bridge(QObject):
         coro: Coroutine[Any, Any, Any],
         on_done: DoneCallback | None = None,
         on_error: ErrorCallback | None = None,
-        *,
-        owner: QObject | None = None,
     ) -> concurrent.futures.Future[Any]:
         """Run ``coro`` on the loop; ``on_done(result)`` or ``on_error(exc)`` run on the GUI thread.
 
-        When ``owner`` is given and has been deleted by the time the result arrives, the
-        callbacks are dropped (a closed dialog must not receive late answers). Without
-        ``on_error`` the error goes to ``unhandled_error``. Cancelling the returned future
+        Without ``on_error`` the error goes to ``unhandled_error``. Cancelling the returned future
         cancels the coroutine; no callback runs then. After ``shutdown`` nothing runs: late
         work (a slot or timer still firing while the window closes) is dropped quietly and
         a cancelled future is returned.
@@ -132,7 +127,7 @@ class Bridge(QObject):
                 return
             error = fut.exception()
             result = None if error is not None else fut.result()
-            self._finished.emit(_Outcome(on_done, on_error, owner, result, error))
+            self._finished.emit(_Outcome(on_done, on_error, result, error))
 
         future.add_done_callback(finished)
         return future
@@ -140,8 +135,6 @@ class Bridge(QObject):
     @Slot(object)
     def _deliver(self, outcome: _Outcome) -> None:
         if self._closing:  # queued before shutdown, arrived after it: the window is going
-            return
-        if outcome.owner is not None and not shiboken6.isValid(outcome.owner):
             return
         if outcome.error is None:
             if outcome.on_done is not None:

@@ -208,9 +208,6 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
     def row_object(self, row: int) -> T:
         return self._rows[row]
 
-    def column_titles(self) -> list[str]:
-        return [c.title for c in self._columns]
-
     def row_for_key(self, key: Hashable) -> int:
         if self._row_of_key is None:
             self._row_of_key = {self._key_of(obj): i for i, obj in enumerate(self._rows)}
@@ -365,9 +362,6 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         self._getters = None
         self._sort_soon()
         self.refresh_column(max(column, 0))
-
-    def group_column(self) -> int:
-        return self._group_column
 
     def _sort_keys(self) -> list[Callable[[T], Any]]:
         """Key functions, primary first: the group column (if any), then the sort column."""

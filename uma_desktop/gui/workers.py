@@ -62,14 +62,6 @@ class Worker:
     def __repr__(self) -> str:
         return f"<Worker {self.name!r} group={self.group!r} {self.state.value}>"
 
-    @property
-    def is_running(self) -> bool:
-        return self.state is WorkerState.RUNNING
-
-    @property
-    def is_cancelled(self) -> bool:
-        return self.state is WorkerState.CANCELLED
-
     def cancel(self) -> None:
         """Stop the coroutine (if it still runs) and drop its outcome; idempotent."""
         if self.state is not WorkerState.RUNNING:
