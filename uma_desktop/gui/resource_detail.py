@@ -65,7 +65,7 @@ class ResourceDetail(QFrame):
 
         self.facts = QLabel()
         self.facts.setWordWrap(True)
-        self.facts.setTextFormat(Qt.TextFormat.RichText)
+        self.facts.setTextFormat(Qt.TextFormat.RichText)  # composed here, values escaped
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.facts.setObjectName("detailFacts")
 

@@ -73,6 +73,7 @@ class ShareDialog(QDialog):
         form.addRow(person_label, person_row)
         self.lookup_result = PlainLabel()
         self.lookup_result.setObjectName("lookupResult")
+        self.lookup_result.setWordWrap(True)
         form.addRow("", self.lookup_result)
 
         self.scope_boxes: dict[str, QCheckBox] = {}
@@ -212,6 +213,7 @@ class NarrowDialog(QDialog):
         self.share = share
         self.setObjectName("narrowDialog")
         self.setWindowTitle(f"Scopes of {share.party.label}")
+        self.setMinimumWidth(360)
         layout = QVBoxLayout(self)
         self.intro = PlainLabel(
             f"{share.party.label} keeps the ticked scopes on “{resource.name}”:"
