@@ -25,6 +25,7 @@ from uma_desktop.gui.app import Session, launch
 from uma_desktop.gui.main_window import MainWindow
 from uma_desktop.paths import app_dirs
 from uma_desktop.sandbox import SandboxServer
+from uma_desktop.sandbox.requesting_party import RequestingParty, Submitted
 
 WAIT = 20_000  # ms; generous for a loaded CI machine, never a sleep
 
@@ -91,6 +92,20 @@ def log_in(
     return new_id
 
 
+def ask(server: SandboxServer, person: str, resource: str, scopes: list[str]) -> None:
+    """``person`` asks for access through the real UMA grant; the AS files a pending request."""
+    with RequestingParty.for_sandbox(server.config, person) as party:
+        outcome = party.access(server.resource_url(resource), scopes)
+    assert isinstance(outcome, Submitted), outcome
+
+
+def resource_key(window: MainWindow, connection_id: str, name: str) -> tuple[str, str]:
+    for row in window.controller.resources.rows():
+        if row.resource.connection_id == connection_id and row.resource.name == name:
+            return row.key
+    raise AssertionError(f"{name} is not in the resources table")
+
+
 def owner_get(server: SandboxServer, token: str, endpoint: str, **params: Any) -> Any:
     """GET an owner-API endpoint (from the server's discovery) with plain httpx."""
     config = httpx.get(f"{server.issuer}/.well-known/uma2-configuration").json()
@@ -99,6 +114,35 @@ def owner_get(server: SandboxServer, token: str, endpoint: str, **params: Any) -
     )
     response.raise_for_status()
     return response.json()
+
+
+ALICE_RESOURCES = 8  # alice's seeded resources on each sandbox
+
+
+def policies(server: SandboxServer, token: str, resource: str) -> dict[str, list[str]]:
+    """username -> scopes granted on ``resource``, read with plain httpx from the owner API."""
+    found = owner_get(
+        server, token, "policy_endpoint", expand="true", resource_id=server.resource_id(resource)
+    )
+    return {p["subject"]["username"]: sorted(p["resource_scopes"]) for p in found}
+
+
+def pending(server: SandboxServer, token: str) -> set[tuple[str, str]]:
+    return {
+        (r["requester"]["username"], r["resource_name"])
+        for r in owner_get(server, token, "pending_request_endpoint")
+    }
+
+
+def request_key(window: MainWindow, connection_id: str, person: str, resource: str) -> Any:
+    for request in window.controller.requests.rows():
+        if (
+            request.connection_id == connection_id
+            and request.requester.username == person
+            and request.resource_name == resource
+        ):
+            return request.key
+    raise AssertionError(f"no request from {person} on {resource} in the inbox")
 
 
 @dataclass

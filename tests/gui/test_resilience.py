@@ -15,8 +15,15 @@ from PySide6.QtCore import QTimer
 
 from tests.fixtures.browser import form_browser
 from tests.fixtures.sandbox import sandbox_owner_token
-from tests.gui.conftest import WAIT, log_in
-from tests.gui.test_owner_flows import ALICE_RESOURCES, ask, policies, request_key, resource_key
+from tests.gui.conftest import (
+    ALICE_RESOURCES,
+    WAIT,
+    ask,
+    log_in,
+    policies,
+    request_key,
+    resource_key,
+)
 from uma_desktop.app import ConnectionStatus
 
 pytestmark = pytest.mark.gui
