@@ -23,8 +23,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST = (
-    "tests/gui/test_resilience.py"
-    "::test_loading_twenty_thousand_resources_never_blocks_the_window"
+    "tests/gui/test_resilience.py::test_loading_twenty_thousand_resources_never_blocks_the_window"
 )
 GAP = re.compile(r"worst GUI-thread gap (\d+) ms")
 

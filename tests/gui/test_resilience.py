@@ -14,9 +14,9 @@ import pytest
 from PySide6.QtCore import QTimer
 
 from tests.fixtures.browser import form_browser
+from tests.fixtures.gui import WAIT, log_in, request_key, resource_key
+from tests.fixtures.owner import ALICE_RESOURCES, ask, policies
 from tests.fixtures.sandbox import sandbox_owner_token
-from tests.gui.conftest import WAIT, log_in
-from tests.gui.test_owner_flows import ALICE_RESOURCES, ask, policies, request_key, resource_key
 from uma_desktop.app import ConnectionStatus
 
 pytestmark = pytest.mark.gui
