@@ -1,4 +1,4 @@
-"""The owner's domain, independent of any server family (design §3).
+"""The owner's domain, independent of any server family.
 
 Global identity of anything is (connection id, server-side id): two servers may reuse ids.
 All classes are immutable; times are timezone-aware UTC datetimes.

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.app.conftest import OwnerApi, ask
 from tests.fixtures.browser import complete_device_login, form_browser
+from tests.fixtures.owner import OwnerApi, ask
 from uma_desktop import cli
 from uma_desktop.oauth.vault import MemoryVault
 from uma_desktop.sandbox import SandboxServer

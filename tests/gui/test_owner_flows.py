@@ -14,18 +14,9 @@ from PySide6.QtCore import QDateTime
 from PySide6.QtWidgets import QDialog
 
 from tests.fixtures.browser import form_browser
+from tests.fixtures.gui import WAIT, log_in, request_key, resource_key
+from tests.fixtures.owner import ALICE_RESOURCES, ask, owner_get, pending, policies
 from tests.fixtures.sandbox import sandbox_owner_token
-from tests.gui.conftest import (
-    ALICE_RESOURCES,
-    WAIT,
-    ask,
-    log_in,
-    owner_get,
-    pending,
-    policies,
-    request_key,
-    resource_key,
-)
 from uma_desktop.gui.models import ResourcesModel
 
 pytestmark = pytest.mark.gui

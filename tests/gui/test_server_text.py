@@ -21,7 +21,8 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QLabel
 
 from tests.fixtures.browser import form_browser
-from tests.gui.conftest import WAIT, ask, log_in, request_key, resource_key
+from tests.fixtures.gui import WAIT, log_in, request_key, resource_key
+from tests.fixtures.owner import ask
 from uma_desktop.gui.connections import KIND_CHOICES, AddConnectionDialog
 from uma_desktop.gui.main_window import MainWindow
 from uma_desktop.gui.models import RequestsModel
