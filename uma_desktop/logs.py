@@ -50,6 +50,12 @@ class _PrivateLogFile(RotatingFileHandler):
         if not self.failed:
             super().emit(record)
 
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:  # the last buffered line could not be written either: already said
+            self.failed = True
+
     def handleError(self, record: logging.LogRecord) -> None:
         if self.failed:
             return

@@ -28,21 +28,22 @@ class AppDirs:
     def all(self) -> tuple[Path, ...]:
         return (self.config, self.data, self.cache, self.log)
 
-    def prepare(self) -> list[str]:
+    def prepare(self, *, log: bool = True) -> dict[Path, str]:
         """Create the directories (0700) and make what is in them private; never raises.
 
-        Returns a human note per directory that could not be created or secured: the app
-        then runs with what it can read, and says so.
+        Returns a human note per directory that could not be created or secured (the log
+        folder left out when ``log`` is False: logging reports its own). The app then runs
+        with what it can read, and says so.
         """
-        problems = []
-        for path in self.all():
+        problems = {}
+        for path in self.all() if log else (self.config, self.data, self.cache):
             try:
                 make_private_dir(path)
                 secure_tree(path)
             except OSError as exc:
-                problems.append(
+                problems[path] = (
                     f"The folder {path} cannot be used ({exc.strerror or exc}); "
-                    "changes kept there will not be saved."
+                    "what belongs there is not saved."
                 )
         return problems
 

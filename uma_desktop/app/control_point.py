@@ -141,7 +141,8 @@ class ControlPoint:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.dirs = dirs or app_dirs()
-        self.problems: list[str] = self.dirs.prepare()  # human notes: files kept aside etc.
+        self._unusable_dirs = self.dirs.prepare(log=False)
+        self.problems: list[str] = list(self._unusable_dirs.values())  # files kept aside etc.
         self.timeout = timeout
         self._vault_factory = vault_factory or auth.default_vault
         self._browser_opener = browser_opener
@@ -176,7 +177,8 @@ class ControlPoint:
         try:
             self._history.open()
         except (CorruptFileError, StorageError) as exc:
-            self.problems.append(exc.user_message)
+            if self.dirs.data not in self._unusable_dirs:  # else already said
+                self.problems.append(exc.user_message)
         for connection in self._registry.all():
             self._live[connection.id] = self._new_live(connection)
 
@@ -184,7 +186,8 @@ class ControlPoint:
         try:
             snapshot = self._snapshots.load(connection.id)
         except (CorruptFileError, StorageError) as exc:
-            self.problems.append(exc.user_message)
+            if self.dirs.cache not in self._unusable_dirs:  # else already said
+                self.problems.append(exc.user_message)
             snapshot = Snapshot()
         live = _Live(connection=connection, snapshot=snapshot)
         live.seen_requests = {r.id for r in snapshot.requests or []}
