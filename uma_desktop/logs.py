@@ -21,7 +21,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from uma_desktop.oauth import RedactingFilter, install_redaction
-from uma_desktop.paths import PRIVATE_FILE_MODE, AppDirs, make_private_dir
+from uma_desktop.paths import PRIVATE_FILE_MODE, AppDirs, make_private_dir, secure_tree
 
 LOG_FILE_NAME = "uma-desktop.log"
 MAX_LOG_BYTES = 1_000_000
@@ -94,6 +94,7 @@ def configure_logging(
     handlers: list[logging.Handler] = []
     try:
         make_private_dir(dirs.log)
+        secure_tree(dirs.log)  # rotated files of an older version were readable by all
         handlers.append(_PrivateLogFile(dirs.log / LOG_FILE_NAME))
     except OSError as exc:
         _warn(
