@@ -6,10 +6,12 @@ Requests and resources are named ``<connection-id>:<server-id>`` (as ``requests`
 ``resources`` print them); a bare server id is accepted when only one connection has it.
 Every read takes ``--json``. Results go to stdout, messages to stderr. Exit codes: 0 ok,
 otherwise the ``exit_code`` of the error class (2 bad input, 3 unreachable, 4 server error,
-5 not supported, 6 login, 7 keyring, 1 other); a fan-out read that got data from some
+5 not supported, 6 login, 7 keyring, 8 local files unusable, 1 other; 130 interrupted, and
+a decision cut short is in ``history`` as "outcome unknown"); a fan-out read that got data from some
 servers but not all prints what it got and exits with the first failure's code.
 The log (redacted) goes to ``uma-desktop.log`` in the app's log folder; warnings also to
-stderr. Everything printed passes through ``text.SafeWriter``: server text cannot drive the
+stderr. A home that cannot be written still lets every read command run, with a warning.
+Everything printed passes through ``text.SafeWriter``: server text cannot drive the
 terminal (control and bidi characters show as escapes), and JSON escapes them as ``\\uXXXX``.
 """
 
@@ -455,7 +457,7 @@ class Cli:
                 d.resource_name,
                 d.party,
                 ",".join(d.scopes),
-                "ok" if d.ok else f"FAILED: {d.detail}",
+                "ok" if d.ok else f"{'FAILED' if d.settled else 'UNKNOWN'}: {d.detail}",
             ]
             for d in decisions
         ]
@@ -595,13 +597,21 @@ async def _run(
     from uma_desktop.app import ControlPoint
 
     control = await ControlPoint.open(vault_factory=vault_factory, browser_opener=browser_opener)
-    try:
-        for problem in control.problems:
+    told = 0
+
+    def tell_problems() -> None:
+        nonlocal told
+        for problem in control.problems[told:]:
             _say(err, problem)
+        told = len(control.problems)
+
+    try:
+        tell_problems()
         cli = Cli(control, args, out, err)
         await args.run(cli)
         return cli.exit_code
     finally:
+        tell_problems()  # what the command found on the way (an unreadable history row, ...)
         await control.aclose()
 
 

@@ -682,7 +682,7 @@ class HistoryModel(ObjectTableModel[Decision]):
             Column("Server", lambda d: server_name(d.connection_id)),
             Column(
                 "Result",
-                lambda d: "done" if d.ok else f"failed: {d.detail}",
+                lambda d: "done" if d.ok else f"{'failed' if d.settled else 'unknown'}: {d.detail}",
                 None,
                 lambda d: d.detail,
             ),
