@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.app.conftest import ask, connect
+from tests.fixtures.owner import ask, connect
 from uma_desktop import cli
 from uma_desktop.app import ConnectionStatus, ControlPoint
 from uma_desktop.app.history import History

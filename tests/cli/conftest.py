@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import io
-import json
-import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,27 +13,6 @@ import pytest
 from tests.fixtures.browser import form_browser
 from uma_desktop import cli
 from uma_desktop.sandbox import SandboxServer
-
-
-@dataclass
-class Ran:
-    """One finished command: exit code and what it printed (decoded as strict UTF-8)."""
-
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-def run_program(*argv: str, env: dict[str, str] | None = None, timeout: float = 60) -> Ran:
-    """``python -m uma_desktop ARGV`` in its own process, as a person would run it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "uma_desktop", *argv],
-        capture_output=True, env=env or dict(os.environ), timeout=timeout, check=False,
-    )  # fmt: skip
-    return Ran(done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8"))
 
 
 def add_and_log_in(server: SandboxServer) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from tests.cli.conftest import run_program
+from tests.fixtures.cli import run_program
 from uma_desktop.sandbox import SandboxServer
 
 

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.cli.conftest import Ran, run_program
+from tests.fixtures.cli import Ran, run_program
 from uma_desktop import cli
 from uma_desktop.sandbox import SandboxServer
 from uma_desktop.text import safe_json, terminal_safe
@@ -87,9 +87,8 @@ def test_requests_approve_history_and_resources_show_server_text_escaped(
     approved = run_program("approve", f"{connection_id}:{request['id']}")
     assert approved.code == 0, approved.err
     assert_no_raw_controls(approved)
-    assert f"approve: {terminal_safe(HOSTILE_NAME)} on {terminal_safe(HOSTILE_RESOURCE)}" in (
-        approved.err
-    )
+    person = f"{terminal_safe(HOSTILE_NAME)} ({terminal_safe(HOSTILE_USERNAME)})"
+    assert f"approve: {person} on {terminal_safe(HOSTILE_RESOURCE)}" in approved.err
 
     history = run_program("history")
     assert history.code == 0, history.err
@@ -98,7 +97,8 @@ def test_requests_approve_history_and_resources_show_server_text_escaped(
     history_json = run_program("history", "--json")
     assert_no_raw_controls(history_json)
     (decision,) = history_json.json()["items"]
-    assert (decision["party"], decision["resource_name"]) == (HOSTILE_NAME, HOSTILE_RESOURCE)
+    party = f"{HOSTILE_NAME} ({HOSTILE_USERNAME})"
+    assert (decision["party"], decision["resource_name"]) == (party, HOSTILE_RESOURCE)
 
     resources = run_program("resources")
     assert resources.code == 0, resources.err

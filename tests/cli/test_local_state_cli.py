@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.app.conftest import OwnerApi, ask
 from tests.fixtures.browser import form_browser
+from tests.fixtures.owner import OwnerApi, ask
 from tests.fixtures.stalling_sandbox import StallingSandbox
 from uma_desktop import cli
 from uma_desktop.app.history import History
