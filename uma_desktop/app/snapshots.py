@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from uma_desktop.app.storage import CorruptFileError, atomic_write_text, keep_aside
+from uma_desktop.backends.base import YieldPoint, no_yield
 from uma_desktop.domain import AccessRequest, Resource, SharedWithMe
-from uma_desktop.foreground import yield_to_foreground
 
 FORMAT_VERSION = 1
 # Items serialised per call into pydantic's serialiser: about a millisecond each. Between
@@ -35,8 +35,9 @@ class Snapshot(BaseModel):
     shared_with_me: list[SharedWithMe] | None = None
     last_success: datetime | None = None
 
-    def to_json(self) -> str:
-        """The same JSON as ``model_dump_json()``, built a slice of list items at a time."""
+    def to_json(self, yield_point: YieldPoint = no_yield) -> str:
+        """The same JSON as ``model_dump_json()``, built a slice of list items at a time
+        (``yield_point`` runs between slices)."""
         head = self.model_dump_json(exclude=set(_LISTS))
         parts = [head[:-1]]  # the scalar fields, without the closing brace
         for name in _LISTS:
@@ -47,7 +48,7 @@ class Snapshot(BaseModel):
             adapter = _ITEM_LISTS[name]
             slices = []
             for start in range(0, len(items), ITEMS_PER_SLICE):
-                yield_to_foreground()
+                yield_point()
                 slices.append(
                     adapter.dump_json(items[start : start + ITEMS_PER_SLICE])[1:-1].decode()
                 )
@@ -64,8 +65,9 @@ _ITEM_LISTS: dict[str, TypeAdapter[Any]] = {
 
 
 class SnapshotStore:
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, yield_point: YieldPoint = no_yield) -> None:
         self.folder = cache_dir / "snapshots"
+        self._yield = yield_point
 
     def _path(self, connection_id: str) -> Path:
         return self.folder / f"{connection_id}.json"
@@ -88,7 +90,7 @@ class SnapshotStore:
             ) from None
 
     def save(self, connection_id: str, snapshot: Snapshot) -> None:
-        atomic_write_text(self._path(connection_id), snapshot.to_json())
+        atomic_write_text(self._path(connection_id), snapshot.to_json(self._yield))
 
     def delete(self, connection_id: str) -> None:
         self._path(connection_id).unlink(missing_ok=True)
