@@ -54,7 +54,7 @@ from uma_desktop.errors import (
     ServerUnreachableError,
     UmaDesktopError,
 )
-from uma_desktop.oauth.vault import TokenVault
+from uma_desktop.oauth.vault import TokenKind, TokenVault
 from uma_desktop.paths import AppDirs, app_dirs
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
 
@@ -346,7 +346,7 @@ class ControlPoint:
         async with live.setup_lock:
             session, live.session, live.backend = live.session, None, None
             vault = await self._vault(live)
-            if session is None:
+            if session is None and await self._saved_login(vault, connection_id):
                 # A saved login from an earlier run: resume it so the server revokes it too.
                 with contextlib.suppress(UmaDesktopError, TimeoutError):
                     async with asyncio.timeout(REVOCATION_WAIT):
@@ -364,6 +364,14 @@ class ControlPoint:
             else:
                 await asyncio.to_thread(vault.delete_connection, connection_id)
         self._set_status(live, ConnectionStatus.LOGIN_NEEDED, "Logged out.")
+
+    @staticmethod
+    async def _saved_login(vault: TokenVault, connection_id: str) -> bool:
+        """Whether a login from an earlier run is kept (only then is the server asked)."""
+        try:
+            return bool(await asyncio.to_thread(vault.load, connection_id, TokenKind.REFRESH))
+        except UmaDesktopError:
+            return True  # the keyring could not tell: let the resume try and say why
 
     async def _vault(self, live: _Live) -> TokenVault:
         """One vault per connection (a memory-only vault must outlive single calls)."""
