@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
@@ -72,12 +72,17 @@ BUSY_DEFAULT_WAIT = 1.0  # when a busy server does not say how long
 T = TypeVar("T")
 
 
+@runtime_checkable
 class TokenSource(Protocol):
-    """Hands out an access token and hears when the server rejected it (backends/base.py)."""
+    """Hands out the owner's current access token for one connection."""
 
-    async def access_token(self) -> str: ...
+    async def access_token(self) -> str:
+        """A valid access token, refreshing first if needed (raises LoginRequiredError)."""
+        ...
 
-    async def token_rejected(self, token: str) -> None: ...
+    async def token_rejected(self, token: str) -> None:
+        """Tell the source the server answered 401 for ``token`` so the next call refreshes."""
+        ...
 
 
 @dataclass(frozen=True)

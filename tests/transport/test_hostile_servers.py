@@ -4,6 +4,7 @@ that lie, busy servers, and every error status against every backend."""
 
 from __future__ import annotations
 
+import json
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
@@ -311,3 +312,28 @@ async def test_every_backend_refreshes_once_on_a_401(hostile: HostileServer, bac
     assert [r.id for r in listed] == ["r1"] and tokens.rejected == ["token-1"]
     sent = [seen.headers["authorization"] for seen in hostile.requests_to(path(hostile))]
     assert sent == ["Bearer token-1", "Bearer token-2"]
+
+
+async def test_the_trace_sees_every_exchange_with_its_body_bounded(hostile: HostileServer) -> None:
+    hostile.route(
+        "/rreg/",
+        Answer.json({"error": "invalid_token"}, status=401),
+        Answer.json([{"_id": "r1", "name": "Photos"}]),
+    )
+    hostile.route("/jwks", Answer.endless_json())
+    exchanges: list[net.Exchange] = []
+    net.add_listener(exchanges.append)
+    try:
+        async with net.async_client(actor="app", connection_id="hostile") as client:
+            await _policy_manager(hostile, client).list_resources()
+            with pytest.raises(ResponseTooLargeError):
+                await fetch_jwks(client, f"{hostile.base}/jwks")
+    finally:
+        net.remove_listener(exchanges.append)
+    assert [e.status for e in exchanges] == [401, 200, 200]
+    assert {e.connection_id for e in exchanges} == {"hostile"}
+    rejected, listed, endless = exchanges
+    assert json.loads(rejected.response_body) == {"error": "invalid_token"}
+    assert dict(rejected.request_headers)["authorization"] == "Bearer token-1"
+    assert json.loads(listed.response_body) == [{"_id": "r1", "name": "Photos"}]
+    assert endless.response_body == b""  # not kept: it passed the limit

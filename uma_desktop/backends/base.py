@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Protocol, TypeVar
 
 from uma_desktop.domain import AccessRequest, Party, Resource, Share, SharedWithMe
+from uma_desktop.net import TokenSource
+
+__all__ = ["Backend", "Capability", "Listing", "TokenSource", "YieldPoint", "no_yield"]
 
 T = TypeVar("T")
 
@@ -51,19 +54,6 @@ class Capability(StrEnum):
     EXPIRY = "expiry"  # shares may carry an expiry date
     SHARED_WITH_ME = "shared_with_me"
     PERSON_LOOKUP = "person_lookup"
-
-
-@runtime_checkable
-class TokenSource(Protocol):
-    """Hands out the owner's current access token for one connection."""
-
-    async def access_token(self) -> str:
-        """A valid access token, refreshing first if needed (raises LoginRequiredError)."""
-        ...
-
-    async def token_rejected(self, token: str) -> None:
-        """Tell the source the server answered 401 for ``token`` so the next call refreshes."""
-        ...
 
 
 class Backend(Protocol):
