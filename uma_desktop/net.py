@@ -31,6 +31,7 @@ import email.utils
 import json
 import threading
 import time
+import zlib
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -150,7 +151,7 @@ def _exchange(actor: str, connection_id: str | None, response: Response, body: b
 
 
 def _base_headers(accept_json: bool) -> dict[str, str]:
-    headers = {"User-Agent": USER_AGENT}
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPTED_ENCODINGS}
     if accept_json:
         headers["Accept"] = "application/json"
     return headers
@@ -336,18 +337,50 @@ def _too_large(status: int | None) -> ResponseTooLargeError:
     )
 
 
+_ZLIB_WINDOWS = {
+    "gzip": 16 + zlib.MAX_WBITS,
+    "x-gzip": 16 + zlib.MAX_WBITS,
+    "deflate": zlib.MAX_WBITS,
+}
+ACCEPTED_ENCODINGS = "gzip, deflate"
+
+
 async def _read_bounded(response: Response, limit: int, what: str) -> bytes:
-    """The body, read chunk by chunk; ResponseTooLargeError as soon as it passes ``limit``."""
+    """The body, read chunk by chunk; ResponseTooLargeError as soon as it passes ``limit``.
+
+    Compressed answers are inflated here, never more than the remaining allowance at a time
+    (a few kilobytes of gzip can hold gigabytes of zeros).
+    """
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity") and declared.isdigit() and int(declared) > limit:
         raise _too_large(response.status_code)
+    if encoding not in ("", "identity") and encoding not in _ZLIB_WINDOWS:
+        raise MalformedResponseError(
+            f"The server sent {what} in an encoding the app did not ask for ({encoding[:40]}).",
+            status=response.status_code,
+        )
+    inflater = zlib.decompressobj(_ZLIB_WINDOWS[encoding]) if encoding in _ZLIB_WINDOWS else None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(response.status_code)
-        chunks.append(chunk)
+    async for raw in response.aiter_raw():
+        pending = raw
+        while pending:
+            if inflater is None:
+                chunk, pending = pending, b""
+            else:
+                try:
+                    chunk = inflater.decompress(pending, limit - size + 1)
+                except zlib.error:
+                    raise MalformedResponseError(
+                        f"The server's {what} is not valid {encoding} data.",
+                        status=response.status_code,
+                    ) from None
+                pending = inflater.unconsumed_tail
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(response.status_code)
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -455,7 +488,7 @@ async def _exchange_once(
                 content=content,
                 authenticated=bool(response.request.extensions.get(_BEARER)),
             )
-    except httpx.TransportError as exc:
+    except httpx.RequestError as exc:  # transport failures, too many redirects
         raise describe_transport_error(exc, url) from None
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 import tracemalloc
+import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -337,3 +338,43 @@ async def test_the_trace_sees_every_exchange_with_its_body_bounded(hostile: Host
     assert dict(rejected.request_headers)["authorization"] == "Bearer token-1"
     assert json.loads(listed.response_body) == [{"_id": "r1", "name": "Photos"}]
     assert endless.response_body == b""  # not kept: it passed the limit
+
+
+def _gzip(data: bytes, repeat: int = 1) -> bytes:
+    packer = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+    return b"".join(packer.compress(data) for _ in range(repeat)) + packer.flush()
+
+
+async def test_a_compressed_answer_is_read_and_a_compression_bomb_is_not(
+    hostile: HostileServer, report_figure: Callable[[str], None]
+) -> None:
+    gzipped = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    listing = json.dumps([{"_id": "r1", "name": "Photos"}]).encode()
+    bomb = _gzip(b"[" + b" " * MiB, repeat=256)  # 256 MiB of JSON whitespace
+    hostile.route(
+        "/rreg/", Answer(headers=gzipped, body=_gzip(listing)), Answer(headers=gzipped, body=bomb)
+    )
+    async with net.async_client() as client:
+        backend = _policy_manager(hostile, client)
+        assert [r.id for r in await backend.list_resources()] == ["r1"]
+        tracemalloc.start()
+        try:
+            with pytest.raises(ResponseTooLargeError):
+                await backend.list_resources()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert hostile.requests_to("/rreg/")[0].headers["accept-encoding"] == "gzip, deflate"
+    assert peak < MEMORY_BOUND
+    report_figure(f"{len(bomb) / 1024:.0f} KiB gzip of 256 MiB: peak {peak / MiB:.1f} MiB")
+
+
+async def test_an_encoding_the_app_did_not_ask_for_is_refused(hostile: HostileServer) -> None:
+    hostile.route(
+        "/jwks", Answer(headers={"Content-Type": "application/json", "Content-Encoding": "br"})
+    )
+    async with net.async_client() as client:
+        with pytest.raises(
+            MalformedResponseError, match=r"encoding the app did not ask for \(br\)"
+        ):
+            await fetch_jwks(client, f"{hostile.base}/jwks")
