@@ -174,6 +174,7 @@ class AsyncClient(httpx.AsyncClient):
 
 
 _BOUNDED = "uma_bounded"  # request extension: send() reads and traces the body itself
+_BEARER = "uma_bearer"  # request extension: BearerAuth signed it (a 401 means login needed)
 
 
 def async_client(
@@ -296,8 +297,6 @@ class BearerAuth(httpx.Auth):
         if response.status_code == 401:
             await self._source.token_rejected(token)
 
-
-_BEARER = "uma_bearer"
 
 
 @dataclass(frozen=True)
@@ -442,7 +441,7 @@ async def send(
                 await asyncio.sleep(wait)
     except TimeoutError:
         raise ServerTooSlowError(
-            f"{_host(url)} did not finish answering {what} within {seconds:g} s."
+            f"{_host(url)} took longer than {seconds:g} s to answer ({what}); gave up."
         ) from None
     if check:
         raise_for_error(reply, what, hints=hints)
