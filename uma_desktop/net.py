@@ -298,7 +298,6 @@ class BearerAuth(httpx.Auth):
             await self._source.token_rejected(token)
 
 
-
 @dataclass(frozen=True)
 class Reply:
     """A whole answer read within the size limit and the deadline."""
