@@ -200,6 +200,8 @@ class Cli:
             if result.error is not None:
                 note = " (showing last-known data)" if result.stale else ""
                 self.fail_soft(result.error, f"{result.connection_id}{note}")
+            if result.cut_short:
+                self.warn(f"{result.connection_id}: {result.cut_short}")
             summary.append(
                 {
                     "id": result.connection_id,
@@ -207,6 +209,7 @@ class Cli:
                     "stale": result.stale,
                     "error": type(result.error).__name__ if result.error else None,
                     "message": result.error.user_message if result.error else "",
+                    "cut_short": result.cut_short,
                 }
             )
         return summary

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QApplication
 
 from uma_desktop import __version__
 from uma_desktop.app import ControlPoint
+from uma_desktop.foreground import yield_to_foreground
 from uma_desktop.gui import icons
 from uma_desktop.gui.bridge import Bridge
 from uma_desktop.gui.controller import Controller
@@ -114,7 +115,11 @@ def launch(
     session = Session(bridge=bridge, dirs=resolved)
     if on_ready is not None:
         session._ready.append(on_ready)
-    options: dict[str, Any] = {"browser_opener": browser_opener}
+    # The core's long loops pause at their yield points while the window paints.
+    options: dict[str, Any] = {
+        "browser_opener": browser_opener,
+        "yield_point": yield_to_foreground,
+    }
     if timeout is not None:
         options["timeout"] = timeout
 
