@@ -101,3 +101,7 @@ class VaultDeniedError(VaultError):
 
 class VaultTooLargeError(VaultError):
     """A secret exceeds what the keyring backend can store."""
+
+
+class SignInBusyError(UmaDesktopError):
+    """Another process kept this connection's sign-in lock for too long (it may be stuck)."""

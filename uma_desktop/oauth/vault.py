@@ -1,4 +1,7 @@
-"""Where refresh and ID tokens live: the OS keyring, or memory only ("don't remember me").
+"""Where saved tokens live: the OS keyring, or memory only ("don't remember me").
+
+The refresh and ID tokens are kept there, and the current access token too, so that the
+window and ``uma-desktop`` commands share one sign-in instead of each renewing it.
 
 Entries sit under one service name, ``uma-desktop``. A secret is split into chunks of at
 most ``CHUNK_CHARS`` characters so a long JWT stays under Windows' per-entry limit; a small
@@ -55,6 +58,7 @@ ALLOWED_BACKENDS = frozenset(
 class TokenKind(StrEnum):
     REFRESH = "refresh"
     ID = "id"
+    ACCESS = "access"  # the current access token with its expiry, shared by this user's processes
 
 
 @runtime_checkable
@@ -273,17 +277,31 @@ class KeyringVault:
         _check_connection_id(connection_id)
         with self._lock:
             header = self._read_header(connection_id, kind)
-            if header is None:
-                return None
-            generation, count = header
-            parts: list[str] = []
-            for index in range(count):
-                part = self._get(self._chunk_key(connection_id, kind, generation, index))
-                if part is None:
-                    log.warning("a vault entry of connection %s is incomplete", connection_id)
+            for _attempt in range(3):
+                if header is None:
                     return None
-                parts.append(part)
-            return "".join(parts)
+                value = self._read_chunks(connection_id, kind, *header)
+                if value is not None:
+                    return value
+                # Another process may have just replaced the value (and dropped the chunks
+                # read half-way): a changed header means "read again", not "damaged".
+                current = self._read_header(connection_id, kind)
+                if current == header:
+                    break
+                header = current
+            log.warning("a vault entry of connection %s is incomplete", connection_id)
+            return None
+
+    def _read_chunks(
+        self, connection_id: str, kind: TokenKind, generation: str, count: int
+    ) -> str | None:
+        parts: list[str] = []
+        for index in range(count):
+            part = self._get(self._chunk_key(connection_id, kind, generation, index))
+            if part is None:
+                return None
+            parts.append(part)
+        return "".join(parts)
 
     def store(self, connection_id: str, kind: TokenKind, value: str) -> None:
         _check_connection_id(connection_id)
