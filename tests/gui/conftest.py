@@ -112,8 +112,9 @@ class StandaloneSandbox:
 
 @pytest.fixture
 def standalone_sandbox(tmp_path: Path) -> Iterator[Callable[..., StandaloneSandbox]]:
-    """Factory: seed a data file in-process (``bulk`` extra resources), then serve it from
-    ``uma-desktop sandbox`` in a child process on a free port. Stopped at teardown.
+    """Factory: seed a data file in-process (``bulk`` extra resources, then ``prepare(server)``),
+    then serve it from ``uma-desktop sandbox`` in a child process on a free port (options:
+    ``access_token_lifetime``). Stopped at teardown.
 
     Used where the test measures the app's own GUI thread: a server under load inside the
     test's interpreter would compete for the same GIL and measure the server, not the app;
@@ -121,16 +122,27 @@ def standalone_sandbox(tmp_path: Path) -> Iterator[Callable[..., StandaloneSandb
     """
     started: list[StandaloneSandbox] = []
 
-    def start(name: str, bulk: int = 0) -> StandaloneSandbox:
+    def start(
+        name: str,
+        bulk: int = 0,
+        *,
+        prepare: Callable[[SandboxServer], None] | None = None,
+        access_token_lifetime: int | None = None,
+    ) -> StandaloneSandbox:
         data = tmp_path / f"{name}.sqlite"
         with SandboxServer(name=name, data_path=data) as seeding:
             if bulk:
                 seeding.seed_bulk_resources(count=bulk)
+            if prepare is not None:
+                prepare(seeding)
         port = free_port()
+        options = []
+        if access_token_lifetime is not None:
+            options = ["--access-token-lifetime", str(access_token_lifetime)]
         process = subprocess.Popen(
             # at a lower CPU priority: on a real network the server is another machine
             ["nice", "-n", "10", sys.executable, "-m", "uma_desktop", "sandbox",
-             "--port", str(port), "--data", str(data), "--name", name],
+             "--port", str(port), "--data", str(data), "--name", name, *options],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         server = StandaloneSandbox(name, f"http://127.0.0.1:{port}", process)
