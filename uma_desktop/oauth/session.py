@@ -283,7 +283,8 @@ class TokenSession:
             # Rotation: the new refresh token must be safe before the old one is let go.
             self._vault_current = await self._store(TokenKind.REFRESH, tokens.refresh_token)
             self._refresh_token = tokens.refresh_token
-        if tokens.id_token:
+        if tokens.id_token and claims != self._claims:
+            # the vault's ID token only names who is signed in: rewrite it when that changed
             await self._store(TokenKind.ID, tokens.id_token)
         await self._share_access(tokens)
         self._access = tokens
