@@ -103,5 +103,15 @@ class VaultTooLargeError(VaultError):
     """A secret exceeds what the keyring backend can store."""
 
 
+class StorageError(UmaDesktopError):
+    """A local file or folder could not be read or written (read-only or full disk)."""
+
+    exit_code = 8
+
+
+class HistoryBusyError(StorageError):
+    """Another program held the decision history for longer than the app waits."""
+
+
 class SignInBusyError(UmaDesktopError):
     """Another process kept this connection's sign-in lock for too long (it may be stuck)."""

@@ -15,13 +15,16 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fixtures.browser import form_browser
 from tests.fixtures.keyring import ROOT
-from tests.gui.conftest import WAIT, log_in
+from tests.fixtures.sandbox import StandaloneSandbox
+from tests.fixtures.gui import WAIT, log_in
 from uma_desktop.app.state import ConnectionStatus
 from uma_desktop.oauth.session import REFRESH_MARGIN_SECONDS
 from uma_desktop.sandbox import SandboxServer
@@ -51,6 +54,18 @@ def file_pending_requests(server: SandboxServer) -> None:
     assert filed >= ROUNDS, filed
 
 
+@pytest.fixture
+def rotating_server(tmp_path: Path) -> Iterator[StandaloneSandbox]:
+    """A standalone sandbox with short-lived access tokens and pending requests to approve."""
+    data = tmp_path / "rotating.sqlite"
+    with SandboxServer(name="Rotating", data_path=data) as seeding:
+        file_pending_requests(seeding)
+    options = ["--access-token-lifetime", str(ACCESS_TOKEN_LIFETIME)]
+    server = StandaloneSandbox.serve(data, "Rotating", niced=True, options=options)
+    yield server
+    server.stop()
+
+
 def cli(*argv: str) -> subprocess.Popen[str]:
     """``uma-desktop ARGV`` in its own process: this test's home, D-Bus session and keyring."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
@@ -73,15 +88,12 @@ def finished(qtbot: Any, processes: list[subprocess.Popen[str]]) -> list[tuple[s
 def test_window_and_five_commands_at_once_never_log_each_other_out(
     qtbot: Any,
     gui_app: Any,
-    standalone_sandbox: Any,
+    rotating_server: StandaloneSandbox,
     real_keyring: Any,
     report_figure: Any,
 ) -> None:
-    server = standalone_sandbox(
-        "Rotating", prepare=file_pending_requests, access_token_lifetime=ACCESS_TOKEN_LIFETIME
-    )
     window = gui_app(form_browser("alice", "alice"))
-    connection = log_in(qtbot, window, server.issuer, name="Rotating", remember=True)
+    connection = log_in(qtbot, window, rotating_server.issuer, name="Rotating", remember=True)
     controller = window.controller
     core = gui_app.sessions[id(window)].control
 

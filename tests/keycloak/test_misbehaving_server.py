@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.common import free_port
 from uma_desktop import net
 from uma_desktop.backends.keycloak import KeycloakBackend
 from uma_desktop.errors import (
@@ -50,8 +49,7 @@ class MisbehavingServer:
         self.default: tuple[int, str, bytes] = (200, "application/json", b"[]")
         self.seen: list[tuple[str, str, str]] = []  # method, path, authorization
         self.accepted: list[str] = []
-        self.port = free_port()
-        self.issuer = f"http://127.0.0.1:{self.port}{REALM_PATH}"
+        self.issuer = ""  # known once serving, on the port the system picked
 
     def answer(self, status: int, content_type: str, body: str | bytes | Any) -> None:
         if not isinstance(body, (str, bytes)):
@@ -84,7 +82,8 @@ class MisbehavingServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.issuer = f"http://127.0.0.1:{httpd.server_address[1]}{REALM_PATH}"
         thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         try:
@@ -183,9 +182,9 @@ async def test_a_rejected_token_is_refreshed_once(
     assert "token-" not in str(failure.value)
 
 
-async def test_unreachable_server(tokens: FakeTokenSource) -> None:
+async def test_unreachable_server(tokens: FakeTokenSource, closed_port: int) -> None:
     backend = KeycloakBackend(
-        "gone", f"http://127.0.0.1:{free_port()}/realms/x", net.async_client(), tokens
+        "gone", f"http://127.0.0.1:{closed_port}/realms/x", net.async_client(), tokens
     )
     try:
         with pytest.raises(ServerUnreachableError, match=r"Could not connect to 127\.0\.0\.1"):

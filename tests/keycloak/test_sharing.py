@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.fixtures.keycloak import KeycloakServer, account_json, rpt_permissions
-from tests.keycloak.conftest import NewResource, make_backend
+from tests.fixtures.keycloak_backend import NewResource, make_backend
 from uma_desktop.backends.base import Capability
 from uma_desktop.backends.keycloak import KeycloakBackend
 from uma_desktop.errors import ConfigurationError, NotFoundError, NotSupportedError

@@ -14,7 +14,7 @@ from uma_desktop.oauth.device import DeviceCode, login_with_device
 from uma_desktop.oauth.discovery import discover as _discover
 from uma_desktop.oauth.login import login_in_browser
 from uma_desktop.oauth.session import SessionState, TokenSession
-from uma_desktop.oauth.vault import TokenVault, open_vault
+from uma_desktop.oauth.vault import TokenKind, TokenVault, open_vault
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "VaultFactory",
     "default_vault",
     "discover",
+    "has_saved_login",
     "login",
     "login_scopes",
     "resume",
@@ -43,6 +44,11 @@ Session = TokenSession  # a connection's live tokens; the TokenSource its backen
 
 def default_vault(remember: bool) -> TokenVault:
     return open_vault(remember)
+
+
+def has_saved_login(connection_id: str, vault: TokenVault) -> bool:
+    """True when ``vault`` keeps a login of the connection (blocking: run it in a thread)."""
+    return vault.load(connection_id, TokenKind.REFRESH) is not None
 
 
 def login_scopes(kind: BackendKind, metadata: AuthorizationServerMetadata) -> tuple[str, ...]:

@@ -2,7 +2,12 @@
 
 Reads go to all connections at once, each under its own timeout; one slow or broken
 server yields a per-connection error (with its last-known data, marked stale) and never
-holds up or hides the others. Writes are recorded in the local history with their outcome.
+holds up or hides the others. Writes are recorded in the local history before they are sent
+and again with their outcome, also when cut short (then "outcome unknown").
+
+Local files that cannot be read or written (read-only or full disk, a busy history) never
+stop the app: opening notes them in ``problems`` and goes on with what it could read; a
+change that cannot be saved raises StorageError and leaves memory as it was.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from urllib.parse import urlsplit
 
 from uma_desktop import net
 from uma_desktop.app import auth
-from uma_desktop.app.history import History
-from uma_desktop.app.registry import ConnectionRegistry
+from uma_desktop.app.history import INTERRUPTED_NOTE, NOT_SENT_NOTE, History
+from uma_desktop.app.registry import ConnectionRegistry, check_connection_id
 from uma_desktop.app.snapshots import Snapshot, SnapshotStore
 from uma_desktop.app.state import (
     ConnectionsChanged,
@@ -52,7 +57,9 @@ from uma_desktop.errors import (
     NotSupportedError,
     ServerError,
     ServerUnreachableError,
+    StorageError,
     UmaDesktopError,
+    VaultError,
 )
 from uma_desktop.oauth.vault import TokenVault
 from uma_desktop.paths import AppDirs, app_dirs
@@ -67,6 +74,7 @@ BrowserOpener = Callable[[str], object]
 DEFAULT_TIMEOUT = 30.0
 BULK_PARALLEL_PER_SERVER = 4
 SHARE_SCAN_PARALLEL = 8
+NOT_REFRESHED = "Not refreshed yet."
 
 
 @dataclass
@@ -134,7 +142,9 @@ class ControlPoint:
         browser_opener: BrowserOpener | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        self.dirs = (dirs or app_dirs()).ensure()
+        self.dirs = dirs or app_dirs()
+        self._unusable_dirs = self.dirs.prepare(log=False)
+        self.problems: list[str] = list(self._unusable_dirs.values())  # files kept aside etc.
         self.timeout = timeout
         self._vault_factory = vault_factory or auth.default_vault
         self._browser_opener = browser_opener
@@ -144,7 +154,6 @@ class ControlPoint:
         self._live: dict[str, _Live] = {}
         self._listeners: list[Listener] = []
         self._poll_task: asyncio.Task[None] | None = None
-        self.problems: list[str] = []  # human notes from opening (damaged files kept aside)
 
     @classmethod
     async def open(
@@ -164,26 +173,28 @@ class ControlPoint:
 
     def _load(self) -> None:
         try:
-            self._registry.load()
-        except CorruptFileError as exc:
-            self.problems.append(str(exc))
+            self.problems += self._registry.load()
+        except (CorruptFileError, StorageError) as exc:
+            self.problems.append(exc.user_message)
         try:
             self._history.open()
-        except CorruptFileError as exc:
-            self.problems.append(str(exc))
+        except (CorruptFileError, StorageError) as exc:
+            if self.dirs.data not in self._unusable_dirs:  # else already said
+                self.problems.append(exc.user_message)
         for connection in self._registry.all():
             self._live[connection.id] = self._new_live(connection)
 
     def _new_live(self, connection: Connection) -> _Live:
         try:
             snapshot = self._snapshots.load(connection.id)
-        except CorruptFileError as exc:
-            self.problems.append(str(exc))
+        except (CorruptFileError, StorageError) as exc:
+            if self.dirs.cache not in self._unusable_dirs:  # else already said
+                self.problems.append(exc.user_message)
             snapshot = Snapshot()
         live = _Live(connection=connection, snapshot=snapshot)
         live.seen_requests = {r.id for r in snapshot.requests or []}
         if snapshot.last_success is not None:
-            live.status, live.message = ConnectionStatus.STALE, "Not refreshed yet."
+            live.status, live.message = ConnectionStatus.STALE, NOT_REFRESHED
         return live
 
     # -- events ------------------------------------------------------------------------
@@ -216,10 +227,36 @@ class ControlPoint:
     def connections(self) -> list[ConnectionState]:
         return [live.state() for live in self._live.values()]
 
+    async def check_saved_logins(self) -> list[ConnectionState]:
+        """Every connection's state from what this machine keeps; no server is asked.
+
+        A connection whose server was not asked yet in this process (still loading, or
+        showing its snapshot unrefreshed) becomes LOGGED_IN when its vault keeps a login,
+        LOGIN_NEEDED when it keeps none, and ERROR when the vault cannot be read.
+        """
+        for live in list(self._live.values()):
+            untouched = live.status is ConnectionStatus.LOADING or (
+                live.status is ConnectionStatus.STALE and live.message == NOT_REFRESHED
+            )
+            if not untouched or live.session is not None:
+                continue
+            try:
+                vault = await self._vault(live)
+                kept = await asyncio.to_thread(auth.has_saved_login, live.connection.id, vault)
+            except VaultError as error:
+                self._set_status(live, ConnectionStatus.ERROR, error.user_message)
+                continue
+            if kept:
+                self._set_status(live, ConnectionStatus.LOGGED_IN, "Logged in.")
+            else:
+                self._set_status(live, ConnectionStatus.LOGIN_NEEDED, "Not logged in.")
+        return self.connections()
+
     def connection(self, connection_id: str) -> Connection:
         return self._get(connection_id).connection
 
     def _get(self, connection_id: str) -> _Live:
+        check_connection_id(connection_id)
         if connection_id not in self._live:
             self._registry.get(connection_id)  # raises the ConfigurationError naming known ids
         return self._live[connection_id]
@@ -273,8 +310,11 @@ class ControlPoint:
             await self.logout(connection_id)
         await self._close_live(live)
         self._registry.remove(connection_id)
-        self._snapshots.delete(connection_id)
         del self._live[connection_id]
+        try:
+            self._snapshots.delete(connection_id)
+        except StorageError as exc:  # the connection is gone; stale cache is only clutter
+            self.problems.append(exc.user_message)
         self._emit(ConnectionsChanged())
 
     async def login(
@@ -417,7 +457,7 @@ class ControlPoint:
         live.snapshot = live.snapshot.model_copy(update={**fresh, "last_success": _now()})
         try:
             self._snapshots.save(live.connection.id, live.snapshot)
-        except OSError as exc:  # a full disk must not hide fresh data
+        except StorageError as exc:  # a full disk must not hide fresh data
             log.warning("could not save the snapshot of %s: %s", live.connection.id, exc)
         self._set_status(live, ConnectionStatus.OK)
 
@@ -581,25 +621,60 @@ class ControlPoint:
         draft: Decision,
         work: Callable[[Backend], Awaitable[None]],
     ) -> Decision:
-        """Run a write, record it (also when it failed), then raise or return the Decision."""
+        """Record the attempt, run the write, record its outcome; raise or return the Decision.
+
+        Cut short (Ctrl-C, cancelled, closing window) after the request may have reached
+        the server, the row says "outcome unknown" and the interruption goes on.
+        """
+        row = await asyncio.to_thread(self._keep_in_history, self._history.begin, draft)
         error: UmaDesktopError | None = None
-        async with live.gate:
-            try:
-                await self._guarded(live, work)
-            except UmaDesktopError as exc:
-                error = exc
+        sent = False
+        try:
+            async with live.gate:
+                sent = True
+                try:
+                    await self._guarded(live, work)
+                except UmaDesktopError as exc:
+                    error = exc
+        except BaseException:
+            # Written here and now, not in a thread: the task is being torn down.
+            if sent:
+                cut_short = replace(
+                    draft, at=_now(), ok=False, settled=False, detail=INTERRUPTED_NOTE
+                )
+            else:
+                cut_short = replace(draft, at=_now(), ok=False, detail=NOT_SENT_NOTE)
+            self._keep_in_history(lambda d: self._history.settle(row, d), cut_short)
+            raise
         decision = replace(
             draft, at=_now(), ok=error is None, detail=error.user_message if error else ""
         )
-        try:
-            await asyncio.to_thread(self._history.record, decision)
-        except Exception as exc:  # the decision was taken; say so rather than lose it silently
-            log.error("could not record a decision in the history: %s", exc)
-            self.problems.append(f"A decision could not be written to the history: {exc}")
+        await asyncio.to_thread(
+            self._keep_in_history, lambda d: self._history.settle(row, d), decision
+        )
         if error is not None:
             self._note_failure(live, error)
             raise error
         return decision
+
+    def _keep_in_history(self, write: Callable[[Decision], T], decision: Decision) -> T | None:
+        """``write(decision)``; a history that cannot be written is noted, never fatal."""
+        try:
+            return write(decision)
+        except StorageError as exc:  # the decision goes ahead; say it is not in the history
+            log.error("could not record a decision in the history: %s", exc)
+            note = f"A decision could not be written to the history: {exc.user_message}"
+            if note not in self.problems:
+                self.problems.append(note)
+            return None
+
+    async def _person_label(self, live: _Live, resource_id: str, person: str) -> str:
+        """The person typed by the owner, labelled as requesters are (name and username)."""
+        try:
+            party = await self._guarded(live, lambda b: b.find_person(resource_id, person))
+        except UmaDesktopError:
+            return person  # the write itself will say what is wrong
+        return party.full_label if party is not None else person
 
     def _draft(
         self,
@@ -627,7 +702,7 @@ class ControlPoint:
         if live.snapshot.requests is not None:
             remaining = [r for r in live.snapshot.requests if r.id != request.id]
             live.snapshot = live.snapshot.model_copy(update={"requests": remaining})
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(StorageError):
                 self._snapshots.save(live.connection.id, live.snapshot)
         live.seen_requests.discard(request.id)
 
@@ -642,7 +717,7 @@ class ControlPoint:
             "approve",
             request.resource_id,
             request.resource_name,
-            request.requester.label,
+            request.requester.full_label,
             chosen,
             request_id=request.id,
         )
@@ -659,7 +734,7 @@ class ControlPoint:
             "deny",
             request.resource_id,
             request.resource_name,
-            request.requester.label,
+            request.requester.full_label,
             request.scopes,
             request_id=request.id,
         )
@@ -687,7 +762,7 @@ class ControlPoint:
                     action=action,
                     resource_id=request.resource_id,
                     resource_name=request.resource_name,
-                    party=request.requester.label,
+                    party=request.requester.full_label,
                     scopes=request.scopes,
                     at=_now(),
                     ok=False,
@@ -715,7 +790,7 @@ class ControlPoint:
             "share",
             resource_id,
             self._resource_name(live, resource_id),
-            person,
+            await self._person_label(live, resource_id, person),
             scopes,
             **extra,
         )
@@ -735,23 +810,34 @@ class ControlPoint:
         """Take ``scopes`` (default: all) of a resource away from ``person``."""
         live = self._get(connection_id)
         action = "revoke" if scopes is None else "narrow"
+        if scopes is not None and not scopes:
+            raise ConfigurationError("Choose the scopes to take away, or revoke all.")
         draft = self._draft(
             live,
             action,
             resource_id,
             self._resource_name(live, resource_id),
-            person,
+            await self._person_label(live, resource_id, person),
             scopes or (),
         )
-        if scopes is not None and not scopes:
-            raise ConfigurationError("Choose the scopes to take away, or revoke all.")
         decision = await self._decide(live, draft, lambda b: b.revoke(resource_id, person, scopes))
         self._emit(DataChanged(connection_id))
         return decision
 
     def history(self, limit: int = 500) -> list[Decision]:
-        """Decisions taken in this app, newest first."""
-        return self._history.recent(limit)
+        """Decisions taken in this app, newest first; rows that cannot be read are left out
+        and named in ``problems``. Raises StorageError (HistoryBusyError) when unreadable."""
+        read = self._history.read(limit)
+        if read.skipped:
+            ids = ", ".join(str(row) for row in read.skipped)
+            count = len(read.skipped)
+            note = (
+                f"{count} entr{'y' if count == 1 else 'ies'} of the decision history could "
+                f"not be read and {'is' if count == 1 else 'are'} not shown (row {ids})."
+            )
+            if note not in self.problems:
+                self.problems.append(note)
+        return read.decisions
 
     # -- polling -----------------------------------------------------------------------
 

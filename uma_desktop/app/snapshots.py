@@ -2,6 +2,8 @@
 
 Only what the owner sees is stored (resources, pending requests, shared-with-me): no tokens.
 A damaged snapshot is cache, not truth: it is kept aside and the connection starts empty.
+The file is named after the connection id, which is checked first (strict characters), so
+no id can name a file outside the snapshot folder.
 Snapshots are written a slice of items at a time (see ``to_json``) so that saving 10,000
 resources never holds the interpreter lock for long while the window wants it.
 """
@@ -15,8 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from uma_desktop.app.registry import check_connection_id
 from uma_desktop.app.storage import CorruptFileError, atomic_write_text, keep_aside
 from uma_desktop.domain import AccessRequest, Resource, SharedWithMe
+from uma_desktop.errors import StorageError
 from uma_desktop.foreground import yield_to_foreground
 
 FORMAT_VERSION = 1
@@ -68,7 +72,7 @@ class SnapshotStore:
         self.folder = cache_dir / "snapshots"
 
     def _path(self, connection_id: str) -> Path:
-        return self.folder / f"{connection_id}.json"
+        return self.folder / f"{check_connection_id(connection_id)}.json"
 
     def load(self, connection_id: str) -> Snapshot:
         """The stored snapshot or an empty one; a damaged file raises CorruptFileError."""
@@ -77,6 +81,10 @@ class SnapshotStore:
             raw = path.read_bytes()
         except FileNotFoundError:
             return Snapshot()
+        except OSError as exc:
+            raise StorageError(
+                f"The saved data of {connection_id} could not be read ({exc.strerror})."
+            ) from None
         try:
             return Snapshot.model_validate_json(raw)
         except ValidationError:
@@ -88,7 +96,13 @@ class SnapshotStore:
             ) from None
 
     def save(self, connection_id: str, snapshot: Snapshot) -> None:
+        """Raises StorageError when the cache folder cannot be written."""
         atomic_write_text(self._path(connection_id), snapshot.to_json())
 
     def delete(self, connection_id: str) -> None:
-        self._path(connection_id).unlink(missing_ok=True)
+        try:
+            self._path(connection_id).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"The saved data of {connection_id} could not be deleted ({exc.strerror})."
+            ) from None

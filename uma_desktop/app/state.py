@@ -20,6 +20,8 @@ class ConnectionStatus(StrEnum):
     ERROR = "error"  # the server answered with something unusable, or failed otherwise
     LOGIN_NEEDED = "login_needed"
     LOADING = "loading"
+    # A login is kept on this machine; no server was asked yet in this process (the CLI).
+    LOGGED_IN = "logged_in"
 
 
 @dataclass(frozen=True)

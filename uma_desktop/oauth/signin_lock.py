@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +24,7 @@ from pathlib import Path
 import filelock
 
 from uma_desktop.errors import SignInBusyError
+from uma_desktop.paths import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,4 @@ class SignInLock:
 
     def _prepare_directory(self) -> None:
         if not self.directory.is_dir():
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if os.name == "posix":
-                self.directory.chmod(0o700)
+            make_private_dir(self.directory)

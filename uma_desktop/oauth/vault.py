@@ -146,8 +146,8 @@ def select_backend(candidate: Any | None = None) -> Any:
             return option
     found = ", ".join(backend_name(option) for option in options) or "nothing"
     raise VaultUnavailableError(
-        "No secure keyring is available on this system (found: "
-        f'{found}). Sign in with "don\'t remember me" to keep tokens in memory only.'
+        f"No secure keyring is available on this system (found: {found}); "
+        "a login can be kept in memory only."
     )
 
 
