@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from tests.fixtures.browser import form_browser
+from tests.fixtures.gui import WAIT, log_in
 from tests.fixtures.keyring import ROOT
 from tests.fixtures.sandbox import StandaloneSandbox
-from tests.fixtures.gui import WAIT, log_in
 from uma_desktop.app.state import ConnectionStatus
 from uma_desktop.oauth.session import REFRESH_MARGIN_SECONDS
 from uma_desktop.sandbox import SandboxServer
