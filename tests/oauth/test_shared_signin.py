@@ -23,7 +23,7 @@ from tests.fixtures.browser import drive, form_browser
 from tests.fixtures.keyring import ROOT
 from tests.oauth.conftest import AuthServer
 from uma_desktop import net
-from uma_desktop.errors import LoginRequiredError, SignInBusyError
+from uma_desktop.errors import LoginRequiredError, SignInBusyError, VaultLockedError
 from uma_desktop.oauth import (
     KeyringVault,
     MemoryVault,
@@ -33,7 +33,7 @@ from uma_desktop.oauth import (
     discover,
     login_in_browser,
 )
-from uma_desktop.oauth.tokens import revoke_token
+from uma_desktop.oauth.tokens import refresh_tokens, revoke_token
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
 
 pytestmark = pytest.mark.keyring
@@ -259,3 +259,22 @@ async def test_memory_mode_needs_no_lock(
     started = time.monotonic()
     await session.refresh()
     assert time.monotonic() - started < 5 and session.last_lock_wait is None
+
+
+async def test_an_unreadable_keyring_stops_the_refresh_instead_of_risking_reuse(
+    signed_in: SignedIn, request: pytest.FixtureRequest
+) -> None:
+    """Without the keyring this process cannot know whether another one rotated the token:
+    it says the keyring is locked and sends nothing, so the saved sign-in stays intact."""
+    session = signed_in.session
+    stored = session.vault.load(signed_in.connection_id, TokenKind.REFRESH)
+    assert stored
+    request.getfixturevalue("locked_keyring")
+    await session.token_rejected(await session.access_token())
+    with pytest.raises(VaultLockedError):
+        await session.access_token()
+    assert session.state is SessionState.OK and session.refresh_count == 0
+    # the stored refresh token was never sent: the server still takes it (no reuse)
+    assert await refresh_tokens(
+        signed_in.client, signed_in.metadata, signed_in.server.client_id, stored
+    )

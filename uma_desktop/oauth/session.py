@@ -218,12 +218,15 @@ class TokenSession:
     async def _take_over_stored(self, take_shared_access: bool) -> TokenSet | None:
         """Under the SignInLock: catch up with what other processes stored. Returns their
         access token when it is fresh enough to use; raises LoginRequiredError when they
-        logged out or the server refused the login meanwhile."""
+        logged out or the server refused the login meanwhile, VaultError when the keyring
+        cannot be read now."""
         try:
             stored = await asyncio.to_thread(self.vault.load, self.connection_id, TokenKind.REFRESH)
         except VaultError as exc:
+            # Refreshing with the token in memory could reuse one another process rotated,
+            # and the server would then revoke the sign-in for all: wait for the keyring.
             self.last_vault_error = exc
-            return None  # the keyring failed now: go on with the token in memory
+            raise
         if stored is None:
             if self._refresh_token is not None:
                 log.info("connection %s was signed out by another process", self.connection_id)
