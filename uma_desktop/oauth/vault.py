@@ -192,6 +192,28 @@ def _translate(exc: BaseException) -> VaultError:
     return VaultError(f"The keyring failed ({type(exc).__name__}).")
 
 
+_SECRET_SERVICE = "keyring.backends.SecretService.Keyring"
+_DEFAULT_COLLECTION_ALIAS = "/org/freedesktop/secrets/aliases/default"
+TRANSIENT_RETRIES = 2  # a busy Secret Service now and then loses an item or a collection
+
+
+def _transient(exc: BaseException) -> bool:
+    """A failure worth one more try: a lookup that lost its object, not a refusal or lock."""
+    from keyring import errors as kerr
+
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    if any(isinstance(item, kerr.KeyringLocked) for item in chain):
+        return False
+    names = {type(item).__name__ for item in chain}
+    return "ItemNotFoundException" in names or any(
+        isinstance(item, kerr.InitError) for item in chain
+    )
+
+
 class KeyringVault:
     """Secrets in the OS keyring via ``keyring``, chunked, on an allow-listed backend only."""
 
@@ -237,7 +259,27 @@ class KeyringVault:
 
     def _call(self, operation: Callable[[], T]) -> T:
         with self._lock, self._guard():
-            return operation()
+            for attempt in range(TRANSIENT_RETRIES + 1):
+                try:
+                    result = operation()
+                except Exception as exc:
+                    if attempt == TRANSIENT_RETRIES or not _transient(exc):
+                        raise
+                    log.debug("keyring hiccup (%s); trying again", type(exc).__name__)
+                else:
+                    self._pin_collection()
+                    return result
+            raise AssertionError("unreachable")
+
+    def _pin_collection(self) -> None:
+        """Once the Secret Service's default collection is known to exist, address it by its
+        alias: a lookup that fails under load then fails (and is retried) instead of making
+        ``secretstorage`` create a new, empty "Default" collection in its place."""
+        backend = self.backend
+        if backend_name(backend) == _SECRET_SERVICE and not hasattr(
+            backend, "preferred_collection"
+        ):
+            backend.preferred_collection = _DEFAULT_COLLECTION_ALIAS
 
     def _get(self, key: str) -> str | None:
         value = self._call(lambda: self.backend.get_password(self._service, key))
