@@ -141,8 +141,9 @@ class TokenSession:
             yield
 
     async def start(self, tokens: TokenSet) -> None:
-        """Adopt the tokens of a fresh login; they go to the vault for later runs."""
-        async with self._lock, self._shared():
+        """Adopt the tokens of a fresh login; they go to the vault for later runs (after the
+        SignInLock's timeout even without it: a completed login is never thrown away)."""
+        async with self._lock, self._shared(required=False):
             if tokens.refresh_token:
                 self._vault_current = await self._store(TokenKind.REFRESH, tokens.refresh_token)
             if tokens.id_token:
