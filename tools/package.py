@@ -357,6 +357,7 @@ def build_deb(bundle: Path, python_version: str) -> Path:
         old.unlink()
     target = DIST / f"{PACKAGE}_{version}_{arch}.deb"
     run("dpkg-deb", "--root-owner-group", "-Zgzip", "-z6", "--build", root, target)
+    shutil.rmtree(root.parent)  # the staged copy of the bundle
     return target
 
 

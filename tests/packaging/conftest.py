@@ -67,13 +67,23 @@ def sdist(version: str) -> Path:
     return built(f"uma_desktop-{version}.tar.gz")
 
 
+@pytest.hookimpl
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """When collected with the rest of the suite, the installed-package tests run last."""
+    here = Path(__file__).parent
+    ours = [item for item in items if here in item.path.parents]
+    if ours:
+        items[:] = [item for item in items if item not in ours] + ours
+
+
 @pytest.fixture(scope="session")
-def deb_root(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def deb_root(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The .deb's files unpacked under a temporary root (the machine is left unchanged)."""
     require_tool("dpkg")
     root = tmp_path_factory.mktemp("deb-root")
     subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True, timeout=300)
-    return root
+    yield root
+    shutil.rmtree(root, ignore_errors=True)  # 180 MB
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,9 @@ def deb_installation(deb_root: Path) -> Installation:
 
 
 @pytest.fixture(scope="session")
-def wheel_installation(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installation:
+def wheel_installation(
+    wheel: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Installation]:
     """The wheel installed with pip into a fresh venv (dependencies from the pip cache/PyPI)."""
     venv = tmp_path_factory.mktemp("wheel-venv")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
@@ -119,7 +131,8 @@ def wheel_installation(wheel: Path, tmp_path_factory: pytest.TempPathFactory) ->
         env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert installed.returncode == 0, installed.stderr[-3000:]
-    return Installation("wheel", venv / "bin" / "uma-desktop")
+    yield Installation("wheel", venv / "bin" / "uma-desktop")
+    shutil.rmtree(venv, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", params=["deb", "wheel"])
