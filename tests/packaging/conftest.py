@@ -117,6 +117,14 @@ def deb_installation(deb_root: Path) -> Installation:
 
 
 @pytest.fixture(scope="session")
+def folder_installation(version: str) -> Installation:
+    """The bundle as PyInstaller wrote it (dist/uma-desktop/): carries its own libraries."""
+    program = DIST / "uma-desktop" / "uma-desktop"
+    require(program.is_file(), f"{program}: run `make package` first")
+    return Installation("folder", program)
+
+
+@pytest.fixture(scope="session")
 def wheel_installation(
     wheel: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Installation]:
@@ -135,7 +143,7 @@ def wheel_installation(
     shutil.rmtree(venv, ignore_errors=True)
 
 
-@pytest.fixture(scope="session", params=["deb", "wheel"])
+@pytest.fixture(scope="session", params=["deb", "folder", "wheel"])
 def installed(request: pytest.FixtureRequest) -> Iterator[Installation]:
-    """Each installed form in turn: the .deb's bundle, then the wheel in a venv."""
+    """Each installed form in turn: the .deb's bundle, the bundle folder, the wheel in a venv."""
     yield request.getfixturevalue(f"{request.param}_installation")

@@ -55,6 +55,16 @@ def test_the_deb_describes_itself(deb: Path, version: str) -> None:
     assert f"Version: {version}\n" in fields
     depends = next(line for line in fields.splitlines() if line.startswith("Depends: "))
     assert "libc6 (>= " in depends and "libegl1" in depends and "libfontconfig1" in depends
+    # Every dependency is a real package, installed here (where the smoke tests run it).
+    names = [part.split()[0] for part in depends.removeprefix("Depends: ").split(", ")]
+    status = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\n", *names],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    installed = {
+        line.split()[0] for line in status.stdout.splitlines() if line.split()[1:] == ["installed"]
+    }
+    assert not set(names) - installed, status.stderr
 
 
 def test_the_deb_installs_the_desktop_integration(deb_root: Path) -> None:
