@@ -28,8 +28,8 @@ EXTRA_SECTIONS = [
     (
         "FILES",
         "Connections and settings live in the user's configuration folder "
-        "(~/.config/uma-desktop), history and snapshots in ~/.local/share/uma-desktop and "
-        "~/.cache/uma-desktop, the log in ~/.local/state/uma-desktop/log. "
+        "(~/.config/uma-desktop), the history in ~/.local/share/uma-desktop, last-known data "
+        "in ~/.cache/uma-desktop, the log in ~/.local/state/uma-desktop/log. "
         "Tokens are kept only in the system keyring (Secret Service), never in these files.",
     ),
     (
