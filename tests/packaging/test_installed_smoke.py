@@ -76,7 +76,8 @@ def test_help_lists_the_commands(installed: Installation, tmp_path: Path) -> Non
 def test_demo_window_runs_ten_seconds_without_error(
     installed: Installation, tmp_path: Path, report_figure: Any
 ) -> None:
-    require(secret_service_problem() is None, f"{secret_service_problem()}")
+    problem = secret_service_problem()
+    require(problem is None, problem or "")
     home = tmp_path / "home"
     started = time.perf_counter()
     done = installed.run("--demo", home=home, timeout=180, UMA_DESKTOP_QUIT_AFTER="10")
