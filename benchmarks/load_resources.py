@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,8 +37,7 @@ if str(REPO_ROOT) not in sys.path:
 import httpx  # noqa: E402
 
 from tests.fixtures.browser import form_browser  # noqa: E402
-from tests.fixtures.common import free_port  # noqa: E402
-from tests.fixtures.sandbox import sandbox_owner_token  # noqa: E402
+from tests.fixtures.sandbox import StandaloneSandbox, sandbox_owner_token  # noqa: E402
 from uma_desktop.app import ControlPoint  # noqa: E402
 from uma_desktop.backends.policy_manager import PAGE_SIZE, PARALLEL_PAGES  # noqa: E402
 from uma_desktop.oauth.vault import MemoryVault  # noqa: E402
@@ -50,7 +48,7 @@ from uma_desktop.sandbox import SandboxServer  # noqa: E402
 class BareServer:
     """What a person with httpx and an owner token would write against one server."""
 
-    def __init__(self, server: ServerProcess) -> None:
+    def __init__(self, server: StandaloneSandbox) -> None:
         meta = httpx.get(f"{server.issuer}/.well-known/uma2-configuration").json()
         self.url = meta["registered_resource_endpoint"]
         self.headers = {"Authorization": f"Bearer {sandbox_owner_token(server, 'alice')}"}
@@ -96,42 +94,18 @@ async def interleaved(
     return {name: (statistics.median(d), counts[name]) for name, d in durations.items()}
 
 
-class ServerProcess:
+def serve_seeded(name: str, folder: Path, resources: int) -> StandaloneSandbox:
     """A sandbox seeded here, then served by its own process (`uma-desktop sandbox`), so the
     servers' work does not share this process's interpreter lock with the clients measured."""
-
-    def __init__(self, name: str, folder: Path, resources: int) -> None:
-        self.name = name
-        data = folder / f"{name}.sqlite3"
-        seeder = SandboxServer(name, port=free_port(), data_path=data).start()
+    data = folder / f"{name}.sqlite3"
+    with SandboxServer(name, data_path=data) as seeder:
         seeder.seed_bulk_resources("alice", resources)
-        self.port, self.issuer = seeder.port, seeder.issuer
-        seeder.stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uma_desktop", "sandbox", "--port", str(self.port),
-             "--data", str(data), "--name", name],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.issuer}/.well-known/uma2-configuration").is_success:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError(f"the sandbox {name} did not start")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
+    return StandaloneSandbox.serve(data, name)
 
 
 async def run(resources: int, rounds: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="uma-bench-"))
-    servers = [ServerProcess(name, folder, resources) for name in ("Home", "Work")]
+    servers = [serve_seeded(name, folder, resources) for name in ("Home", "Work")]
     try:
         home = folder / "app"
         vault = MemoryVault()

@@ -6,12 +6,16 @@ Qt runs offscreen; every test gets its own app directories; fixtures for the rea
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.fixtures.common import refused_port
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -21,6 +25,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.keyring",
     "tests.fixtures.wire",
+    "tests.fixtures.hostile",
 ]
 
 
@@ -59,8 +64,30 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 @pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections, held for the test (nothing can appear there)."""
+    with refused_port() as port:
+        yield port
+
+
+@pytest.fixture
 def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private UMA_DESKTOP_HOME so config, data, cache and logs land under tmp_path."""
     home = tmp_path / "uma-home"
     monkeypatch.setenv("UMA_DESKTOP_HOME", str(home))
     yield home
+
+
+@pytest.fixture(autouse=True)
+def _restore_interpreter_settings() -> Iterator[None]:
+    """Undo what launching the app does to the whole process (a shorter GIL switch interval,
+    frozen and retuned garbage collection), so no test runs under another test's settings."""
+    interval, thresholds, collecting = sys.getswitchinterval(), gc.get_threshold(), gc.isenabled()
+    yield
+    sys.setswitchinterval(interval)
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+    if collecting:
+        gc.enable()
+    else:
+        gc.disable()

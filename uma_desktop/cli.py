@@ -6,10 +6,13 @@ Requests and resources are named ``<connection-id>:<server-id>`` (as ``requests`
 ``resources`` print them); a bare server id is accepted when only one connection has it.
 Every read takes ``--json``. Results go to stdout, messages to stderr. Exit codes: 0 ok,
 otherwise the ``exit_code`` of the error class (2 bad input, 3 unreachable, 4 server error,
-5 not supported, 6 login, 7 keyring, 1 other); a fan-out read that got data from some
+5 not supported, 6 login, 7 keyring, 8 local files unusable, 1 other; 130 interrupted, and
+a decision cut short is in ``history`` as "outcome unknown"); a fan-out read that got data from some
 servers but not all prints what it got and exits with the first failure's code.
 The log (redacted) goes to ``uma-desktop.log`` in the app's log folder; warnings also to
-stderr.
+stderr. A home that cannot be written still lets every read command run, with a warning.
+Everything printed passes through ``text.SafeWriter``: server text cannot drive the
+terminal (control and bidi characters show as escapes), and JSON escapes them as ``\\uXXXX``.
 """
 
 from __future__ import annotations
@@ -19,14 +22,20 @@ import asyncio
 import csv
 import dataclasses
 import io
-import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from uma_desktop.errors import ConfigurationError, NotFoundError, UmaDesktopError
+from uma_desktop import __version__
+from uma_desktop.errors import (
+    ConfigurationError,
+    NotFoundError,
+    UmaDesktopError,
+    VaultUnavailableError,
+)
+from uma_desktop.text import SafeWriter, safe_json, terminal_safe
 
 if TYPE_CHECKING:  # the GUI imports COMMANDS from here: keep start-up imports light
     from uma_desktop.app import ControlPoint
@@ -91,8 +100,10 @@ def _when(moment: datetime | None) -> str:
 
 
 def _table(rows: list[list[str]], header: list[str], out: TextIO) -> None:
+    """Aligned columns; a cell is one line whatever the server put in it."""
     if not rows:
         return
+    rows = [[terminal_safe(cell) for cell in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     for row in [header, *rows]:
         print(
@@ -123,6 +134,25 @@ def parse_expiry(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _say(stream: TextIO, message: str) -> None:
+    """One message line on ``stream`` (stderr): server text in it cannot break the line."""
+    print(f"uma-desktop: {terminal_safe(message)}", file=stream)
+
+
+NO_KEYRING_HINT = (
+    "To keep a connection's tokens in memory only, add it with "
+    "`uma-desktop connections add --no-remember <issuer>` (remove it first if it exists); "
+    "a login then lasts for one command."
+)
+
+
+def error_message(error: UmaDesktopError) -> str:
+    """What the command line says for ``error``: its message, and the option that helps."""
+    if isinstance(error, VaultUnavailableError):
+        return f"{error.user_message} {NO_KEYRING_HINT}"
+    return error.user_message
+
+
 # -- the command runner --------------------------------------------------------------------
 
 
@@ -139,17 +169,16 @@ class Cli:
         self.exit_code = 0
 
     def warn(self, message: str) -> None:
-        print(f"uma-desktop: {message}", file=self.err)
+        _say(self.err, message)
 
     def fail_soft(self, error: UmaDesktopError, where: str) -> None:
         """Report one server's failure and remember its exit code (the first one wins)."""
-        self.warn(f"{where}: {error.user_message}")
+        self.warn(f"{where}: {error_message(error)}")
         if self.exit_code == 0:
             self.exit_code = error.exit_code
 
     def emit_json(self, data: Any) -> None:
-        json.dump(to_jsonable(data), self.out, indent=2, ensure_ascii=False)
-        print(file=self.out)
+        print(safe_json(to_jsonable(data)), file=self.out)
 
     def listing(
         self,
@@ -172,6 +201,8 @@ class Cli:
             if result.error is not None:
                 note = " (showing last-known data)" if result.stale else ""
                 self.fail_soft(result.error, f"{result.connection_id}{note}")
+            if result.cut_short:
+                self.warn(f"{result.connection_id}: {result.cut_short}")
             summary.append(
                 {
                     "id": result.connection_id,
@@ -179,6 +210,7 @@ class Cli:
                     "stale": result.stale,
                     "error": type(result.error).__name__ if result.error else None,
                     "message": result.error.user_message if result.error else "",
+                    "cut_short": result.cut_short,
                 }
             )
         return summary
@@ -213,7 +245,7 @@ class Cli:
         matches = []
         for result in results:
             if result.error is not None and not result.stale:
-                self.warn(f"{result.connection_id}: {result.error.user_message}")
+                self.warn(f"{result.connection_id}: {error_message(result.error)}")
             if result.error is None:
                 matches += [r for r in result.value or [] if r.id == request_id]
         if not matches:
@@ -264,7 +296,7 @@ class Cli:
             )
 
     async def connections_list(self) -> None:
-        states = self.control.connections()
+        states = await self.control.check_saved_logins()  # what is known here, no network
         if self.args.json:
             self.emit_json(
                 [
@@ -284,12 +316,16 @@ class Cli:
                 s.connection.display_name,
                 s.connection.kind.value,
                 s.connection.username or "",
-                s.connection.issuer,
+                s.status.value.replace("_", " "),
                 _when(s.last_success),
+                s.connection.issuer,
             ]
             for s in states
         ]
-        _table(rows, ["ID", "NAME", "KIND", "USER", "ISSUER", "LAST UPDATE"], self.out)
+        _table(rows, ["ID", "NAME", "KIND", "USER", "STATUS", "LAST UPDATE", "ISSUER"], self.out)
+        for state in states:
+            if state.message and state.status == "error":  # e.g. the keyring is unusable
+                self.warn(f"{state.connection.id}: {state.message}")
 
     async def connections_remove(self) -> None:
         await self.control.remove_connection(self.args.id)
@@ -425,7 +461,7 @@ class Cli:
                 d.resource_name,
                 d.party,
                 ",".join(d.scopes),
-                "ok" if d.ok else f"FAILED: {d.detail}",
+                "ok" if d.ok else f"{'FAILED' if d.settled else 'UNKNOWN'}: {d.detail}",
             ]
             for d in decisions
         ]
@@ -486,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
         "server id works when only one connection has it. `uma-desktop sandbox --help` "
         "runs the built-in authorization server.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     conns = commands.add_parser("connections", help="add, list or remove connections")
@@ -565,13 +602,21 @@ async def _run(
     from uma_desktop.app import ControlPoint
 
     control = await ControlPoint.open(vault_factory=vault_factory, browser_opener=browser_opener)
+    told = 0
+
+    def tell_problems() -> None:
+        nonlocal told
+        for problem in control.problems[told:]:
+            _say(err, problem)
+        told = len(control.problems)
+
     try:
-        for problem in control.problems:
-            print(f"uma-desktop: {problem}", file=err)
+        tell_problems()
         cli = Cli(control, args, out, err)
         await args.run(cli)
         return cli.exit_code
     finally:
+        tell_problems()  # what the command found on the way (an unreadable history row, ...)
         await control.aclose()
 
 
@@ -587,8 +632,8 @@ def run(
 
     ``browser_opener`` and ``vault_factory`` default to the system browser and the OS keyring.
     """
-    out = out or sys.stdout
-    err = err or sys.stderr
+    out = SafeWriter.wrap(out or sys.stdout)  # every byte printed passes through it
+    err = SafeWriter.wrap(err or sys.stderr)
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv))
@@ -601,7 +646,7 @@ def run(
     try:
         return asyncio.run(_run(args, out, err, browser_opener, vault_factory))
     except UmaDesktopError as exc:
-        print(f"uma-desktop: {exc.user_message}", file=err)
+        _say(err, error_message(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         print("uma-desktop: interrupted", file=err)
@@ -616,4 +661,10 @@ def main(argv: list[str] | None = None) -> int:
         from uma_desktop.sandbox.cli import main as sandbox_main
 
         return int(sandbox_main(args[1:]))
-    return run(args)
+    # Also what argparse and the log's console handler write goes through the safe writers.
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeWriter.wrap(sys.stdout), SafeWriter.wrap(sys.stderr)
+    try:
+        return run(args)
+    finally:
+        sys.stdout, sys.stderr = saved

@@ -1,4 +1,4 @@
-"""The owner's domain, independent of any server family (design §3).
+"""The owner's domain, independent of any server family.
 
 Global identity of anything is (connection id, server-side id): two servers may reuse ids.
 All classes are immutable; times are timezone-aware UTC datetimes.
@@ -42,6 +42,14 @@ class Party:
     @property
     def label(self) -> str:
         return self.name or self.username or self.email or self.id
+
+    @property
+    def full_label(self) -> str:
+        """The name with the username (or e-mail) beside it: "Bob Lee (bob)"."""
+        handle = self.username or self.email
+        if self.name and handle and handle != self.name:
+            return f"{self.name} ({handle})"
+        return self.label
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,10 @@ class SharedWithMe:
 
 @dataclass(frozen=True)
 class Decision:
-    """One thing the owner did in the app, kept in the local history."""
+    """One thing the owner did in the app, kept in the local history.
+
+    ``settled`` is False while the outcome is not known: sent, then interrupted.
+    """
 
     connection_id: str
     action: str  # approve | deny | share | revoke | narrow
@@ -119,3 +130,4 @@ class Decision:
     ok: bool
     detail: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    settled: bool = True

@@ -3,7 +3,8 @@
 Python runs one thread at a time. A repaint of a big table calls into Python once per
 visible cell, and each call has to win the interpreter lock back from the core's thread.
 While the core parses thousands of resources, every one of those hand-overs costs a thread
-switch, and on a busy machine a 15 ms repaint stretches to 80 ms or more.
+switch, and on a busy machine a repaint takes several times as long
+(benchmarks/gui_heartbeat.py measures it).
 
 The window's thread wraps such work in ``foreground()``. Long-running core work calls
 ``yield_to_foreground()`` between small pieces (every page, every few hundred items, every

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.app.conftest import OwnerApi, ask, connect
 from tests.fixtures.browser import form_browser
+from tests.fixtures.owner import OwnerApi, ask, connect
 from uma_desktop import net
 from uma_desktop.app import ConnectionStatus, ControlPoint, NewRequests
 from uma_desktop.backends.base import Capability

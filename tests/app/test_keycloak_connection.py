@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from tests.app.conftest import connect
 from tests.fixtures.keycloak import (
     KeycloakServer,
     account_json,
     create_resource,
     delete_resource,
 )
+from tests.fixtures.owner import connect
 from uma_desktop.app import ConnectionStatus, ControlPoint
 from uma_desktop.domain import BackendKind
 from uma_desktop.sandbox import SandboxServer

@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from tests.fixtures.common import free_port
+from tests.fixtures.common import loopback_listener
 from uma_desktop import net
 from uma_desktop.backends.policy_manager import PolicyManagerBackend
 from uma_desktop.errors import LoginRequiredError, MalformedResponseError, ServerUnreachableError
@@ -29,8 +29,8 @@ class MisbehavingServer:
     def __init__(self) -> None:
         self.mode = "ok"
         self.seen_tokens: list[str] = []
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.listener = loopback_listener()
+        self.base = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         app = FastAPI()
 
         @app.get("/rreg/")
@@ -55,9 +55,10 @@ class MisbehavingServer:
         async def describe(rid: str) -> Response:
             return JSONResponse({"_id": rid, "name": f"Item {rid}", "resource_scopes": ["view"]})
 
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.listener]}, daemon=True
+        )
 
     def metadata(self) -> Any:
         return parse(
@@ -80,6 +81,7 @@ class MisbehavingServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+        self.listener.close()
 
 
 class CountingTokens:
@@ -160,8 +162,8 @@ async def test_a_server_listing_ids_only_is_described_item_by_item(
     await backend._client.aclose()
 
 
-async def test_unreachable_server_is_a_human_error() -> None:
-    port = free_port()  # nothing listens here
+async def test_unreachable_server_is_a_human_error(closed_port: int) -> None:
+    port = closed_port
     meta = parse(
         {
             "issuer": f"http://127.0.0.1:{port}",

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.app.conftest import OwnerApi, ask
 from tests.fixtures.browser import complete_device_login, form_browser
+from tests.fixtures.owner import OwnerApi, ask
 from uma_desktop import cli
 from uma_desktop.oauth.vault import MemoryVault
 from uma_desktop.sandbox import SandboxServer
@@ -140,7 +140,7 @@ def test_approve_deny_by_id(uma: Invoke, two: tuple[SandboxServer, ...]) -> None
     assert approved.json()["action"] == "approve" and approved.json()["scopes"] == ["view"]
     denied = uma("deny", dave["id"])  # a bare id: only one connection has it
     assert denied.code == 0, denied.err
-    assert "deny: Dave Davis on Cat pictures" in denied.err
+    assert "deny: Dave Davis (dave) on Cat pictures" in denied.err
     bad = uma("approve", f"{home_id}:{carol_home['id']}", "--scopes", "write")
     assert bad.code == 2 and "was not requested" in bad.err
     gone = uma("approve", f"{home_id}:{bob['id']}")

@@ -11,32 +11,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.fixtures.demo import WAIT, DemoApp
 from uma_desktop import net
 from uma_desktop.demo import Demo, DemoServerSpec
-from uma_desktop.gui.app import Session, launch
-from uma_desktop.gui.demo_panel import DemoSession, start_demo
-from uma_desktop.gui.main_window import MainWindow
+from uma_desktop.gui.app import launch
+from uma_desktop.gui.demo_panel import start_demo
 from uma_desktop.paths import app_dirs
 from uma_desktop.trace import TraceRecorder
-
-WAIT = 30_000  # ms; generous for a loaded CI machine, never a sleep
-
-
-@dataclass
-class DemoApp:
-    session: Session
-    window: MainWindow
-    demo_session: DemoSession
-
-    @property
-    def demo(self) -> Demo:
-        return self.demo_session.demo
 
 
 @pytest.fixture

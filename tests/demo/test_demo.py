@@ -16,9 +16,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from tests.demo.conftest import WAIT, DemoApp
+from tests.fixtures import mermaid_grammar
+from tests.fixtures.demo import WAIT, DemoApp
 from tests.fixtures.wire import wire_secrets_by_kind
-from tests.trace import mermaid_grammar
 from uma_desktop import net
 from uma_desktop.demo import Attempt, Demo, DemoServerSpec, Outcome
 from uma_desktop.domain import AccessRequest

@@ -21,8 +21,8 @@ import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tests.fixtures.browser import form_browser
+from tests.fixtures.gui import WAIT, log_in
 from tests.fixtures.wire import wire_secrets
-from tests.gui.conftest import WAIT, log_in
 from uma_desktop import net
 from uma_desktop.gui import app
 from uma_desktop.gui.app import Session

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.browser import form_browser
+from tests.fixtures.gui import WAIT, log_in
 from tests.fixtures.keycloak import (
     KeycloakServer,
     account_json,
@@ -16,7 +17,6 @@ from tests.fixtures.keycloak import (
     delete_resource,
     request_access,
 )
-from tests.gui.conftest import WAIT, log_in
 from uma_desktop.domain import BackendKind
 
 pytestmark = [pytest.mark.keycloak, pytest.mark.gui]

@@ -14,56 +14,12 @@ from PySide6.QtCore import QDateTime
 from PySide6.QtWidgets import QDialog
 
 from tests.fixtures.browser import form_browser
+from tests.fixtures.gui import WAIT, log_in, request_key, resource_key
+from tests.fixtures.owner import ALICE_RESOURCES, ask, owner_get, pending, policies
 from tests.fixtures.sandbox import sandbox_owner_token
-from tests.gui.conftest import WAIT, log_in, owner_get
-from uma_desktop.gui.main_window import MainWindow
 from uma_desktop.gui.models import ResourcesModel
-from uma_desktop.sandbox import SandboxServer
-from uma_desktop.sandbox.requesting_party import RequestingParty, Submitted
 
 pytestmark = pytest.mark.gui
-
-ALICE_RESOURCES = 8  # alice's seeded resources on each sandbox
-
-
-def ask(server: SandboxServer, person: str, resource: str, scopes: list[str]) -> None:
-    """``person`` asks for access through the real UMA grant; the AS files a pending request."""
-    with RequestingParty.for_sandbox(server.config, person) as party:
-        outcome = party.access(server.resource_url(resource), scopes)
-    assert isinstance(outcome, Submitted), outcome
-
-
-def policies(server: SandboxServer, token: str, resource: str) -> dict[str, list[str]]:
-    """username -> scopes granted on ``resource``, read with plain httpx from the owner API."""
-    found = owner_get(
-        server, token, "policy_endpoint", expand="true", resource_id=server.resource_id(resource)
-    )
-    return {p["subject"]["username"]: sorted(p["resource_scopes"]) for p in found}
-
-
-def pending(server: SandboxServer, token: str) -> set[tuple[str, str]]:
-    return {
-        (r["requester"]["username"], r["resource_name"])
-        for r in owner_get(server, token, "pending_request_endpoint")
-    }
-
-
-def request_key(window: MainWindow, connection_id: str, person: str, resource: str) -> Any:
-    for request in window.controller.requests.rows():
-        if (
-            request.connection_id == connection_id
-            and request.requester.username == person
-            and request.resource_name == resource
-        ):
-            return request.key
-    raise AssertionError(f"no request from {person} on {resource} in the inbox")
-
-
-def resource_key(window: MainWindow, connection_id: str, name: str) -> tuple[str, str]:
-    for row in window.controller.resources.rows():
-        if row.resource.connection_id == connection_id and row.resource.name == name:
-            return row.key
-    raise AssertionError(f"{name} is not in the resources table")
 
 
 def test_owner_decides_and_shares_across_two_servers(

@@ -14,9 +14,9 @@ from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QComboBox, QDialog, QLineEdit, QListWidget, QTableView
 
 from tests.fixtures.browser import complete_device_login, form_browser
+from tests.fixtures.gui import WAIT, log_in, request_key, resource_key
+from tests.fixtures.owner import ask, pending
 from tests.fixtures.sandbox import sandbox_owner_token
-from tests.gui.conftest import WAIT, log_in
-from tests.gui.test_owner_flows import ask, pending, request_key, resource_key
 from uma_desktop.gui import icons
 from uma_desktop.gui.models import ResourcesModel
 

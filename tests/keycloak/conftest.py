@@ -8,31 +8,19 @@ the test), so the tests do not depend on each other or on what a shared dev serv
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import pytest
 
 from tests.fixtures.keycloak import (
     KeycloakServer,
-    PasswordTokenSource,
     admin_token,
     create_resource,
     delete_resource,
     rs_client_uuid,
 )
-from uma_desktop import net
+from tests.fixtures.keycloak_backend import NewResource, make_backend
 from uma_desktop.backends.keycloak import KeycloakBackend
-
-NewResource = Callable[..., str]
-
-
-def make_backend(keycloak: KeycloakServer, username: str = "alice") -> KeycloakBackend:
-    return KeycloakBackend(
-        f"kc-{username}",
-        keycloak.issuer,
-        net.async_client(connection_id=f"kc-{username}"),
-        PasswordTokenSource(keycloak, username),
-    )
 
 
 @pytest.fixture

@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.common import free_port
 from uma_desktop import net
 from uma_desktop.backends.keycloak import KeycloakBackend
 from uma_desktop.errors import (
-    AuthError,
+    LoginRequiredError,
     MalformedResponseError,
     ServerError,
     ServerUnreachableError,
@@ -50,8 +49,7 @@ class MisbehavingServer:
         self.default: tuple[int, str, bytes] = (200, "application/json", b"[]")
         self.seen: list[tuple[str, str, str]] = []  # method, path, authorization
         self.accepted: list[str] = []
-        self.port = free_port()
-        self.issuer = f"http://127.0.0.1:{self.port}{REALM_PATH}"
+        self.issuer = ""  # known once serving, on the port the system picked
 
     def answer(self, status: int, content_type: str, body: str | bytes | Any) -> None:
         if not isinstance(body, (str, bytes)):
@@ -84,7 +82,8 @@ class MisbehavingServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.issuer = f"http://127.0.0.1:{httpd.server_address[1]}{REALM_PATH}"
         thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         try:
@@ -129,10 +128,10 @@ async def test_garbage_and_wrong_shapes_are_clear_errors(
     with pytest.raises(MalformedResponseError, match="not valid JSON"):
         await backend.list_resources()
     server.answer(200, "application/json", [{"_id": "r1", "name": ["not", "a", "name"]}])
-    with pytest.raises(MalformedResponseError, match="expected shape"):
+    with pytest.raises(MalformedResponseError, match="list of resources is malformed"):
         await backend.list_resources()
     server.answer(200, "application/json", {"resources": []})
-    with pytest.raises(MalformedResponseError, match="expected shape"):
+    with pytest.raises(MalformedResponseError, match="list of resources is malformed"):
         await backend.list_requests()
     server.answer(200, "application/json", [{"scopes": ["view"]}])
     with pytest.raises(MalformedResponseError, match="username"):
@@ -177,15 +176,15 @@ async def test_a_rejected_token_is_refreshed_once(
     assert [auth for _, _, auth in server.seen] == ["Bearer token-1", "Bearer token-2"]
 
     server.answer(401, "application/json", {"error": "invalid_token"})
-    with pytest.raises(AuthError, match="sign in again") as failure:
+    with pytest.raises(LoginRequiredError, match="log in again") as failure:
         await backend.list_resources()
     assert tokens.rejected == ["token-1", "token-3", "token-4"]
     assert "token-" not in str(failure.value)
 
 
-async def test_unreachable_server(tokens: FakeTokenSource) -> None:
+async def test_unreachable_server(tokens: FakeTokenSource, closed_port: int) -> None:
     backend = KeycloakBackend(
-        "gone", f"http://127.0.0.1:{free_port()}/realms/x", net.async_client(), tokens
+        "gone", f"http://127.0.0.1:{closed_port}/realms/x", net.async_client(), tokens
     )
     try:
         with pytest.raises(ServerUnreachableError, match=r"Could not connect to 127\.0\.0\.1"):

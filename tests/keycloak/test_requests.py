@@ -17,7 +17,7 @@ from tests.fixtures.keycloak import (
     rpt_permissions,
     submit_uma_ticket,
 )
-from tests.keycloak.conftest import NewResource
+from tests.fixtures.keycloak_backend import NewResource
 from uma_desktop.backends.keycloak import KeycloakBackend, request_id
 from uma_desktop.domain import AccessRequest
 from uma_desktop.errors import ConflictError, NotFoundError

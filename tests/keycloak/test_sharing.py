@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.fixtures.keycloak import KeycloakServer, account_json, rpt_permissions
-from tests.keycloak.conftest import NewResource, make_backend
+from tests.fixtures.keycloak_backend import NewResource, make_backend
 from uma_desktop.backends.base import Capability
 from uma_desktop.backends.keycloak import KeycloakBackend
 from uma_desktop.errors import ConfigurationError, NotFoundError, NotSupportedError
@@ -90,7 +90,6 @@ async def test_listing_filtering_lookup_and_shared_with_me(
 ) -> None:
     assert Capability.SCOPE_SUBSET in alice.capabilities
     assert Capability.EXPIRY not in alice.capabilities
-    assert Capability.SERVER_HISTORY not in alice.capabilities
 
     resources = {r.id: r for r in await alice.list_resources()}
     holidays = resources[keycloak.resources["alice-album-holidays"]]

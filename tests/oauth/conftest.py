@@ -10,32 +10,13 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-
-@dataclass
-class StaticServer:
-    """Serves ``routes[path] = (status, content_type, body)`` on 127.0.0.1."""
-
-    routes: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
-    base_url: str = ""
-    hits: list[str] = field(default_factory=list)
-    # POST answers, consumed in order per path; each POST's arrival time is kept.
-    post_answers: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
-    posts: list[tuple[str, float, bytes]] = field(default_factory=list)
-
-    def json(self, path: str, data: Any, status: int = 200) -> None:
-        self.routes[path] = (status, "application/json", json.dumps(data).encode())
-
-    def text(
-        self, path: str, body: str, content_type: str = "text/html", status: int = 200
-    ) -> None:
-        self.routes[path] = (status, content_type, body.encode())
+from tests.fixtures.oauth_servers import AuthServer, StaticServer
 
 
 def _serve(server: StaticServer, tls: ssl.SSLContext | None) -> Iterator[StaticServer]:
@@ -134,16 +115,6 @@ def self_signed_server(tmp_path: Path) -> Iterator[StaticServer]:
 
 
 # The two kinds of authorization server the login is tested against ---------------------------
-
-
-@dataclass(frozen=True)
-class AuthServer:
-    """An authorization server under test and how the app logs in to it."""
-
-    kind: str  # "sandbox" | "keycloak"
-    issuer: str
-    client_id: str = "uma-desktop"
-    scopes: tuple[str, ...] = ("openid", "profile", "email", "offline_access")
 
 
 @pytest.fixture(params=["sandbox", "keycloak"])

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.common import free_port
-from tests.oauth.conftest import StaticServer
+from tests.fixtures.oauth_servers import StaticServer
 from uma_desktop import net
 from uma_desktop.errors import (
     ConfigurationError,
@@ -86,10 +85,10 @@ async def test_loopback_http_issuers_are_allowed(static_server: StaticServer) ->
         assert (await discover(issuer, client)).issuer == issuer
 
 
-async def test_nothing_listening_is_reported_as_unreachable() -> None:
+async def test_nothing_listening_is_reported_as_unreachable(closed_port: int) -> None:
     async with net.async_client() as client:
         with pytest.raises(ServerUnreachableError, match="Could not connect"):
-            await discover(f"http://127.0.0.1:{free_port()}", client)
+            await discover(f"http://127.0.0.1:{closed_port}", client)
 
 
 async def test_a_wrong_url_on_a_live_server_says_no_server_found(

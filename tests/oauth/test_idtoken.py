@@ -11,7 +11,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.oauth.conftest import StaticServer
+from tests.fixtures.oauth_servers import StaticServer
 from uma_desktop import net
 from uma_desktop.errors import SecurityCheckError
 from uma_desktop.oauth.idtoken import IdTokenVerifier

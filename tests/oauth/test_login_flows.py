@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.browser import chromium_opener, device_completer, drive, form_browser
-from tests.oauth.conftest import AuthServer
+from tests.fixtures.oauth_servers import AuthServer
 from uma_desktop import net
 from uma_desktop.errors import AuthError, LoginRequiredError, VaultLockedError
 from uma_desktop.oauth import (

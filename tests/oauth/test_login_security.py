@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.fixtures.browser import drive, form_browser
-from tests.oauth.conftest import AuthServer
+from tests.fixtures.oauth_servers import AuthServer
 from uma_desktop import net
 from uma_desktop.errors import AuthError, SecurityCheckError
 from uma_desktop.oauth import discover, login_in_browser

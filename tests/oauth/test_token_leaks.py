@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.fixtures.browser import drive, form_browser
-from tests.oauth.conftest import AuthServer
+from tests.fixtures.oauth_servers import AuthServer
 from uma_desktop import net
 from uma_desktop.oauth import KeyringVault, TokenKind, TokenSession, discover, login_in_browser
 from uma_desktop.paths import app_dirs

@@ -156,7 +156,7 @@ def test_without_a_keyring_service_the_vault_is_unavailable() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
     assert "UNAVAILABLE No secure keyring" in result.stdout, result.stderr
-    assert "don't remember me" in result.stdout
+    assert "a login can be kept in memory only" in result.stdout
     assert "MEMORY True" in result.stdout
 
 

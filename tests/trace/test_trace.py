@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 from urllib.parse import quote
 
 import pytest
 
-from tests.trace import mermaid_grammar
-from tests.trace.conftest import OAuthLikeServer
+from tests.fixtures import mermaid_grammar
+from tests.fixtures.trace_server import OAuthLikeServer, run_login_and_uma_flow
 from uma_desktop import net
 from uma_desktop.trace import (
     Redactor,
@@ -22,45 +21,6 @@ from uma_desktop.trace import (
     to_har_json,
     to_mermaid,
 )
-
-UMA_TICKET = "urn:ietf:params:oauth:grant-type:uma-ticket"
-
-
-def run_login_and_uma_flow(server: OAuthLikeServer) -> None:
-    """An owner's login (app) and a requesting party's UMA flow (rqp:bob), over real HTTP."""
-    s = server.secrets
-    base = server.url
-    with net.sync_client(actor="app", connection_id="conn-1") as app:
-        app.get(f"{base}/.well-known/uma2-configuration")
-        app.get(
-            f"{base}/login", params={"state": s.state, "code_challenge": "abc", "client_id": "d"}
-        )
-        app.post(
-            f"{base}/login?state={s.state}",
-            data={"username": "alice", "password": s.password, "csrf_token": s.csrf},
-            headers={"Cookie": f"sid={s.session}; theme=dark"},
-        )
-        basic = base64.b64encode(f"desktop:{quote(s.client_secret)}".encode()).decode()
-        app.post(
-            f"{base}/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": s.code,
-                "code_verifier": s.code_verifier,
-                "redirect_uri": "http://127.0.0.1:1/callback",
-            },
-            headers={"Authorization": f"Basic {basic}"},
-        )
-        app.get(f"{base}/echo", headers={"Authorization": f"Bearer {s.access_token}"})
-        app.post(f"{base}/device", data={"client_id": "desktop"})
-    with net.sync_client(actor="rqp:bob") as bob:
-        bob.get(f"{base}/photos/1")
-        bob.post(f"{base}/token", data={"grant_type": UMA_TICKET, "ticket": s.ticket1})
-        bob.post(
-            f"{base}/token",
-            data={"grant_type": UMA_TICKET, "ticket": s.ticket2, "client_secret": s.client_secret},
-        )
-        bob.get(f"{base}/photos/1", headers={"Authorization": f"Bearer {s.rpt}"})
 
 
 def everything_visible(entries: list[TraceEntry]) -> str:

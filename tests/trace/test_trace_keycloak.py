@@ -11,9 +11,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from tests.fixtures import mermaid_grammar
 from tests.fixtures.browser import form_browser
 from tests.fixtures.keycloak import KeycloakServer
-from tests.trace import mermaid_grammar
 from uma_desktop import net
 from uma_desktop.app import ControlPoint
 from uma_desktop.domain import BackendKind

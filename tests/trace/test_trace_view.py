@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.trace import mermaid_grammar
-from tests.trace.conftest import OAuthLikeServer
-from tests.trace.test_trace import run_login_and_uma_flow
+from tests.fixtures import mermaid_grammar
+from tests.fixtures.trace_server import OAuthLikeServer, run_login_and_uma_flow
 from uma_desktop.gui.trace_view import TraceView
 from uma_desktop.trace import TraceRecorder
 

@@ -14,7 +14,7 @@ from uma_desktop.oauth.device import DeviceCode, login_with_device
 from uma_desktop.oauth.discovery import discover as _discover
 from uma_desktop.oauth.login import login_in_browser
 from uma_desktop.oauth.session import SessionState, TokenSession
-from uma_desktop.oauth.vault import TokenVault, open_vault
+from uma_desktop.oauth.vault import TokenKind, TokenVault, open_vault
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "VaultFactory",
     "default_vault",
     "discover",
+    "has_saved_login",
     "login",
     "login_scopes",
     "resume",
@@ -43,6 +44,11 @@ Session = TokenSession  # a connection's live tokens; the TokenSource its backen
 
 def default_vault(remember: bool) -> TokenVault:
     return open_vault(remember)
+
+
+def has_saved_login(connection_id: str, vault: TokenVault) -> bool:
+    """True when ``vault`` keeps a login of the connection (blocking: run it in a thread)."""
+    return vault.load(connection_id, TokenKind.REFRESH) is not None
 
 
 def login_scopes(kind: BackendKind, metadata: AuthorizationServerMetadata) -> tuple[str, ...]:
@@ -86,7 +92,7 @@ async def login(
             open_browser or webbrowser.open,
             client=client,
         )
-    session = TokenSession(connection.id, metadata, connection.client_id, vault, client)
+    session = _session(connection, metadata, client, vault)
     await session.start(tokens)
     identity: dict[str, str] = {}
     if tokens.claims is not None:
@@ -104,7 +110,25 @@ async def resume(
     vault: TokenVault,
 ) -> Session | None:
     """The saved login of ``connection``, or None when the owner must log in."""
-    session = TokenSession(connection.id, metadata, connection.client_id, vault, client)
+    session = _session(connection, metadata, client, vault)
     if await session.resume() is not SessionState.OK:
         return None
     return session
+
+
+def _session(
+    connection: Connection,
+    metadata: AuthorizationServerMetadata,
+    client: net.AsyncClient,
+    vault: TokenVault,
+) -> Session:
+    """A connection's TokenSession; a remembered login is shared with this user's other
+    processes under a lock in the runtime directory."""
+    return TokenSession(
+        connection.id,
+        metadata,
+        connection.client_id,
+        vault,
+        client,
+        display_name=connection.display_name,
+    )

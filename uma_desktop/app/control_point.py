@@ -2,7 +2,12 @@
 
 Reads go to all connections at once, each under its own timeout; one slow or broken
 server yields a per-connection error (with its last-known data, marked stale) and never
-holds up or hides the others. Writes are recorded in the local history with their outcome.
+holds up or hides the others. Writes are recorded in the local history before they are sent
+and again with their outcome, also when cut short (then "outcome unknown").
+
+Local files that cannot be read or written (read-only or full disk, a busy history) never
+stop the app: opening notes them in ``problems`` and goes on with what it could read; a
+change that cannot be saved raises StorageError and leaves memory as it was.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -18,8 +23,8 @@ from urllib.parse import urlsplit
 
 from uma_desktop import net
 from uma_desktop.app import auth
-from uma_desktop.app.history import History
-from uma_desktop.app.registry import ConnectionRegistry
+from uma_desktop.app.history import INTERRUPTED_NOTE, NOT_SENT_NOTE, History
+from uma_desktop.app.registry import ConnectionRegistry, check_connection_id
 from uma_desktop.app.snapshots import Snapshot, SnapshotStore
 from uma_desktop.app.state import (
     ConnectionsChanged,
@@ -34,7 +39,7 @@ from uma_desktop.app.state import (
 )
 from uma_desktop.app.storage import CorruptFileError
 from uma_desktop.backends import choose_kind, make_backend
-from uma_desktop.backends.base import Backend, Capability
+from uma_desktop.backends.base import Backend, Capability, Listing, YieldPoint, no_yield
 from uma_desktop.domain import (
     AccessRequest,
     BackendKind,
@@ -52,9 +57,11 @@ from uma_desktop.errors import (
     NotSupportedError,
     ServerError,
     ServerUnreachableError,
+    StorageError,
     UmaDesktopError,
+    VaultError,
 )
-from uma_desktop.oauth.vault import TokenVault
+from uma_desktop.oauth.vault import TokenKind, TokenVault
 from uma_desktop.paths import AppDirs, app_dirs
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
 
@@ -65,8 +72,10 @@ Listener = Callable[[Event], None]
 BrowserOpener = Callable[[str], object]
 
 DEFAULT_TIMEOUT = 30.0
+REVOCATION_WAIT = 5.0  # logging out forgets at once; the server's revocation gets this long
 BULK_PARALLEL_PER_SERVER = 4
 SHARE_SCAN_PARALLEL = 8
+NOT_REFRESHED = "Not refreshed yet."
 
 
 @dataclass
@@ -87,6 +96,7 @@ class _Live:
         default_factory=lambda: asyncio.Semaphore(BULK_PARALLEL_PER_SERVER)
     )
     setup_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # work logout cancels
 
     def state(self) -> ConnectionState:
         return ConnectionState(
@@ -133,18 +143,21 @@ class ControlPoint:
         vault_factory: auth.VaultFactory | None = None,
         browser_opener: BrowserOpener | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        yield_point: YieldPoint = no_yield,
     ) -> None:
-        self.dirs = (dirs or app_dirs()).ensure()
+        self.dirs = dirs or app_dirs()
+        self._unusable_dirs = self.dirs.prepare(log=False)
+        self.problems: list[str] = list(self._unusable_dirs.values())  # files kept aside etc.
         self.timeout = timeout
+        self._yield = yield_point
         self._vault_factory = vault_factory or auth.default_vault
         self._browser_opener = browser_opener
         self._registry = ConnectionRegistry(self.dirs.config)
-        self._snapshots = SnapshotStore(self.dirs.cache)
+        self._snapshots = SnapshotStore(self.dirs.cache, yield_point)
         self._history = History(self.dirs.data)
         self._live: dict[str, _Live] = {}
         self._listeners: list[Listener] = []
         self._poll_task: asyncio.Task[None] | None = None
-        self.problems: list[str] = []  # human notes from opening (damaged files kept aside)
 
     @classmethod
     async def open(
@@ -154,36 +167,47 @@ class ControlPoint:
         vault_factory: auth.VaultFactory | None = None,
         browser_opener: BrowserOpener | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        yield_point: YieldPoint = no_yield,
     ) -> ControlPoint:
-        """Load connections, snapshots and history from disk; no network."""
+        """Load connections, snapshots and history from disk; no network.
+
+        ``yield_point`` runs between small pieces of long work (the window installs its
+        foreground rule there; elsewhere nothing waits).
+        """
         control = cls(
-            dirs, vault_factory=vault_factory, browser_opener=browser_opener, timeout=timeout
+            dirs,
+            vault_factory=vault_factory,
+            browser_opener=browser_opener,
+            timeout=timeout,
+            yield_point=yield_point,
         )
         control._load()
         return control
 
     def _load(self) -> None:
         try:
-            self._registry.load()
-        except CorruptFileError as exc:
-            self.problems.append(str(exc))
+            self.problems += self._registry.load()
+        except (CorruptFileError, StorageError) as exc:
+            self.problems.append(exc.user_message)
         try:
             self._history.open()
-        except CorruptFileError as exc:
-            self.problems.append(str(exc))
+        except (CorruptFileError, StorageError) as exc:
+            if self.dirs.data not in self._unusable_dirs:  # else already said
+                self.problems.append(exc.user_message)
         for connection in self._registry.all():
             self._live[connection.id] = self._new_live(connection)
 
     def _new_live(self, connection: Connection) -> _Live:
         try:
             snapshot = self._snapshots.load(connection.id)
-        except CorruptFileError as exc:
-            self.problems.append(str(exc))
+        except (CorruptFileError, StorageError) as exc:
+            if self.dirs.cache not in self._unusable_dirs:  # else already said
+                self.problems.append(exc.user_message)
             snapshot = Snapshot()
         live = _Live(connection=connection, snapshot=snapshot)
         live.seen_requests = {r.id for r in snapshot.requests or []}
         if snapshot.last_success is not None:
-            live.status, live.message = ConnectionStatus.STALE, "Not refreshed yet."
+            live.status, live.message = ConnectionStatus.STALE, NOT_REFRESHED
         return live
 
     # -- events ------------------------------------------------------------------------
@@ -216,10 +240,36 @@ class ControlPoint:
     def connections(self) -> list[ConnectionState]:
         return [live.state() for live in self._live.values()]
 
+    async def check_saved_logins(self) -> list[ConnectionState]:
+        """Every connection's state from what this machine keeps; no server is asked.
+
+        A connection whose server was not asked yet in this process (still loading, or
+        showing its snapshot unrefreshed) becomes LOGGED_IN when its vault keeps a login,
+        LOGIN_NEEDED when it keeps none, and ERROR when the vault cannot be read.
+        """
+        for live in list(self._live.values()):
+            untouched = live.status is ConnectionStatus.LOADING or (
+                live.status is ConnectionStatus.STALE and live.message == NOT_REFRESHED
+            )
+            if not untouched or live.session is not None:
+                continue
+            try:
+                vault = await self._vault(live)
+                kept = await asyncio.to_thread(auth.has_saved_login, live.connection.id, vault)
+            except VaultError as error:
+                self._set_status(live, ConnectionStatus.ERROR, error.user_message)
+                continue
+            if kept:
+                self._set_status(live, ConnectionStatus.LOGGED_IN, "Logged in.")
+            else:
+                self._set_status(live, ConnectionStatus.LOGIN_NEEDED, "Not logged in.")
+        return self.connections()
+
     def connection(self, connection_id: str) -> Connection:
         return self._get(connection_id).connection
 
     def _get(self, connection_id: str) -> _Live:
+        check_connection_id(connection_id)
         if connection_id not in self._live:
             self._registry.get(connection_id)  # raises the ConfigurationError naming known ids
         return self._live[connection_id]
@@ -273,8 +323,11 @@ class ControlPoint:
             await self.logout(connection_id)
         await self._close_live(live)
         self._registry.remove(connection_id)
-        self._snapshots.delete(connection_id)
         del self._live[connection_id]
+        try:
+            self._snapshots.delete(connection_id)
+        except StorageError as exc:  # the connection is gone; stale cache is only clutter
+            self.problems.append(exc.user_message)
         self._emit(ConnectionsChanged())
 
     async def login(
@@ -287,7 +340,7 @@ class ControlPoint:
         """Log the owner in (system browser, or device grant) and keep the tokens."""
         live = self._get(connection_id)
         try:
-            await self._login(live, device, on_device_code)
+            await self._tracked(live, self._login(live, device, on_device_code))
         except UmaDesktopError as error:
             self._set_status(live, ConnectionStatus.LOGIN_NEEDED, error.user_message)
             raise
@@ -320,6 +373,7 @@ class ControlPoint:
                 metadata=metadata,
                 client=client,
                 tokens=session,
+                yield_point=self._yield,
             )
             changes = {k: v for k, v in identity.items() if getattr(live.connection, k) != v}
             if changes:
@@ -328,22 +382,36 @@ class ControlPoint:
     async def logout(self, connection_id: str) -> None:
         """Revoke and forget this connection's tokens; its snapshot stays (shown as stale)."""
         live = self._get(connection_id)
+        self._cancel_work(live)
         async with live.setup_lock:
             session, live.session, live.backend = live.session, None, None
             vault = await self._vault(live)
-            if session is None:
+            if session is None and await self._saved_login(vault, connection_id):
                 # A saved login from an earlier run: resume it so the server revokes it too.
-                with contextlib.suppress(UmaDesktopError):
-                    async with asyncio.timeout(self.timeout):
+                with contextlib.suppress(UmaDesktopError, TimeoutError):
+                    async with asyncio.timeout(REVOCATION_WAIT):
                         metadata = await self._metadata(live)
                         session = await auth.resume(
                             live.connection, metadata, self._client(live), vault
                         )
             if session is not None:
-                await session.logout()
+                try:
+                    async with asyncio.timeout(REVOCATION_WAIT):
+                        await session.logout()
+                except TimeoutError:
+                    log.warning("%s: the server's token revocation timed out", connection_id)
+                    await asyncio.to_thread(vault.delete_connection, connection_id)
             else:
                 await asyncio.to_thread(vault.delete_connection, connection_id)
         self._set_status(live, ConnectionStatus.LOGIN_NEEDED, "Logged out.")
+
+    @staticmethod
+    async def _saved_login(vault: TokenVault, connection_id: str) -> bool:
+        """Whether a login from an earlier run is kept (only then is the server asked)."""
+        try:
+            return bool(await asyncio.to_thread(vault.load, connection_id, TokenKind.REFRESH))
+        except UmaDesktopError:
+            return True  # the keyring could not tell: let the resume try and say why
 
     async def _vault(self, live: _Live) -> TokenVault:
         """One vault per connection (a memory-only vault must outlive single calls)."""
@@ -381,6 +449,7 @@ class ControlPoint:
                 metadata=metadata,
                 client=client,
                 tokens=session,
+                yield_point=self._yield,
             )
             return live.backend
 
@@ -392,9 +461,13 @@ class ControlPoint:
 
     async def _guarded(self, live: _Live, work: Callable[[Backend], Awaitable[T]]) -> T:
         """Run ``work`` on one connection under its timeout; map every failure to our errors."""
+
+        async def run() -> T:
+            return await work(await self._backend(live))
+
         try:
             async with asyncio.timeout(self.timeout):
-                return await work(await self._backend(live))
+                return await self._tracked(live, run())
         except TimeoutError:
             raise ServerUnreachableError(
                 f"{live.connection.display_name} did not answer within {self.timeout:g} s."
@@ -403,6 +476,29 @@ class ControlPoint:
             raise
         except Exception as exc:
             raise _unexpected(exc) from None
+
+    @staticmethod
+    async def _tracked(live: _Live, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` as one of the connection's tasks: logging out or removing the
+        connection cancels it instead of waiting for a slow server."""
+        task = asyncio.ensure_future(work)
+        live.tasks.add(task)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and current is not None and not current.cancelling():
+                raise LoginRequiredError(
+                    f"{live.connection.display_name} was logged out meanwhile."
+                ) from None
+            raise
+        finally:
+            live.tasks.discard(task)
+
+    @staticmethod
+    def _cancel_work(live: _Live) -> None:
+        for task in list(live.tasks):
+            task.cancel()
 
     def _note_failure(self, live: _Live, error: UmaDesktopError) -> None:
         if isinstance(error, AuthError):
@@ -417,7 +513,7 @@ class ControlPoint:
         live.snapshot = live.snapshot.model_copy(update={**fresh, "last_success": _now()})
         try:
             self._snapshots.save(live.connection.id, live.snapshot)
-        except OSError as exc:  # a full disk must not hide fresh data
+        except StorageError as exc:  # a full disk must not hide fresh data
             log.warning("could not save the snapshot of %s: %s", live.connection.id, exc)
         self._set_status(live, ConnectionStatus.OK)
 
@@ -434,10 +530,13 @@ class ControlPoint:
                 self._note_failure(live, error)
                 cached: list[T] | None = getattr(live.snapshot, section)
                 return PerConnection(live.connection.id, cached, error, stale=cached is not None)
+            cut_short = value.cut_short if isinstance(value, Listing) else ""
             if section == "resources":
                 value = _keep_unchanged(live.snapshot.resources, value)
             self._note_success(live, **{section: value})
-            return PerConnection(live.connection.id, value)
+            if cut_short:
+                self._set_status(live, ConnectionStatus.OK, cut_short)
+            return PerConnection(live.connection.id, value, cut_short=cut_short)
 
         targets = self._targets(only)
         return list(await asyncio.gather(*(one(live) for live in targets)))
@@ -477,8 +576,9 @@ class ControlPoint:
                         r for r in live.snapshot.resources or [] if needle in r.name.casefold()
                     ]
                     return PerConnection(live.connection.id, cached, error, stale=True)
-                self._set_status(live, ConnectionStatus.OK)
-                return PerConnection(live.connection.id, value)
+                cut_short = value.cut_short if isinstance(value, Listing) else ""
+                self._set_status(live, ConnectionStatus.OK, cut_short)
+                return PerConnection(live.connection.id, value, cut_short=cut_short)
 
             targets = self._targets(connection_id)
             return list(await asyncio.gather(*(filtered(lv) for lv in targets)))
@@ -581,25 +681,60 @@ class ControlPoint:
         draft: Decision,
         work: Callable[[Backend], Awaitable[None]],
     ) -> Decision:
-        """Run a write, record it (also when it failed), then raise or return the Decision."""
+        """Record the attempt, run the write, record its outcome; raise or return the Decision.
+
+        Cut short (Ctrl-C, cancelled, closing window) after the request may have reached
+        the server, the row says "outcome unknown" and the interruption goes on.
+        """
+        row = await asyncio.to_thread(self._keep_in_history, self._history.begin, draft)
         error: UmaDesktopError | None = None
-        async with live.gate:
-            try:
-                await self._guarded(live, work)
-            except UmaDesktopError as exc:
-                error = exc
+        sent = False
+        try:
+            async with live.gate:
+                sent = True
+                try:
+                    await self._guarded(live, work)
+                except UmaDesktopError as exc:
+                    error = exc
+        except BaseException:
+            # Written here and now, not in a thread: the task is being torn down.
+            if sent:
+                cut_short = replace(
+                    draft, at=_now(), ok=False, settled=False, detail=INTERRUPTED_NOTE
+                )
+            else:
+                cut_short = replace(draft, at=_now(), ok=False, detail=NOT_SENT_NOTE)
+            self._keep_in_history(lambda d: self._history.settle(row, d), cut_short)
+            raise
         decision = replace(
             draft, at=_now(), ok=error is None, detail=error.user_message if error else ""
         )
-        try:
-            await asyncio.to_thread(self._history.record, decision)
-        except Exception as exc:  # the decision was taken; say so rather than lose it silently
-            log.error("could not record a decision in the history: %s", exc)
-            self.problems.append(f"A decision could not be written to the history: {exc}")
+        await asyncio.to_thread(
+            self._keep_in_history, lambda d: self._history.settle(row, d), decision
+        )
         if error is not None:
             self._note_failure(live, error)
             raise error
         return decision
+
+    def _keep_in_history(self, write: Callable[[Decision], T], decision: Decision) -> T | None:
+        """``write(decision)``; a history that cannot be written is noted, never fatal."""
+        try:
+            return write(decision)
+        except StorageError as exc:  # the decision goes ahead; say it is not in the history
+            log.error("could not record a decision in the history: %s", exc)
+            note = f"A decision could not be written to the history: {exc.user_message}"
+            if note not in self.problems:
+                self.problems.append(note)
+            return None
+
+    async def _person_label(self, live: _Live, resource_id: str, person: str) -> str:
+        """The person typed by the owner, labelled as requesters are (name and username)."""
+        try:
+            party = await self._guarded(live, lambda b: b.find_person(resource_id, person))
+        except UmaDesktopError:
+            return person  # the write itself will say what is wrong
+        return party.full_label if party is not None else person
 
     def _draft(
         self,
@@ -627,7 +762,7 @@ class ControlPoint:
         if live.snapshot.requests is not None:
             remaining = [r for r in live.snapshot.requests if r.id != request.id]
             live.snapshot = live.snapshot.model_copy(update={"requests": remaining})
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(StorageError):
                 self._snapshots.save(live.connection.id, live.snapshot)
         live.seen_requests.discard(request.id)
 
@@ -642,7 +777,7 @@ class ControlPoint:
             "approve",
             request.resource_id,
             request.resource_name,
-            request.requester.label,
+            request.requester.full_label,
             chosen,
             request_id=request.id,
         )
@@ -659,7 +794,7 @@ class ControlPoint:
             "deny",
             request.resource_id,
             request.resource_name,
-            request.requester.label,
+            request.requester.full_label,
             request.scopes,
             request_id=request.id,
         )
@@ -687,7 +822,7 @@ class ControlPoint:
                     action=action,
                     resource_id=request.resource_id,
                     resource_name=request.resource_name,
-                    party=request.requester.label,
+                    party=request.requester.full_label,
                     scopes=request.scopes,
                     at=_now(),
                     ok=False,
@@ -715,7 +850,7 @@ class ControlPoint:
             "share",
             resource_id,
             self._resource_name(live, resource_id),
-            person,
+            await self._person_label(live, resource_id, person),
             scopes,
             **extra,
         )
@@ -735,23 +870,34 @@ class ControlPoint:
         """Take ``scopes`` (default: all) of a resource away from ``person``."""
         live = self._get(connection_id)
         action = "revoke" if scopes is None else "narrow"
+        if scopes is not None and not scopes:
+            raise ConfigurationError("Choose the scopes to take away, or revoke all.")
         draft = self._draft(
             live,
             action,
             resource_id,
             self._resource_name(live, resource_id),
-            person,
+            await self._person_label(live, resource_id, person),
             scopes or (),
         )
-        if scopes is not None and not scopes:
-            raise ConfigurationError("Choose the scopes to take away, or revoke all.")
         decision = await self._decide(live, draft, lambda b: b.revoke(resource_id, person, scopes))
         self._emit(DataChanged(connection_id))
         return decision
 
     def history(self, limit: int = 500) -> list[Decision]:
-        """Decisions taken in this app, newest first."""
-        return self._history.recent(limit)
+        """Decisions taken in this app, newest first; rows that cannot be read are left out
+        and named in ``problems``. Raises StorageError (HistoryBusyError) when unreadable."""
+        read = self._history.read(limit)
+        if read.skipped:
+            ids = ", ".join(str(row) for row in read.skipped)
+            count = len(read.skipped)
+            note = (
+                f"{count} entr{'y' if count == 1 else 'ies'} of the decision history could "
+                f"not be read and {'is' if count == 1 else 'are'} not shown (row {ids})."
+            )
+            if note not in self.problems:
+                self.problems.append(note)
+        return read.decisions
 
     # -- polling -----------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 Only what the owner sees is stored (resources, pending requests, shared-with-me): no tokens.
 A damaged snapshot is cache, not truth: it is kept aside and the connection starts empty.
+The file is named after the connection id, which is checked first (strict characters), so
+no id can name a file outside the snapshot folder.
 Snapshots are written a slice of items at a time (see ``to_json``) so that saving 10,000
 resources never holds the interpreter lock for long while the window wants it.
 """
@@ -15,9 +17,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from uma_desktop.app.registry import check_connection_id
 from uma_desktop.app.storage import CorruptFileError, atomic_write_text, keep_aside
+from uma_desktop.backends.base import YieldPoint, no_yield
 from uma_desktop.domain import AccessRequest, Resource, SharedWithMe
-from uma_desktop.foreground import yield_to_foreground
+from uma_desktop.errors import StorageError
 
 FORMAT_VERSION = 1
 # Items serialised per call into pydantic's serialiser: about a millisecond each. Between
@@ -35,8 +39,9 @@ class Snapshot(BaseModel):
     shared_with_me: list[SharedWithMe] | None = None
     last_success: datetime | None = None
 
-    def to_json(self) -> str:
-        """The same JSON as ``model_dump_json()``, built a slice of list items at a time."""
+    def to_json(self, yield_point: YieldPoint = no_yield) -> str:
+        """The same JSON as ``model_dump_json()``, built a slice of list items at a time
+        (``yield_point`` runs between slices)."""
         head = self.model_dump_json(exclude=set(_LISTS))
         parts = [head[:-1]]  # the scalar fields, without the closing brace
         for name in _LISTS:
@@ -47,7 +52,7 @@ class Snapshot(BaseModel):
             adapter = _ITEM_LISTS[name]
             slices = []
             for start in range(0, len(items), ITEMS_PER_SLICE):
-                yield_to_foreground()
+                yield_point()
                 slices.append(
                     adapter.dump_json(items[start : start + ITEMS_PER_SLICE])[1:-1].decode()
                 )
@@ -64,11 +69,12 @@ _ITEM_LISTS: dict[str, TypeAdapter[Any]] = {
 
 
 class SnapshotStore:
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, yield_point: YieldPoint = no_yield) -> None:
         self.folder = cache_dir / "snapshots"
+        self._yield = yield_point
 
     def _path(self, connection_id: str) -> Path:
-        return self.folder / f"{connection_id}.json"
+        return self.folder / f"{check_connection_id(connection_id)}.json"
 
     def load(self, connection_id: str) -> Snapshot:
         """The stored snapshot or an empty one; a damaged file raises CorruptFileError."""
@@ -77,6 +83,10 @@ class SnapshotStore:
             raw = path.read_bytes()
         except FileNotFoundError:
             return Snapshot()
+        except OSError as exc:
+            raise StorageError(
+                f"The saved data of {connection_id} could not be read ({exc.strerror})."
+            ) from None
         try:
             return Snapshot.model_validate_json(raw)
         except ValidationError:
@@ -88,7 +98,13 @@ class SnapshotStore:
             ) from None
 
     def save(self, connection_id: str, snapshot: Snapshot) -> None:
-        atomic_write_text(self._path(connection_id), snapshot.to_json())
+        """Raises StorageError when the cache folder cannot be written."""
+        atomic_write_text(self._path(connection_id), snapshot.to_json(self._yield))
 
     def delete(self, connection_id: str) -> None:
-        self._path(connection_id).unlink(missing_ok=True)
+        try:
+            self._path(connection_id).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"The saved data of {connection_id} could not be deleted ({exc.strerror})."
+            ) from None

@@ -20,6 +20,8 @@ class ConnectionStatus(StrEnum):
     ERROR = "error"  # the server answered with something unusable, or failed otherwise
     LOGIN_NEEDED = "login_needed"
     LOADING = "loading"
+    # A login is kept on this machine; no server was asked yet in this process (the CLI).
+    LOGGED_IN = "logged_in"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class PerConnection(Generic[T]):
     value: T | None
     error: UmaDesktopError | None = None
     stale: bool = False  # value comes from the last-known snapshot
+    cut_short: str = ""  # why the server's listing was not read to its end (empty: it was)
 
     @property
     def ok(self) -> bool:

@@ -1,4 +1,8 @@
-"""Small, careful file helpers: atomic writes, and corrupt files kept aside, never lost."""
+"""Small, careful file helpers: atomic private writes, and corrupt files kept aside, never lost.
+
+A write that fails (read-only folder, full disk) raises :class:`StorageError` with the path
+and the reason, and leaves the old file as it was.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from uma_desktop.errors import ConfigurationError
+from uma_desktop.errors import ConfigurationError, StorageError
+from uma_desktop.paths import make_private_dir
 
 
 class CorruptFileError(ConfigurationError):
@@ -21,19 +26,30 @@ class CorruptFileError(ConfigurationError):
         self.kept_at = kept_at
 
 
+def cannot_save(path: Path, exc: OSError) -> StorageError:
+    return StorageError(f"Could not save {path}: {exc.strerror or exc}. Nothing was changed.")
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so a reader sees the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Replace ``path`` with ``text`` (mode 0600) so a reader sees the old or the new file,
+    never half. Raises StorageError when the folder cannot be written."""
+    try:
+        make_private_dir(path.parent)
+        # mkstemp creates the file 0600, and os.replace keeps that mode.
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise cannot_save(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
+        if isinstance(exc, OSError):
+            raise cannot_save(path, exc) from None
         raise
 
 
@@ -41,11 +57,19 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True))
 
 
+def set_aside_stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
 def keep_aside(path: Path) -> Path:
     """Rename a bad file to ``<name>.corrupt-<UTC time>`` next to it and return the new path."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    os.replace(path, target)
+    target = path.with_name(f"{path.name}.corrupt-{set_aside_stamp()}")
+    try:
+        os.replace(path, target)
+    except OSError as exc:
+        raise StorageError(
+            f"{path} is damaged and could not be set aside ({exc.strerror or exc})."
+        ) from None
     return target
 
 
@@ -56,7 +80,7 @@ def read_json(path: Path, what: str) -> Any | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ConfigurationError(f"Could not read the {what} at {path}: {exc.strerror}.") from None
+        raise StorageError(f"Could not read the {what} at {path}: {exc.strerror}.") from None
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):

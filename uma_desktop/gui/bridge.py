@@ -3,7 +3,8 @@
 ``Bridge.submit`` schedules a coroutine on the loop (``run_coroutine_threadsafe``) and hands
 its result or error back on the GUI thread through a queued signal; the GUI thread never
 waits on a future. ControlPoint events arrive on the loop thread and are re-emitted as Qt
-signals, so every slot runs on the GUI thread (Electrum's shape, desktop-style.md §2).
+signals, so every slot runs on the GUI thread. Views do not call ``submit``: they start
+named workers through the controller (``gui/workers.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
+from uma_desktop.app import DataChanged, NewRequests, RequestsChanged, StatusChanged
 from uma_desktop.foreground import yield_to_foreground
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,6 @@ class _ForegroundFirstSelector(selectors.DefaultSelector):
 class _Outcome:
     on_done: DoneCallback | None
     on_error: ErrorCallback | None
-    owner: QObject | None
     result: Any
     error: BaseException | None
 
@@ -88,10 +89,6 @@ class Bridge(QObject):
         return self._closing
 
     @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        return self._loop
-
-    @property
     def thread_id(self) -> int:
         """The OS id of the core's loop thread (for diagnostics)."""
         return self._thread.native_id or 0
@@ -107,14 +104,10 @@ class Bridge(QObject):
         coro: Coroutine[Any, Any, Any],
         on_done: DoneCallback | None = None,
         on_error: ErrorCallback | None = None,
-        *,
-        owner: QObject | None = None,
     ) -> concurrent.futures.Future[Any]:
         """Run ``coro`` on the loop; ``on_done(result)`` or ``on_error(exc)`` run on the GUI thread.
 
-        When ``owner`` is given and has been deleted by the time the result arrives, the
-        callbacks are dropped (a closed dialog must not receive late answers). Without
-        ``on_error`` the error goes to ``unhandled_error``. Cancelling the returned future
+        Without ``on_error`` the error goes to ``unhandled_error``. Cancelling the returned future
         cancels the coroutine; no callback runs then. After ``shutdown`` nothing runs: late
         work (a slot or timer still firing while the window closes) is dropped quietly and
         a cancelled future is returned.
@@ -134,7 +127,7 @@ class Bridge(QObject):
                 return
             error = fut.exception()
             result = None if error is not None else fut.result()
-            self._finished.emit(_Outcome(on_done, on_error, owner, result, error))
+            self._finished.emit(_Outcome(on_done, on_error, result, error))
 
         future.add_done_callback(finished)
         return future
@@ -142,8 +135,6 @@ class Bridge(QObject):
     @Slot(object)
     def _deliver(self, outcome: _Outcome) -> None:
         if self._closing:  # queued before shutdown, arrived after it: the window is going
-            return
-        if outcome.owner is not None and not shiboken6.isValid(outcome.owner):
             return
         if outcome.error is None:
             if outcome.on_done is not None:
@@ -158,15 +149,17 @@ class Bridge(QObject):
         if self._closing:
             return
         self.event_received.emit(event)
-        kind = type(event).__name__
-        if kind == "StatusChanged":
-            self.status_changed.emit(event.state)  # type: ignore[attr-defined]
-        elif kind == "RequestsChanged":
-            self.requests_changed.emit()
-        elif kind == "NewRequests":
-            self.new_requests.emit(list(event.requests))  # type: ignore[attr-defined]
-        elif kind == "DataChanged":
-            self.data_changed.emit(event.connection_id)  # type: ignore[attr-defined]
+        match event:
+            case StatusChanged(state=state):
+                self.status_changed.emit(state)
+            case RequestsChanged():
+                self.requests_changed.emit()
+            case NewRequests(requests=requests):
+                self.new_requests.emit(list(requests))
+            case DataChanged(connection_id=connection_id):
+                self.data_changed.emit(connection_id)
+            case _:
+                pass  # other events (ConnectionsChanged) reach listeners of event_received
 
     def call_soon(self, func: Callable[[], Any]) -> None:
         """Run a plain function on the loop thread (for loop-affine objects); after

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import concurrent.futures
+import html
+import logging
 from typing import Any
+from urllib.parse import urlsplit
 
-from PySide6.QtCore import QObject, QPoint, Qt, Signal
-from PySide6.QtGui import QAction, QFont, QGuiApplication
+from PySide6.QtCore import QPoint, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -27,10 +29,15 @@ from PySide6.QtWidgets import (
 
 from uma_desktop.app import ConnectionState, ConnectionStatus
 from uma_desktop.domain import BackendKind, Connection
-from uma_desktop.errors import BrowserUnavailableError
+from uma_desktop.errors import BrowserUnavailableError, SecurityCheckError, UmaDesktopError
 from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import error_text
 from uma_desktop.gui.icons import icon, status_icon
+from uma_desktop.gui.widgets import PlainLabel, rich_tooltip
+from uma_desktop.gui.workers import Worker
+from uma_desktop.oauth.discovery import check_url
+
+log = logging.getLogger(__name__)
 
 STATUS_TEXT = {
     ConnectionStatus.OK: "Up to date",
@@ -116,7 +123,7 @@ class ConnectionsPanel(QWidget):
             tip.append(
                 "Last refreshed " + state.last_success.astimezone().strftime("%Y-%m-%d %H:%M")
             )
-        item.setToolTip("\n".join(tip))
+        item.setToolTip(rich_tooltip("\n".join(tip)))
         item.setData(
             Qt.ItemDataRole.AccessibleTextRole, f"{state.connection.display_name}: {status_text}"
         )
@@ -165,10 +172,35 @@ class ConnectionsPanel(QWidget):
         menu.popup(self.list.viewport().mapToGlobal(pos))
 
 
-class _DeviceCodeRelay(QObject):
-    """Carries the device code from the core's loop thread to the dialog (queued signal)."""
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
 
-    code = Signal(object)
+
+def device_link(verification_uri: str, verification_uri_complete: str | None) -> str:
+    """The one address the device dialog shows and opens.
+
+    Both addresses come from the server: ``verification_uri`` must be https (http only on
+    a loopback host), like an issuer; ``verification_uri_complete`` (the address with the
+    code filled in) is used only when it passes the same check and has the same origin —
+    otherwise it is ignored. Raises SecurityCheckError when ``verification_uri`` is unusable.
+    """
+    try:
+        link = check_url(verification_uri, "device login address")
+    except UmaDesktopError as exc:
+        raise SecurityCheckError(
+            f"The server gave an unusable address for the code login; it was refused. {exc}"
+        ) from None
+    if verification_uri_complete:
+        try:
+            complete = check_url(verification_uri_complete, "device login address")
+        except UmaDesktopError:
+            complete = None
+        if complete is not None and _origin(complete) == _origin(link):
+            return complete
+        log.warning("ignored a device login address on another origin or scheme")
+    return link
 
 
 class AddConnectionDialog(QDialog):
@@ -188,20 +220,21 @@ class AddConnectionDialog(QDialog):
         super().__init__(parent)
         self.controller = controller
         self.connection = connection
-        self._future: concurrent.futures.Future[Any] | None = None
-        self._relay = _DeviceCodeRelay(self)
-        self._relay.code.connect(self._show_device_code)
+        self._worker: Worker | None = None
+        self.device_link: str | None = None  # the validated address the device link opens
         self.setObjectName("addConnectionDialog")
         self.setWindowTitle("Log in" if connection else "Add server")
         self.setMinimumWidth(480)
 
         layout = QVBoxLayout(self)
         intro = QLabel(
-            f"Log in to <b>{connection.display_name}</b> ({connection.issuer})."
+            f"Log in to <b>{html.escape(connection.display_name)}</b> "
+            f"({html.escape(connection.issuer)})."
             if connection
             else "Type the address of your authorization server. UMA Desktop finds out what "
             "kind of server it is, then opens your web browser so you can log in."
         )
+        intro.setTextFormat(Qt.TextFormat.RichText)  # composed here, every value escaped
         intro.setWordWrap(True)
         layout.addWidget(intro)
 
@@ -229,7 +262,7 @@ class AddConnectionDialog(QDialog):
         form.addRow(self.use_device)
         layout.addLayout(form)
 
-        self.progress = QLabel("")
+        self.progress = PlainLabel("")
         self.progress.setObjectName("loginProgress")
         self.progress.setWordWrap(True)
         self.progress.setAccessibleName("Progress")
@@ -242,10 +275,14 @@ class AddConnectionDialog(QDialog):
         device_layout = QVBoxLayout(self.device_box)
         device_layout.addWidget(QLabel("Open this address on any device and type the code:"))
         self.device_url = QLabel()
-        self.device_url.setOpenExternalLinks(True)
+        self.device_url.setObjectName("deviceUrl")
+        self.device_url.setTextFormat(Qt.TextFormat.RichText)  # a link composed here, escaped
+        # Not setOpenExternalLinks: a click opens the validated address, whatever the markup.
+        self.device_url.setOpenExternalLinks(False)
+        self.device_url.linkActivated.connect(self.open_device_link)
         self.device_url.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.device_url.setAccessibleName("Address to open")
-        self.user_code = QLabel()
+        self.user_code = PlainLabel()
         self.user_code.setObjectName("userCode")
         self.user_code.setAccessibleName("Code to type")
         code_font = QFont(self.user_code.font())
@@ -286,15 +323,13 @@ class AddConnectionDialog(QDialog):
                 return
             kind = KIND_CHOICES[self.kind.currentIndex()][1]
             self.progress.setText(f"Looking up {issuer}…")
-            self._future = self.controller.run(
-                self.controller.control.add_connection(
-                    issuer,
-                    kind=kind,
-                    display_name=self.display_name.text().strip() or None,
-                    remember=self.remember.isChecked(),
-                ),
-                self._added,
-                self._failed,
+            self._worker = self.controller.add_connection(
+                issuer,
+                kind=kind,
+                display_name=self.display_name.text().strip() or None,
+                remember=self.remember.isChecked(),
+                on_done=self._added,
+                on_error=self._failed,
                 owner=self,
             )
         else:
@@ -322,29 +357,44 @@ class AddConnectionDialog(QDialog):
                 else "\nYour web browser opens; log in there, then come back here."
             )
         )
-        self._future = self.controller.login(
+        self._worker = self.controller.login(
             self.connection.id,
             device=device,
-            on_device_code=self._relay.code.emit,
+            on_device_code=self._show_device_code,
             on_done=self._logged_in,
             on_error=self._failed,
             owner=self,
         )
 
     def _show_device_code(self, code: Any) -> None:
-        url = getattr(code, "verification_uri_complete", None) or code.verification_uri
-        self.device_url.setText(f'<a href="{url}">{code.verification_uri}</a>')
+        try:
+            link = device_link(code.verification_uri, code.verification_uri_complete)
+        except SecurityCheckError as exc:
+            if self._worker is not None:
+                self._worker.cancel()
+                self._worker = None
+            self._fail_text(error_text(exc))
+            return
+        self.device_link = link
+        escaped = html.escape(link, quote=True)
+        self.device_url.setText(f'<a href="{escaped}">{escaped}</a>')
+        self.device_url.setToolTip(rich_tooltip(link))
         self.user_code.setText(code.user_code)
         self.device_box.show()
 
+    def open_device_link(self, _href: str = "") -> None:
+        """Open the validated device login address (the one the dialog shows)."""
+        if self.device_link is not None:
+            QDesktopServices.openUrl(QUrl(self.device_link, QUrl.ParsingMode.StrictMode))
+
     def _logged_in(self, state: ConnectionState) -> None:
-        self._future = None
+        self._worker = None
         who = state.connection.username or "you"
         self.progress.setText(f"Logged in as {who}.")
         self.accept()
 
     def _failed(self, exc: BaseException) -> None:
-        self._future = None
+        self._worker = None
         if (
             self.connection is not None
             and not self.use_device.isChecked()
@@ -358,7 +408,7 @@ class AddConnectionDialog(QDialog):
         self._fail_text(error_text(exc))
 
     def _fail_text(self, text: str) -> None:
-        self.progress.setText(f"<span style='color:#d13b3b'>⚠</span> {text}")
+        self.progress.setText(f"⚠ {text}")
         self._set_busy(False)
         if self.connection is not None:
             self.connect_button.setText("Try logging in again")
@@ -370,7 +420,7 @@ class AddConnectionDialog(QDialog):
         self.use_device.setEnabled(not busy)
 
     def reject(self) -> None:
-        if self._future is not None:
-            self._future.cancel()
-            self._future = None
+        if self._worker is not None:
+            self._worker.cancel()
+            self._worker = None
         super().reject()

@@ -1,24 +1,42 @@
 """The GUI-side state over one ControlPoint: connection states and the shared table models.
 
-Every call to the core goes through ``Bridge.submit``; results land here on the GUI thread
-and update the models. Views read these models and call these methods; they never touch
+Every call to the core runs as a named worker (``gui/workers.py``) on the bridge's loop;
+results land on the GUI thread through the worker's ``on_done`` / ``on_error`` and update the
+models. Views read these models and call these methods; they never touch
 the ControlPoint themselves. Reads are per connection, so one server's answer appears as
 soon as it arrives and a dead server never holds up the others.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from uma_desktop.app import ConnectionState, ConnectionStatus, ControlPoint, PerConnection
+from uma_desktop.app import (
+    ConnectionsChanged,
+    ConnectionState,
+    ConnectionStatus,
+    ControlPoint,
+    PerConnection,
+)
 from uma_desktop.backends.base import Capability
-from uma_desktop.domain import AccessRequest, Decision, Resource, SharedWithMe
+from uma_desktop.demo import Demo
+from uma_desktop.domain import (
+    AccessRequest,
+    BackendKind,
+    Connection,
+    Decision,
+    Party,
+    Resource,
+    Share,
+    SharedWithMe,
+)
 from uma_desktop.foreground import yield_to_foreground
 from uma_desktop.gui.bridge import Bridge
 from uma_desktop.gui.models import (
@@ -29,6 +47,7 @@ from uma_desktop.gui.models import (
     SharedWithMeModel,
 )
 from uma_desktop.gui.settings import Favourites
+from uma_desktop.gui.workers import Worker, WorkerManager
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +55,25 @@ log = logging.getLogger(__name__)
 async def _call(func: Callable[[], Any]) -> Any:
     """Run a plain (non-network) ControlPoint method on the loop thread that owns it."""
     return func()
+
+
+class _Relay(QObject):
+    """Calls ``callback`` on the GUI thread with values sent from the core's loop thread."""
+
+    _sent = Signal(object)
+
+    def __init__(self, callback: Callable[[Any], None], parent: QObject) -> None:
+        super().__init__(parent)
+        self._callback = callback
+        self._sent.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    def send(self, value: Any) -> None:
+        """Safe to call from any thread."""
+        self._sent.emit(value)
+
+    @Slot(object)
+    def _deliver(self, value: Any) -> None:
+        self._callback(value)
 
 
 ROWS_PER_YIELD = 500  # table rows built between yields to the window
@@ -116,8 +154,9 @@ class Controller(QObject):
         self.requests = RequestsModel(self.server_name, self)
         self.shared_with_me = SharedWithMeModel(self.server_name, self)
         self.history = HistoryModel(self.server_name, self)
-        self._in_flight = 0
-        self._polling = False
+        self.workers = WorkerManager(bridge, self)
+        self.workers.busy_changed.connect(self.busy_changed)
+        self.workers.unhandled_error.connect(bridge.unhandled_error)
         self.resources.loading_finished.connect(self.resources_loaded)
         self.resources.loading_finished.connect(self._resources_settled)
         for signal in (
@@ -136,37 +175,27 @@ class Controller(QObject):
     def run(
         self,
         coro: Coroutine[Any, Any, Any],
+        *,
+        name: str,
+        group: str = "default",
+        exclusive: bool = False,
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
-        *,
         owner: QObject | None = None,
-    ) -> Any:
-        """Submit ``coro`` and keep a busy count for the status bar."""
-        self._in_flight += 1
-        if self._in_flight == 1:
-            self.busy_changed.emit(True)
-
-        def settle() -> None:
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self.busy_changed.emit(False)
-
-        def done(value: Any) -> None:
-            settle()
-            if on_done is not None:
-                on_done(value)
-
-        def failed(exc: BaseException) -> None:
-            settle()
-            if on_error is not None:
-                on_error(exc)
-            else:
-                self.bridge.unhandled_error.emit(exc)
-
-        return self.bridge.submit(coro, done, failed, owner=owner)
+    ) -> Worker:
+        """Run ``coro`` on the core's loop as a named worker (see ``WorkerManager.run``)."""
+        return self.workers.run(
+            coro,
+            name=name,
+            group=group,
+            exclusive=exclusive,
+            on_done=on_done,
+            on_error=on_error,
+            owner=owner,
+        )
 
     def is_busy(self) -> bool:
-        return self._in_flight > 0
+        return self.workers.is_busy()
 
     # --- connections ---------------------------------------------------------------------
     def server_name(self, connection_id: str) -> str:
@@ -215,7 +244,7 @@ class Controller(QObject):
             ]
             return states, rows, control.cached_requests(), list(control.problems)
 
-        self.run(_call(last_known), opened)
+        self.run(_call(last_known), name="open last-known data", on_done=opened)
 
     def reload_connections(self, then: Callable[[], None] | None = None) -> None:
         def done(states: list[ConnectionState]) -> None:
@@ -223,7 +252,7 @@ class Controller(QObject):
             if then is not None:
                 then()
 
-        self.run(_call(self.control.connections), done)
+        self.run(_call(self.control.connections), name="list connections", on_done=done)
 
     def _set_states(self, states: Sequence[ConnectionState]) -> None:
         known = {s.connection.id for s in states}
@@ -240,8 +269,11 @@ class Controller(QObject):
         self.connections_updated.emit()
 
     def _on_event(self, event: object) -> None:
-        if type(event).__name__ == "ConnectionsChanged":
-            self.reload_connections()
+        match event:
+            case ConnectionsChanged():
+                self.reload_connections()
+            case _:
+                pass  # the bridge turns the other events into their own signals
 
     def login(
         self,
@@ -252,7 +284,7 @@ class Controller(QObject):
         on_done: Callable[[ConnectionState], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         owner: QObject | None = None,
-    ) -> Any:
+    ) -> Worker:
         def done(state: ConnectionState) -> None:
             self.states[state.connection.id] = state
             self.connections_updated.emit()
@@ -260,18 +292,84 @@ class Controller(QObject):
             if on_done is not None:
                 on_done(state)
 
+        # the device code is announced on the core's thread; the caller gets it on this one
+        relay = _Relay(on_device_code or (lambda _code: None), owner or self)
+
+        def failed(exc: BaseException) -> None:
+            relay.deleteLater()
+            if on_error is not None:
+                on_error(exc)
+            else:
+                self.bridge.unhandled_error.emit(exc)
+
+        def succeeded(state: ConnectionState) -> None:
+            relay.deleteLater()
+            done(state)
+
         return self.run(
-            self.control.login(connection_id, device=device, on_device_code=on_device_code),
-            done,
-            on_error,
+            self.control.login(connection_id, device=device, on_device_code=relay.send),
+            name=f"log in to {connection_id}",
+            group="login",
+            on_done=succeeded,
+            on_error=failed,
+            owner=owner,
+        )
+
+    def add_connection(
+        self,
+        issuer: str,
+        *,
+        kind: BackendKind | None,
+        display_name: str | None,
+        remember: bool,
+        on_done: Callable[[Connection], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> Worker:
+        """Discover the server at ``issuer`` and add it (no login yet)."""
+        return self.run(
+            self.control.add_connection(
+                issuer, kind=kind, display_name=display_name, remember=remember
+            ),
+            name=f"add {issuer}",
+            on_done=on_done,
+            on_error=on_error,
             owner=owner,
         )
 
     def logout(self, connection_id: str) -> None:
-        self.run(self.control.logout(connection_id), lambda _: self.reload_connections())
+        self.run(
+            self.control.logout(connection_id),
+            name=f"log out of {connection_id}",
+            on_done=lambda _: self.reload_connections(),
+        )
 
     def remove_connection(self, connection_id: str) -> None:
-        self.run(self.control.remove_connection(connection_id), lambda _: self.reload_connections())
+        self.run(
+            self.control.remove_connection(connection_id),
+            name=f"remove {connection_id}",
+            on_done=lambda _: self.reload_connections(),
+        )
+
+    def start_demo(
+        self,
+        demo: Demo,
+        *,
+        on_done: Callable[[list[str]], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> Worker:
+        """Start the demo's servers and sign its user in to each; ``on_done(connection ids)``."""
+        control = self.control
+
+        async def boot() -> list[str]:
+            await asyncio.to_thread(demo.start)
+            demo.install_browser()
+            return await demo.connect(control)
+
+        return self.run(
+            boot(), name="start the demo", on_done=on_done, on_error=on_error, owner=owner
+        )
 
     # --- reads ---------------------------------------------------------------------------
     def refresh_all(self, connection_id: str | None = None) -> None:
@@ -305,7 +403,13 @@ class Controller(QObject):
                 for part in results
             ]
 
-        self.run(load(), self._apply_rows, self._report)
+        self.run(
+            load(),
+            name=f"load resources of {connection_id}",
+            group="resources",
+            on_done=self._apply_rows,
+            on_error=self._report,
+        )
 
     def _resources_settled(self, _connection_id: str) -> None:
         if not self.resources.is_loading():
@@ -333,14 +437,18 @@ class Controller(QObject):
         for cid in ids:
             self.run(
                 self.control.requests(connection_id=cid),
-                self._apply_requests,
-                self._report,
+                name=f"load requests of {cid}",
+                group="requests",
+                on_done=self._apply_requests,
+                on_error=self._report,
             )
 
     def _reload_cached_requests(self) -> None:
         self.run(
             _call(self.control.cached_requests),
-            self._apply_requests,
+            name="read last-known requests",
+            group="requests",
+            on_done=self._apply_requests,
         )
 
     def _apply_requests(self, results: list[PerConnection[list[AccessRequest]]]) -> None:
@@ -366,13 +474,70 @@ class Controller(QObject):
                 if part.value is not None:
                     self.shared_with_me.replace_group(part.connection_id, part.value)
 
-        self.run(self.control.shared_with_me(connection_id=connection_id), done, self._report)
+        self.run(
+            self.control.shared_with_me(connection_id=connection_id),
+            name=f"load shared with me of {connection_id or 'every server'}",
+            group="shared with me",
+            on_done=done,
+            on_error=self._report,
+        )
 
     def refresh_history(self) -> None:
-        self.run(_call(self.control.history), self.history.set_rows)
+        self.run(
+            _call(self.control.history),
+            name="read history",
+            group="history",
+            on_done=self.history.set_rows,
+        )
 
     def poll_now(self) -> None:
-        self.run(self.control.poll_once(), lambda _: None, self._report)
+        self.run(
+            self.control.poll_once(),
+            name="poll for requests",
+            on_done=lambda _: None,
+            on_error=self._report,
+        )
+
+    def load_shares(
+        self,
+        connection_id: str,
+        resource_id: str,
+        *,
+        on_done: Callable[[list[Share]], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> Worker:
+        """Who has access to one resource. One load at a time: a new one cancels the last."""
+        return self.run(
+            self.control.shares(connection_id, resource_id),
+            name=f"load shares of {resource_id}",
+            group="resource shares",
+            exclusive=True,
+            on_done=on_done,
+            on_error=on_error,
+            owner=owner,
+        )
+
+    def find_person(
+        self,
+        connection_id: str,
+        resource_id: str,
+        query: str,
+        *,
+        on_done: Callable[[Party | None], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> Worker:
+        """Look a person up on the server of a resource; the newest lookup wins."""
+        return self.run(
+            self.control.find_person(connection_id, resource_id, query),
+            name=f"look up {query}",
+            group="person lookup",
+            exclusive=True,
+            on_done=on_done,
+            on_error=on_error,
+            owner=owner,
+        )
 
     def _report(self, exc: BaseException) -> None:
         """Per-server read failures show in the sidebar status; log the rest."""
@@ -395,12 +560,12 @@ class Controller(QObject):
         scopes: Sequence[str] | None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
-        self._run_decision(self.control.approve(request, scopes), None, on_error)
+        self._run_decision(self.control.approve(request, scopes), "approve", None, on_error)
 
     def deny(
         self, request: AccessRequest, on_error: Callable[[BaseException], None] | None = None
     ) -> None:
-        self._run_decision(self.control.deny(request), None, on_error)
+        self._run_decision(self.control.deny(request), "deny", None, on_error)
 
     def bulk(
         self,
@@ -413,7 +578,12 @@ class Controller(QObject):
             if on_done is not None:
                 on_done(decisions)
 
-        self.run(self.control.bulk(action, list(requests)), done)  # type: ignore[arg-type]
+        self.run(
+            self.control.bulk(action, list(requests)),  # type: ignore[arg-type]
+            name=f"{action} {len(requests)} requests",
+            group="decisions",
+            on_done=done,
+        )
 
     def share(
         self,
@@ -428,6 +598,7 @@ class Controller(QObject):
     ) -> None:
         self._run_decision(
             self.control.share(connection_id, resource_id, person, scopes, expires_at),
+            "share",
             on_done,
             on_error,
             owner,
@@ -445,6 +616,7 @@ class Controller(QObject):
     ) -> None:
         self._run_decision(
             self.control.revoke(connection_id, resource_id, person, scopes),
+            "revoke",
             on_done,
             on_error,
             owner,
@@ -453,6 +625,7 @@ class Controller(QObject):
     def _run_decision(
         self,
         coro: Coroutine[Any, Any, Decision],
+        action: str,
         on_done: Callable[[Decision], None] | None,
         on_error: Callable[[BaseException], None] | None,
         owner: QObject | None = None,
@@ -464,7 +637,14 @@ class Controller(QObject):
             if on_done is not None:
                 on_done(decision)
 
-        self.run(coro, done, self._after_failure(on_error), owner=owner)
+        self.run(
+            coro,
+            name=action,
+            group="decisions",
+            on_done=done,
+            on_error=self._after_failure(on_error),
+            owner=owner,
+        )
 
     def _after_failure(
         self, on_error: Callable[[BaseException], None] | None

@@ -38,6 +38,8 @@ from PySide6.QtWidgets import (
 from uma_desktop.demo import REQUESTING_PARTIES, Attempt, Demo, DemoResource, Outcome
 from uma_desktop.gui.errors import show_error
 from uma_desktop.gui.trace_view import install_trace_page
+from uma_desktop.gui.widgets import rich_tooltip
+from uma_desktop.gui.workers import WorkerManager
 from uma_desktop.oauth import install_redaction
 from uma_desktop.trace import TraceRecorder
 
@@ -66,7 +68,7 @@ class RequestingPartyPanel(QWidget):
     def __init__(
         self,
         demo: Demo,
-        bridge: Any,
+        workers: WorkerManager,
         parent: QWidget | None = None,
         *,
         auto_retry: bool = True,
@@ -74,7 +76,7 @@ class RequestingPartyPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("requestingPartyPanel")
         self.demo = demo
-        self.bridge = bridge
+        self.workers = workers
         self.auto_retry = auto_retry
         self._attempts: dict[int, Attempt] = {}
         self._busy: set[int] = set()
@@ -262,7 +264,14 @@ class RequestingPartyPanel(QWidget):
             self._selection_changed()
 
         # After shutdown (a late timer) the bridge drops the work quietly.
-        self.bridge.submit(asyncio.to_thread(work), finished, failed, owner=self)
+        self.workers.run(
+            asyncio.to_thread(work),
+            name=f"requesting party attempt {number}" if number else "requesting party attempt",
+            group="requesting party",
+            on_done=finished,
+            on_error=failed,
+            owner=self,
+        )
 
     # -- showing -------------------------------------------------------------------------
 
@@ -299,7 +308,7 @@ class RequestingPartyPanel(QWidget):
         )
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
-            item.setToolTip(attempt.message or text)
+            item.setToolTip(rich_tooltip(attempt.message or text))
             if column == 0:
                 item.setData(Qt.ItemDataRole.UserRole, attempt.number)
             if column == 4:
@@ -365,7 +374,7 @@ class DemoSession(QObject):
     def __init__(self, window: Any, bridge: Any, demo: Demo, recorder: TraceRecorder) -> None:
         super().__init__(window)
         self.window = window
-        self.bridge = bridge
+        self.workers = WorkerManager(bridge, self)  # the demo's own work, apart from the core's
         self.demo = demo
         self.recorder = recorder
         self.trace_view = install_trace_page(window, recorder)
@@ -381,21 +390,16 @@ class DemoSession(QObject):
     def start(self) -> None:
         """Start the servers and sign alice in, off the GUI thread."""
         self._status("Starting the demo servers…")
-        control = self.window.controller.control
-
-        async def boot() -> list[str]:
-            await asyncio.to_thread(self.demo.start)
-            self.demo.install_browser()
-            return await self.demo.connect(control)
-
-        self.bridge.submit(boot(), self._booted, self._boot_failed, owner=self)
+        self.window.controller.start_demo(
+            self.demo, on_done=self._booted, on_error=self._boot_failed, owner=self
+        )
 
     def _booted(self, connection_ids: list[str]) -> None:
         self.connection_ids = connection_ids
         for server in self.demo.servers:
             if server.connection_id:
                 self.trace_view.name_connection(server.connection_id, server.name)
-        self.panel = RequestingPartyPanel(self.demo, self.bridge)
+        self.panel = RequestingPartyPanel(self.demo, self.workers)
         self.panel.attempt_updated.connect(self._attempt_updated)
         self.window.add_page("requesting-party", "Requesting party", self.panel, "person")
         controller = self.window.controller

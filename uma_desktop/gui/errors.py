@@ -1,4 +1,4 @@
-"""Two error paths (desktop-style.md P9).
+"""Two error paths: expected failures and bugs.
 
 Expected failures are typed ``UmaDesktopError``s: ``show_error`` shows their human message.
 Anything else is a bug: the excepthook dialog shows copyable details (the traceback; the core
@@ -44,6 +44,7 @@ def show_error(parent: QWidget | None, exc: BaseException, title: str = "UMA Des
     box = QMessageBox(
         QMessageBox.Icon.Warning, title, error_text(exc), QMessageBox.StandardButton.Ok, parent
     )
+    box.setTextFormat(Qt.TextFormat.PlainText)  # error texts can carry server words
     box.setObjectName("errorBox")
     box.setAccessibleName("Error")
     box.setWindowModality(Qt.WindowModality.WindowModal)

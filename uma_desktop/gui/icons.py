@@ -28,11 +28,6 @@ def svg_text(name: str) -> str:
     return resources.files(_PACKAGE).joinpath("icons", f"{name}.svg").read_text(encoding="utf-8")
 
 
-def icon_names() -> list[str]:
-    folder = resources.files(_PACKAGE).joinpath("icons")
-    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".svg"))
-
-
 def _text_colour() -> QColor:
     app = QGuiApplication.instance()
     if app is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
@@ -26,7 +27,7 @@ from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import error_text
 from uma_desktop.gui.icons import icon
 from uma_desktop.gui.models import ObjectFilterProxy, ObjectRole, RequestsModel, age_text
-from uma_desktop.gui.resources_view import DataTable, EmptyState, configure_table
+from uma_desktop.gui.widgets import DataTable, EmptyState, PlainLabel, configure_table
 
 
 class RequestsPage(QWidget):
@@ -102,9 +103,9 @@ class RequestsPage(QWidget):
         self.summary = QLabel()
         self.summary.setObjectName("requestSummary")
         self.summary.setWordWrap(True)
-        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)  # composed here, server text escaped
         self.scope_area = QVBoxLayout()
-        self.scope_hint = QLabel()
+        self.scope_hint = PlainLabel()
         self.scope_hint.setWordWrap(True)
         self.scope_hint.setEnabled(False)
         self.scope_boxes: dict[str, QCheckBox] = {}
@@ -118,7 +119,7 @@ class RequestsPage(QWidget):
         buttons.addWidget(self.approve_button)
         buttons.addWidget(self.deny_button)
         buttons.addStretch(1)
-        self.result_label = QLabel()
+        self.result_label = PlainLabel()
         self.result_label.setObjectName("decisionResult")
         self.result_label.setWordWrap(True)
         self.result_label.setAccessibleName("Last decision")
@@ -218,10 +219,10 @@ class RequestsPage(QWidget):
             request = selected[0]
             server = self.controller.server_name(request.connection_id)
             self.summary.setText(
-                f"<b>{_esc(request.requester.label)}</b> asks for access to "
-                f"<b>{_esc(request.resource_name)}</b> on {_esc(server)}"
+                f"<b>{html.escape(request.requester.label)}</b> asks for access to "
+                f"<b>{html.escape(request.resource_name)}</b> on {html.escape(server)}"
                 f" · {age_text(request.requested_at)}"
-                + (f"<br>via {_esc(request.client_id)}" if request.client_id else "")
+                + (f"<br>via {html.escape(request.client_id)}" if request.client_id else "")
             )
             subset = Capability.SCOPE_SUBSET in self.controller.capabilities(request.connection_id)
             for n, scope in enumerate(request.scopes, start=1):
@@ -325,9 +326,9 @@ class RequestsPage(QWidget):
             verb = {"approve": "Approved", "deny": "Denied"}.get(d.action, d.action)
             what = f" ({', '.join(d.scopes)})" if d.action == "approve" else ""
             self.result_label.setText(
-                f"{verb} {d.party}'s request for {d.resource_name}{what}."
+                f"{verb} the request of {d.party} for {d.resource_name}{what}."
                 if d.ok
-                else f"Could not {d.action} {d.party}'s request: {d.detail}"
+                else f"Could not {d.action} the request of {d.party}: {d.detail}"
             )
         self._selection_changed()
         self.decided.emit(done)
@@ -362,7 +363,3 @@ class RequestsPage(QWidget):
             else:
                 menu.addAction(action)
         menu.popup(self.table.viewport().mapToGlobal(pos))
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

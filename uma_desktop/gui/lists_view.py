@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QLabel, QStackedLayout, QVBoxLayout, QWidget
 
 from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.models import ObjectFilterProxy, ObjectTableModel
-from uma_desktop.gui.resources_view import DataTable, EmptyState, configure_table
+from uma_desktop.gui.widgets import DataTable, EmptyState, configure_table
 
 
 class TablePage(QWidget):

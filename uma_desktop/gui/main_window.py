@@ -35,9 +35,10 @@ from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import show_error
 from uma_desktop.gui.inbox_view import RequestsPage
 from uma_desktop.gui.lists_view import history_page, shared_with_me_page
-from uma_desktop.gui.resources_view import ResourcesPage
+from uma_desktop.gui.resources_page import ResourcesPage
 from uma_desktop.gui.settings import UiState
 from uma_desktop.gui.trace_view import TraceView, install_trace_page
+from uma_desktop.gui.widgets import notification_text
 
 PageKeyRole = Qt.ItemDataRole.UserRole + 20
 APP_ID = "org.umadesktop.UmaDesktop"
@@ -326,7 +327,9 @@ class MainWindow(QMainWindow):
         """A desktop notification (through the tray where there is one)."""
         self.last_notification = (title, text)
         if self.tray is not None and self.tray.isVisible() and QSystemTrayIcon.supportsMessages():
-            self.tray.showMessage(title, text, icons.app_icon(), 8000)
+            self.tray.showMessage(
+                notification_text(title), notification_text(text), icons.app_icon(), 8000
+            )
         else:
             self.statusBar().showMessage(f"{title}: {text}", 10000)
 

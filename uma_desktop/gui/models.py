@@ -1,4 +1,4 @@
-"""Qt table models over domain objects (desktop-style.md P6).
+"""Qt table models over domain objects.
 
 Models own rows, proxies own filtering. Sorting happens here in Python on precomputed keys
 (a list sort of 20,000 tuples takes milliseconds) because QSortFilterProxyModel sorting calls
@@ -30,6 +30,7 @@ from PySide6.QtGui import QFont
 
 from uma_desktop.domain import AccessRequest, Decision, Resource, Share, SharedWithMe
 from uma_desktop.foreground import foreground
+from uma_desktop.gui.widgets import rich_tooltip
 
 SortRole = Qt.ItemDataRole.UserRole + 1
 ObjectRole = Qt.ItemDataRole.UserRole + 2
@@ -184,7 +185,8 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         roles[KeyRole] = self._key_of
         roles[FilterRole] = self._filter_value
         if column.tooltip is not None:
-            roles[Qt.ItemDataRole.ToolTipRole] = column.tooltip
+            tooltip = column.tooltip
+            roles[Qt.ItemDataRole.ToolTipRole] = lambda obj: rich_tooltip(tooltip(obj))
         if column.align_right:
             roles[Qt.ItemDataRole.TextAlignmentRole] = _right_aligned
         if column_number == self._group_column:
@@ -205,9 +207,6 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
 
     def row_object(self, row: int) -> T:
         return self._rows[row]
-
-    def column_titles(self) -> list[str]:
-        return [c.title for c in self._columns]
 
     def row_for_key(self, key: Hashable) -> int:
         if self._row_of_key is None:
@@ -364,9 +363,6 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         self._sort_soon()
         self.refresh_column(max(column, 0))
 
-    def group_column(self) -> int:
-        return self._group_column
-
     def _sort_keys(self) -> list[Callable[[T], Any]]:
         """Key functions, primary first: the group column (if any), then the sort column."""
         keys = []
@@ -494,9 +490,6 @@ class ObjectFilterProxy(QSortFilterProxyModel):
         model = self.sourceModel()
         if model is not None and index.isValid():
             model.multiData(self.mapToSource(index), roleDataSpan)
-
-    def object_at(self, index: QModelIndex) -> Any:
-        return index.data(ObjectRole)
 
 
 # --- concrete tables ---------------------------------------------------------------------
@@ -689,7 +682,7 @@ class HistoryModel(ObjectTableModel[Decision]):
             Column("Server", lambda d: server_name(d.connection_id)),
             Column(
                 "Result",
-                lambda d: "done" if d.ok else f"failed: {d.detail}",
+                lambda d: "done" if d.ok else f"{'failed' if d.settled else 'unknown'}: {d.detail}",
                 None,
                 lambda d: d.detail,
             ),

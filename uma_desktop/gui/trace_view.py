@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from uma_desktop.gui.widgets import rich_tooltip
 from uma_desktop.trace import TraceEntry, TraceRecorder, entry_as_text, to_har_json, to_mermaid
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -91,7 +92,7 @@ class TraceModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(entry, column)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return entry.url if column == 4 else f"{entry.actor} → {entry.target}"
+            return rich_tooltip(entry.url if column == 4 else f"{entry.actor} → {entry.target}")
         if role == Qt.ItemDataRole.ForegroundRole and column == 5:
             return _status_colour(entry.status)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (5, 6):

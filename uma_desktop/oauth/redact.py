@@ -14,13 +14,23 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from uma_desktop.uma.secret_names import SECRET_KEYS, SECRET_SUFFIXES, is_secret_key
+
 MASK = "[redacted]"
 
-_SECRET_KEYS = (
-    r"access_token|refresh_token|id_token|token|code|state|nonce|code_verifier|code_challenge"
-    r"|device_code|user_code|client_secret|password|ticket|rpt|pct|claim_token|assertion"
-    r"|session_state|subject_token|authorization"
-)
+# Any name with a secret suffix, or a name from the shared vocabulary; the replacements below
+# leave the few descriptive look-alikes (``error_code``) alone.
+_SECRET_SUFFIXED = rf"[a-z_]*(?:{'|'.join(SECRET_SUFFIXES)})"
+_SECRET_KEYS = "|".join([_SECRET_SUFFIXED, *sorted(SECRET_KEYS, key=len, reverse=True)])
+
+
+def _only_secret(group: int, masked: str) -> Callable[[re.Match[str]], str]:
+    """A replacement that applies ``masked`` only when group ``group`` names a secret."""
+
+    def replace(match: re.Match[str]) -> str:
+        return match.expand(masked) if is_secret_key(match.group(group)) else match.group(0)
+
+    return replace
 
 
 def _mask_opaque(match: re.Match[str]) -> str:
@@ -39,18 +49,17 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
     # Authorization headers.
     (re.compile(r"(?i)\b(bearer|basic|dpop)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {MASK}"),
     # key=value in query strings, form bodies and prose.
-    (re.compile(rf"(?i)\b({_SECRET_KEYS})=[^&\s\"',;]+"), rf"\1={MASK}"),
+    (re.compile(rf"(?i)\b({_SECRET_KEYS})=[^&\s\"',;]+"), _only_secret(1, rf"\1={MASK}")),
     # "key": "value" in JSON and 'key': 'value' in Python reprs.
     (
-        re.compile(rf"(?i)([\"'])({_SECRET_KEYS}|[a-z_]*_token)\1(\s*:\s*)([\"'])[^\"']*\4"),
-        rf"\1\2\1\3\4{MASK}\4",
+        re.compile(rf"(?i)([\"'])({_SECRET_KEYS})\1(\s*:\s*)([\"'])[^\"']*\4"),
+        _only_secret(2, rf"\1\2\1\3\4{MASK}\4"),
     ),
-    # key: value / key = value in reprs and prose ("refresh_token: abc").
+    # key: value / key = value in reprs and prose ("refresh_token: abc"); only the suffixed
+    # names, which never occur as ordinary words.
     (
-        re.compile(
-            r"(?i)\b([a-z_]*_token|code_verifier|client_secret)(\s*[:=]\s*)'?[A-Za-z0-9._~+/=-]{8,}'?"
-        ),
-        rf"\1\2{MASK}",
+        re.compile(rf"(?i)\b({_SECRET_SUFFIXED})(\s*[:=]\s*)'?[A-Za-z0-9._~+/=-]{{8,}}'?"),
+        _only_secret(1, rf"\1\2{MASK}"),
     ),
     # Long opaque runs of base64url with digits and both cases (opaque tokens, device codes),
     # which spares snake_case names and paths.
@@ -89,14 +98,22 @@ class RedactingFilter(logging.Filter):
 
 
 _install_lock = threading.Lock()
-_installed = False
+_REDACTING = "_uma_desktop_redacting"  # marks the record factory installed below
+
+
+def redaction_installed() -> bool:
+    """Whether the process's current log-record factory is the redacting one."""
+    return getattr(logging.getLogRecordFactory(), _REDACTING, False) is True
 
 
 def install_redaction() -> None:
-    """Redact every log record the process creates from now on (idempotent)."""
-    global _installed
+    """Redact every log record the process creates from now on (idempotent).
+
+    Idempotence looks at the factory actually in place, not at a flag: if other code put
+    back an earlier factory, calling this again installs redaction again.
+    """
     with _install_lock:
-        if _installed:
+        if redaction_installed():
             return
         previous = logging.getLogRecordFactory()
 
@@ -105,5 +122,5 @@ def install_redaction() -> None:
             _redact_record(record)
             return record
 
+        setattr(factory, _REDACTING, True)
         logging.setLogRecordFactory(factory)
-        _installed = True

@@ -47,10 +47,6 @@ class PendingRequest(WireModel):
     requested_at: EpochSeconds | None = None
 
 
-class ApproveResult(WireModel):
-    policy_id: str
-
-
 class HistoryEntry(WireModel):
     id: str = Field(alias="_id")
     at: EpochSeconds
