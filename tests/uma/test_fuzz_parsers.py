@@ -12,13 +12,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from uma_desktop import net
 from uma_desktop.errors import UmaDesktopError
@@ -166,7 +167,7 @@ def check_typed(parse: Callable[[], Any], *, short_message: bool = True) -> Any:
 # uma/ wire models ----------------------------------------------------------------------------
 
 
-@FUZZ
+@settings(FUZZ, max_examples=100)  # two documents and a URL check per field: the costly one
 @given(
     documents(metadata.AuthorizationServerMetadata, VALID_METADATA),
     documents(metadata.AuthorizationServerMetadata, VALID_METADATA),
@@ -351,6 +352,23 @@ def test_error_bodies(content: Any, status: int | None) -> None:
     refused = errors.UmaError(body, status=status)
     assert isinstance(refused, UmaDesktopError) and str(refused)
     assert len(str(refused)) <= len(body.error) + errors.MAX_DESCRIPTION_CHARS + 100
+
+
+CONTENT_TYPES = st.sampled_from(
+    ["application/json", "application/json; charset=utf-8", "text/html", "", "x/y+json"]
+)
+
+
+@FUZZ
+@given(ERROR_TEXTS, CONTENT_TYPES, st.integers(100, 599))
+@example(b"[" * 100_000, "application/json", 400)  # once a RecursionError
+def test_bodies_through_the_transport(content: Any, content_type: str, status: int) -> None:
+    """net's body parsers, which every answer above passes through first."""
+    raw = content if isinstance(content, bytes) else str(content).encode("utf-8", "surrogatepass")
+    answer = httpx.Response(status, content=raw, headers={"content-type": content_type})
+    check_typed(lambda: net.json_body(answer, "answer"))
+    check_typed(lambda: net.raise_for_error(answer, "the request"), short_message=False)
+    check_typed(lambda: net.parse(answer, TypeAdapter(list[owner.Subject]), "listing"))
 
 
 # oauth/ parsers --------------------------------------------------------------------------------
