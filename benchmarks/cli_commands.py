@@ -147,9 +147,8 @@ def main() -> int:
         command = [str(session), sys.executable, *sys.argv]
         return subprocess.run(command, env={**os.environ, IN_KEYRING: "1"}, check=False).returncode
     lines = measure(args.rounds, args.help_rounds)
-    print(
-        f"{args.rounds} rounds ({args.help_rounds} for --help); min / median / max; ratio of medians"
-    )
+    rounds = f"{args.rounds} rounds ({args.help_rounds} for --help)"
+    print(f"{rounds}; min / median / max; ratio of the medians")
     for line in lines:
         print(line)
     return 0

@@ -4,7 +4,8 @@
 
 Requests and resources are named ``<connection-id>:<server-id>`` (as ``requests`` and
 ``resources`` print them); a bare server id is accepted when only one connection has it.
-Every read takes ``--json``. Results go to stdout, messages to stderr. Exit codes: 0 ok,
+Every read takes ``--json`` (indented on a terminal, one compact line for programs).
+Results go to stdout, messages to stderr. Exit codes: 0 ok,
 otherwise the ``exit_code`` of the error class (2 bad input, 3 unreachable, 4 server error,
 5 not supported, 6 login, 7 keyring, 8 local files unusable, 1 other; 130 interrupted, and
 a decision cut short is in ``history`` as "outcome unknown"); a fan-out read that got data from some

@@ -3,7 +3,8 @@
 Reads go to all connections at once, each under its own timeout; one slow or broken
 server yields a per-connection error (with its last-known data, marked stale) and never
 holds up or hides the others. Writes are recorded in the local history before they are sent
-and again with their outcome, also when cut short (then "outcome unknown").
+and again with their outcome, also when cut short (then "outcome unknown"). Snapshots are
+saved in a worker thread a moment after they change (``SnapshotWriter``), never on the loop.
 
 Local files that cannot be read or written (read-only or full disk, a busy history) never
 stop the app: opening notes them in ``problems`` and goes on with what it could read; a
