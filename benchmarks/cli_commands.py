@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from timing import REPO_ROOT, interleaved_sync, row, seeded_data, serve
+from timing import REPO_ROOT, compile_sources, interleaved_sync, row, seeded_data, serve
 
 from tests.fixtures.browser import form_browser
 from tests.fixtures.sandbox import sandbox_owner_token
@@ -78,6 +78,7 @@ def items_printed(output: bytes) -> int:
 
 def measure(rounds: int, help_rounds: int) -> list[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    compile_sources()
     with tempfile.TemporaryDirectory(prefix="uma-bench-cli-") as name:
         folder = Path(name)
         env["UMA_DESKTOP_HOME"] = os.environ["UMA_DESKTOP_HOME"] = str(folder / "home")
