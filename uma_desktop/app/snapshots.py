@@ -172,3 +172,5 @@ class SnapshotWriter:
                     await asyncio.to_thread(self.store.save, connection_id, snapshot)
                 except StorageError as exc:
                     log.warning("could not save the snapshot of %s: %s", connection_id, exc)
+                except Exception:  # cache only: a failed save must not break the caller
+                    log.exception("saving the snapshot of %s failed", connection_id)
