@@ -483,8 +483,15 @@ class ControlPoint:
             if live.backend is not None:
                 return live.backend
             client = self._client(live)
-            metadata = await self._metadata(live)
-            vault = await self._vault(live)
+            # independent: the server's discovery overlaps with opening the keyring
+            metadata, vault = await asyncio.gather(
+                self._metadata(live), self._vault(live), return_exceptions=True
+            )
+            for failure in (metadata, vault):
+                if isinstance(failure, BaseException):
+                    raise failure
+            assert isinstance(metadata, AuthorizationServerMetadata)
+            assert isinstance(vault, TokenVault)
             session = await auth.resume(live.connection, metadata, client, vault)
             if session is None:
                 raise LoginRequiredError(f"Log in to {live.connection.display_name}.")
