@@ -55,6 +55,7 @@ ALLOWED_BACKENDS = frozenset(
 class TokenKind(StrEnum):
     REFRESH = "refresh"
     ID = "id"
+    CLIENT_SECRET = "client_secret"  # a support connection's resource-server secret
 
 
 @runtime_checkable

@@ -187,7 +187,7 @@ def support_grants(
         else:
             cond += " AND ? IS NOT NULL"
         parts.append(
-            "SELECT p.id AS id, 'share' AS kind, CASE WHEN p.expires_at IS NOT NULL AND "
+            "SELECT p.id AS id, 'share' AS kind, CASE WHEN p.expires_at IS NOT NULL AND "  # noqa: S608
             "p.expires_at <= ? THEN 'expired' ELSE 'granted' END AS status, r.id AS resource_id, "
             "r.name AS resource_name, r.scopes AS resource_all_scopes, r.owner_sub AS owner_sub, "
             "p.sub AS person_sub, p.scopes AS scopes, p.created_at AS since, "
@@ -201,7 +201,7 @@ def support_grants(
         marks = ",".join("?" for _ in request_states)
         cond += f" AND q.status IN ({marks})"
         parts.append(
-            "SELECT q.id AS id, 'request' AS kind, q.status AS status, r.id AS resource_id, "
+            "SELECT q.id AS id, 'request' AS kind, q.status AS status, r.id AS resource_id, "  # noqa: S608
             "r.name AS resource_name, r.scopes AS resource_all_scopes, r.owner_sub AS owner_sub, "
             "q.requester_sub AS person_sub, q.scopes AS scopes, q.requested_at AS since, "
             "NULL AS expires_at, q.decided_at AS decided_at, q.client_id AS client_id "
@@ -313,7 +313,14 @@ def support_revoke(
         store.execute("DELETE FROM policies WHERE id = ?", (grant_id,))
         sandbox.revoke_rpts(policy["sub"], resource["id"])
         audit_id = _audit(
-            sandbox, rs, "revoke", grant_id, resource, policy["sub"], loads(policy["scopes"]), reason
+            sandbox,
+            rs,
+            "revoke",
+            grant_id,
+            resource,
+            policy["sub"],
+            loads(policy["scopes"]),
+            reason,
         )
     return {"audit_id": audit_id}
 

@@ -48,7 +48,13 @@ def seed_support_scale(
     hashed = hash_password("scale")
     subs = [f"user-scale{index:05d}" for index in range(owners)]
     users = [
-        (sub, f"person{index:05d}", f"person{index:05d}@example.test", f"Person {index:05d}", hashed)
+        (
+            sub,
+            f"person{index:05d}",
+            f"person{index:05d}@example.test",
+            f"Person {index:05d}",
+            hashed,
+        )
         for index, sub in enumerate(subs)
     ]
     resource_rows = []
@@ -89,7 +95,14 @@ def seed_support_scale(
             if roll < 0.7:
                 expires = None if roll < 0.6 else now - rng.randint(1, 30) * DAY
                 policies.append(
-                    (f"pol-scale{serial:07d}", resource_id, subs[person], dumps(granted), expires, since)
+                    (
+                        f"pol-scale{serial:07d}",
+                        resource_id,
+                        subs[person],
+                        dumps(granted),
+                        expires,
+                        since,
+                    )
                 )
             else:
                 status = "pending" if roll < 0.9 else "denied"
