@@ -55,6 +55,7 @@ COMMANDS = frozenset(
         "shared-with-me",
         "history",
         "report",
+        "support",
     }
 )
 
@@ -659,6 +660,10 @@ def main(argv: list[str] | None = None) -> int:
         from uma_desktop.sandbox.cli import main as sandbox_main
 
         return int(sandbox_main(args[1:]))
+    if args and args[0] == "support":
+        from uma_desktop.cli_support import main as support_main
+
+        return support_main(args[1:])
     # Also what argparse and the log's console handler write goes through the safe writers.
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = SafeWriter.wrap(sys.stdout), SafeWriter.wrap(sys.stderr)
