@@ -626,6 +626,10 @@ class SupportDesk:
 
     def export_case(self, lookup: Lookup, note: str, target: Path, fmt: str) -> None:
         atomic_write_text(target, render_case(lookup, note, fmt))
+        self.record_export(lookup, fmt)
+
+    def record_export(self, lookup: Lookup, fmt: str) -> None:
+        """Log that the case was exported (the GUI writes PDFs itself)."""
         self.audit.append(
             AuditEntry(
                 lookup.connection_id,
