@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("load_resources.py", "keycloak_scan.py", "gui_heartbeat.py")
+BENCHMARKS = ("load_resources.py", "keycloak_scan.py", "gui_heartbeat.py", "support_lookup.py")
 
 
 def main() -> int:

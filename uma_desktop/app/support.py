@@ -343,6 +343,7 @@ class SupportDesk:
         self._vault: TokenVault | None = None
         self._timeout = timeout
         self._live: dict[str, _Live] = {}
+        self._known: list[SupportConnection] | None = None  # the file, as last read or written
         self.audit = AuditLog(self.dirs.data)
 
     # connections
@@ -353,10 +354,12 @@ class SupportDesk:
         return self._vault
 
     def connections(self) -> list[SupportConnection]:
-        data = read_json(self._file, "support connections") or []
-        items = data if isinstance(data, list) else []
-        found = [SupportConnection.from_json(item) for item in items]
-        return [c for c in found if c is not None]
+        if self._known is None:
+            data = read_json(self._file, "support connections") or []
+            items = data if isinstance(data, list) else []
+            found = [SupportConnection.from_json(item) for item in items]
+            self._known = [c for c in found if c is not None]
+        return list(self._known)
 
     def connection(self, connection_id: str) -> SupportConnection:
         for connection in self.connections():
@@ -366,6 +369,7 @@ class SupportDesk:
 
     def _save(self, connections: list[SupportConnection]) -> None:
         write_json(self._file, [c.to_json() for c in connections])
+        self._known = list(connections)
 
     def _log(self, connection: SupportConnection, action: str, **fields: str) -> None:
         self.audit.append(AuditEntry(connection.id, connection.name, action, **fields))

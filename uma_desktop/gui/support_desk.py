@@ -333,7 +333,9 @@ class SupportDeskWindow(QMainWindow):
         self.results = QTreeWidget()
         self.results.setColumnCount(len(COLUMNS))
         self.results.setHeaderLabels(list(COLUMNS))
-        self.results.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.results.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(90)
         self.results.itemSelectionChanged.connect(self._selection_changed)
         layout.addWidget(self.results, 1)
         self.person_note = PlainLabel("")
@@ -514,6 +516,7 @@ class SupportDeskWindow(QMainWindow):
     def show_lookup(
         self, lookup: Lookup, *, append: bool = False, keep_message: bool = False
     ) -> None:
+        self.results.setUpdatesEnabled(False)  # one repaint for the whole page
         if not append:
             self.results.clear()
         self.lookup = lookup
@@ -550,6 +553,9 @@ class SupportDeskWindow(QMainWindow):
                 child = top.child(index)
                 if child is not None:
                     child.setExpanded(True)
+        for column in range(1, len(COLUMNS)):
+            self.results.resizeColumnToContents(column)
+        self.results.setUpdatesEnabled(True)
         found = lookup.person
         self.person_note.setText(f"{found.person.label} — found {found.method}" if found else "")
         self.more_button.setEnabled(lookup.next_offset is not None)
