@@ -162,6 +162,7 @@ def gui_round(issuer: str, client_id: str, secret: str, rounds: int) -> dict[str
             desk.close()
         finally:
             apps.close_all()
+    print(f"GUI: {worst_report}")
     return {
         "first_results": statistics.median(firsts),
         "first_results_max": max(firsts),
