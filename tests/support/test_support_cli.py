@@ -100,3 +100,32 @@ def test_wrong_secret_is_a_clear_error(
     assert refused.returncode == 6
     assert "refused the client id or secret of rs-photos" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_server_text_cannot_drive_the_terminal(
+    sandbox: SandboxServer, app_home: Path, real_keyring: object
+) -> None:
+    assert sandbox.sandbox is not None
+    sandbox.sandbox.store.execute(
+        "UPDATE resources SET name = ? WHERE name = 'Family portraits'",
+        ("Family\x1b[2J portraits\u202e",),
+    )
+    client_id, secret = rs_secret(sandbox, "photos")
+    added = support(
+        app_home,
+        "connections",
+        "add",
+        sandbox.issuer,
+        "--client-id",
+        client_id,
+        "--json",
+        stdin=secret + "\n",
+    )
+    cid = json.loads(added.stdout)["id"]
+    human = support(app_home, "lookup", cid, "--requester", "bob")
+    assert "\x1b" not in human.stdout and "\u202e" not in human.stdout
+    assert "Family" in human.stdout and "portraits" in human.stdout
+    as_json = support(app_home, "lookup", cid, "--requester", "bob", "--json")
+    assert "\x1b" not in as_json.stdout and "\\u001b" in as_json.stdout
+    assert json.loads(as_json.stdout)["entries"][0]["resource_name"].startswith("Family\x1b")
+    support(app_home, "connections", "remove", cid)

@@ -6,6 +6,7 @@ why-answers here are the ones Keycloak's data can give; the sandbox tests cover 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from tests.fixtures.keycloak import (
+    REALM_FILE,
     KeycloakServer,
     admin_token,
     create_resource,
@@ -168,3 +170,43 @@ async def test_wrong_secret_is_a_clear_error(keycloak: KeycloakServer, desk: Sup
     with pytest.raises(AuthError, match="client id or secret of home-cloud"):
         await desk.add(keycloak.issuer, keycloak.rs_client_id, "wrong-secret")
     assert desk.connections() == []
+
+
+OTHER_RS = "other-cloud"
+
+
+@pytest.fixture
+def other_rs(keycloak: KeycloakServer) -> Iterator[tuple[str, str]]:
+    """A second resource server of the realm (in the realm file; added through the admin
+    API when the running Keycloak was started from an older file, and removed again)."""
+    realm = json.loads(REALM_FILE.read_text())
+    spec = next(c for c in realm["clients"] if c["clientId"] == OTHER_RS)
+    headers = {"Authorization": f"Bearer {admin_token(keycloak)}"}
+    clients = f"{keycloak.admin_realm_url}/clients"
+    found = httpx.get(clients, params={"clientId": OTHER_RS}, headers=headers).json()
+    created = not found
+    if created:
+        answer = httpx.post(clients, json=spec, headers=headers)
+        assert answer.status_code == 201, answer.text
+    yield OTHER_RS, spec["secret"]
+    if created:
+        [client] = httpx.get(clients, params={"clientId": OTHER_RS}, headers=headers).json()
+        httpx.delete(f"{clients}/{client['id']}", headers=headers)
+
+
+async def test_a_resource_server_sees_only_its_own_resources(
+    keycloak: KeycloakServer,
+    desk: SupportDesk,
+    other_rs: tuple[str, str],
+    new_resource: Callable[..., str],
+) -> None:
+    album = new_resource()
+    assert request_access(keycloak, "bob", album, ["view"]) == "request_submitted"
+    client_id, secret = other_rs
+    other = await desk.add(keycloak.issuer, client_id, secret)
+    assert (await desk.lookup(other.id, role="resource", resource_id=album)).groups == ()
+    assert (await desk.lookup(other.id, person="alice", role="owner")).groups == ()
+    assert (await desk.resources(other.id, owner="alice")).items == ()
+    home = await desk.add(keycloak.issuer, keycloak.rs_client_id, keycloak.rs_client_secret)
+    [group] = (await desk.lookup(home.id, role="resource", resource_id=album)).groups
+    assert [g.person.label for g in group.requests] == ["bob"]

@@ -24,6 +24,7 @@ from uma_desktop.errors import AuthError, ConfigurationError
 from uma_desktop.oauth.vault import MemoryVault
 from uma_desktop.paths import app_dirs
 from uma_desktop.sandbox import SandboxServer
+from uma_desktop.sandbox.seed_support import seed_support_scale
 
 pytestmark = pytest.mark.keyring
 
@@ -251,3 +252,35 @@ async def test_support_connections_stay_out_of_owner_views(
         not (app_home / "config" / "connections.json").exists()
         or "rs-photos" not in (app_home / "config" / "connections.json").read_text()
     )
+
+
+async def test_lookups_page_through_server_side_filters(
+    sandbox: SandboxServer, desk: SupportDesk, connect: Callable[..., Any]
+) -> None:
+    assert sandbox.sandbox is not None
+    seeded = seed_support_scale(sandbox.sandbox, owners=50, resources=1000, entries=3000)
+    assert (seeded.resources, seeded.entries) == (1000, 3000)
+    photos = await connect(sandbox, "photos")
+    owner = "person00003"
+    expected = sandbox.sandbox.store.scalar(
+        "SELECT (SELECT count(*) FROM policies p JOIN resources r ON r.id = p.resource_id "
+        "WHERE r.owner_sub = 'user-scale00003') + (SELECT count(*) FROM pending "
+        "WHERE owner_sub = 'user-scale00003')"
+    )
+    seen: list[str] = []
+    offset: int | None = 0
+    pages = 0
+    while offset is not None:
+        page = await desk.lookup(photos.id, person=owner, role="owner", offset=offset, limit=25)
+        for group in page.groups:
+            assert group.owner.username == owner
+            seen += [g.id for g in (*group.shares, *group.requests)]
+        offset, pages = page.next_offset, pages + 1
+    assert len(seen) == len(set(seen)) == expected == 60
+    assert pages == 3
+    statuses = {
+        g.status
+        for g in (await desk.lookup(photos.id, person=owner, role="owner", limit=100)).groups
+        for g in (*g.shares, *g.requests)
+    }
+    assert statuses == set(GrantStatus)

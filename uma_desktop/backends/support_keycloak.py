@@ -9,7 +9,7 @@ log only.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -210,6 +210,3 @@ class KeycloakSupportBackend:
             raise NotFoundError("Only a pending request can be denied.")
         return await self._delete(grant, "the denial")
 
-
-def is_keycloak_issuer(issuer: str, extra: dict[str, Any] | None) -> bool:
-    return "/realms/" in issuer

@@ -136,7 +136,7 @@ def support_resources(
 
 
 def _filters(
-    sandbox: Sandbox, rs: AccessToken, owner: str | None, person: str | None, resource: str | None
+    sandbox: Sandbox, rs: AccessToken, owner: str | None, resource: str | None
 ) -> tuple[str, list[Any]]:
     where = "r.rs_client_id = ?"
     params: list[Any] = [rs.client_id]
@@ -147,8 +147,7 @@ def _filters(
     if resource:
         where += " AND r.id = ?"
         params.append(resource)
-    person_sub = _person_sub(sandbox, person)
-    return where, [*params, *([person_sub] if person_sub is not None else [])]
+    return where, params
 
 
 @router.get("/support/grants")
@@ -172,7 +171,7 @@ def support_grants(
         raise invalid_request("status must be a comma-separated subset of " + ", ".join(STATUSES))
     if not (owner or requester or resource_id):
         raise invalid_request("Give at least one of owner, requester or resource_id.")
-    where, params = _filters(sandbox, rs, owner, None, resource_id)
+    where, params = _filters(sandbox, rs, owner, resource_id)
     person_sub = _person_sub(sandbox, requester)
     now = sandbox.now()
     parts: list[str] = []
