@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from tests.fixtures.gui import WAIT
-from tests.fixtures.owner import OwnerApi
-from uma_desktop.gui.support_desk import SupportDeskWindow
+from tests.fixtures.owner import OwnerApi, ask
+from uma_desktop.gui.support_desk import ConfirmActionDialog, SupportDeskWindow
+from uma_desktop.gui.widgets import PlainLabel
 
 pytestmark = [pytest.mark.gui, pytest.mark.keyring]
 
@@ -86,10 +88,40 @@ def test_lookup_why_revoke_audit_and_case_export(
     assert pdf.read_bytes().startswith(b"%PDF")
     qtbot.waitUntil(lambda: desk.message.text() == "Exported case.pdf.", timeout=WAIT)
 
-    connection_id = desk.current_connection_id()
-    removed: list[Any] = []
-    desk.support.call(
-        desk.support.desk.remove(connection_id), "remove", removed.append, removed.append
+    desk.remove_connection(confirmed=True)
+    qtbot.waitUntil(lambda: desk.connection_box.count() == 0, timeout=WAIT)
+    assert desk.results.topLevelItemCount() == 0 and not desk.remove_button.isEnabled()
+    desk.close()
+
+
+def test_server_text_shows_as_plain_text(
+    qtbot: Any, gui_app: Any, sandbox: Any, real_keyring: Any
+) -> None:
+    hostile = "<img src=x><b>Cat</b> pictures"
+    sandbox.sandbox.store.execute(
+        "UPDATE resources SET name = ? WHERE name = 'Cat pictures'", (hostile,)
     )
-    qtbot.waitUntil(lambda: bool(removed), timeout=WAIT)
+    ask(sandbox, "dave", hostile, ["view"])
+    window = gui_app()
+    window.support_action.trigger()
+    [desk] = [w for w in QApplication.topLevelWidgets() if isinstance(w, SupportDeskWindow)]
+    client_id, secret = _rs(sandbox, "photos")
+    desk.add_connection(sandbox.issuer, client_id, secret, "<i>Photo</i> desk")
+    qtbot.waitUntil(lambda: desk.connection_box.count() == 1, timeout=WAIT)
+    desk.role_box.setCurrentIndex(desk.role_box.findData("requester"))
+    desk.query.setText("dave")
+    desk.search(0)
+    qtbot.waitUntil(lambda: desk.results.topLevelItemCount() == 1, timeout=WAIT)
+    top = desk.results.topLevelItem(0)
+    assert top is not None and top.text(0).startswith(hostile)
+    desk.select_grant(lambda g: g.person.username == "dave")
+    desk.why_button.click()
+    qtbot.waitUntil(lambda: hostile in desk.why_answer.text(), timeout=WAIT)
+    assert desk.why_answer.textFormat() == Qt.TextFormat.PlainText
+    dialog = ConfirmActionDialog(desk.selected_grant(), desk)  # type: ignore[arg-type]
+    labels = dialog.findChildren(PlainLabel)
+    assert any(hostile in label.text() for label in labels)
+    dialog.reject()
+    desk.remove_connection(confirmed=True)
+    qtbot.waitUntil(lambda: desk.connection_box.count() == 0, timeout=WAIT)
     desk.close()

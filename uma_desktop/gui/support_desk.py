@@ -47,7 +47,7 @@ from uma_desktop.app.support import (
 )
 from uma_desktop.backends.support_base import GrantStatus, SupportGrant
 from uma_desktop.errors import UmaDesktopError
-from uma_desktop.gui.widgets import PlainLabel
+from uma_desktop.gui.widgets import PlainLabel, rich_tooltip
 
 WINDOW_TITLE = "Support desk — UMA Desktop"
 BADGE = "SUPPORT"
@@ -129,6 +129,9 @@ class SupportController(QObject):
             done,
             failed,
         )
+
+    def remove(self, connection_id: str, done: Any, failed: Any) -> None:
+        self.call(self.desk.remove(connection_id), "remove support connection", done, failed)
 
     def set_acting(self, connection_id: str, enabled: bool, done: Any, failed: Any) -> None:
         self.call(
@@ -290,6 +293,9 @@ class SupportDeskWindow(QMainWindow):
         self.add_button = QPushButton("Add support connection…")
         self.add_button.clicked.connect(self.open_add_dialog)
         top.addWidget(self.add_button)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(lambda: self.remove_connection())
+        top.addWidget(self.remove_button)
         self.acting = QCheckBox("Act on behalf of owners (revoke, deny)")
         self.acting.setToolTip("Off by default for each connection; every action needs a reason.")
         self.acting.clicked.connect(self._acting_clicked)
@@ -439,6 +445,7 @@ class SupportDeskWindow(QMainWindow):
         connection = self.current_connection()
         self.acting.setChecked(bool(connection and connection.acting_enabled))
         self.acting.setEnabled(connection is not None)
+        self.remove_button.setEnabled(connection is not None)
         self._selection_changed()
 
     def open_add_dialog(self) -> AddSupportConnectionDialog:
@@ -470,17 +477,39 @@ class SupportDeskWindow(QMainWindow):
         connection = self.current_connection()
         if connection is None:
             return
-        if checked:
-            answer = QMessageBox.question(
-                self,
-                "Act on behalf of owners?",
-                f"Allow revoking shares and denying requests on behalf of owners with "
-                f"{connection.name}? Each action asks for a reason and is logged.",
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                self.acting.setChecked(False)
-                return
+        if checked and not self._confirm(
+            "Act on behalf of owners?",
+            f"Allow revoking shares and denying requests on behalf of owners with "
+            f"{connection.name}? Each action asks for a reason and is logged.",
+        ):
+            self.acting.setChecked(False)
+            return
         self.set_acting(checked)
+
+    def _confirm(self, title: str, text: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, title, "", parent=self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # names can come from servers
+        box.setText(text)
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
+    def remove_connection(self, confirmed: bool = False) -> None:
+        connection = self.current_connection()
+        if connection is None:
+            return
+        if not confirmed and not self._confirm(
+            "Remove support connection?",
+            f"Forget {connection.name} and its secret in the keyring? The audit log stays.",
+        ):
+            return
+
+        def done(_: Any) -> None:
+            self.say(f"Removed {connection.name}.")
+            self.results.clear()
+            self.lookup = None
+            self.refresh_connections()
+
+        self.support.remove(connection.id, done, self.failed)
 
     def set_acting(self, enabled: bool) -> None:
         connection = self.current_connection()
@@ -523,7 +552,7 @@ class SupportDeskWindow(QMainWindow):
         count = 0
         for group in lookup.groups:
             top = QTreeWidgetItem([f"{group.resource_name}  (owner {group.owner.label})"])
-            top.setToolTip(0, group.resource_id)
+            top.setToolTip(0, rich_tooltip(group.resource_id))
             font = top.font(0)
             font.setBold(True)
             top.setFont(0, font)
