@@ -61,6 +61,25 @@ def test_connections_lookup_why_revoke_and_audit(
         "granted",
         "view",
     )
+    case = app_home / "case.csv"
+    exported_case = support(
+        app_home,
+        "lookup",
+        cid,
+        "--requester",
+        "bob",
+        "--export",
+        str(case),
+        "--format",
+        "csv",
+        "--note",
+        "Alice called",
+    )
+    assert exported_case.returncode == 0, exported_case.stderr
+    lines = case.read_text().splitlines()
+    assert lines[0].startswith("# connection,") and "# note,Alice called" in lines
+    assert any(line.startswith("resource_id,resource_name,owner,kind,status") for line in lines)
+    assert any("Family portraits" in line and "granted" in line for line in lines)
     human = support(app_home, "lookup", cid, "--requester", "bob")
     assert "Family portraits" in human.stdout and "shared" in human.stdout
 
