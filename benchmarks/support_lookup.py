@@ -45,7 +45,7 @@ from uma_desktop.paths import app_dirs  # noqa: E402
 from uma_desktop.sandbox import SandboxServer  # noqa: E402
 from uma_desktop.sandbox.seed_support import seed_support_scale  # noqa: E402
 
-PEOPLE = ("person00042", "person01234", "person02500", "person04321", "person04999")
+PEOPLE = tuple(f"person{n:05d}" for n in (42, 777, 1234, 1999, 2500, 3141, 3999, 4321, 4800, 4999))
 
 
 class Bare:
@@ -185,7 +185,7 @@ def main() -> int:
             f"seeded {seeded.resources:,} resources and {seeded.entries:,} shares/requests "
             f"across {seeded.owners:,} owners in {time.perf_counter() - started:.1f} s"
         )
-        resources = [f"res-scale{n:06d}" for n in (7, 25_000, 50_000, 75_000, 99_999)]
+        resources = [f"res-scale{n:06d}" for n in range(7, 100_000, 5_000)]
         server = StandaloneSandbox.serve(data, "Scale", niced=True)
         try:
             core = asyncio.run(
