@@ -37,7 +37,6 @@ from uma_desktop.backends.support_base import (
 from uma_desktop.backends.support_keycloak import KeycloakSupportBackend
 from uma_desktop.backends.support_sandbox import SandboxSupportBackend, support_endpoint
 from uma_desktop.errors import ConfigurationError, NotFoundError, NotSupportedError
-from uma_desktop.oauth.vault import TokenVault
 from uma_desktop.paths import AppDirs, app_dirs
 
 CONNECTIONS_FILE = "support-connections.json"
@@ -311,7 +310,7 @@ def render_case(lookup: Lookup, note: str, fmt: str) -> str:
 
 
 class _Live:
-    def __init__(self, connection: SupportConnection, vault: TokenVault, timeout: float) -> None:
+    def __init__(self, connection: SupportConnection, vault: support_auth.TokenVault, timeout: float) -> None:
         self.client = net.async_client(
             actor="support", connection_id=connection.id, timeout=timeout
         )
@@ -340,7 +339,7 @@ class SupportDesk:
         self.dirs = dirs or app_dirs()
         self._file = self.dirs.config / CONNECTIONS_FILE
         self._vault_factory = vault_factory or support_auth.default_support_vault
-        self._vault: TokenVault | None = None
+        self._vault: support_auth.TokenVault | None = None
         self._timeout = timeout
         self._live: dict[str, _Live] = {}
         self._known: list[SupportConnection] | None = None  # the file, as last read or written
@@ -348,7 +347,7 @@ class SupportDesk:
 
     # connections
 
-    def _vault_now(self) -> TokenVault:
+    def _vault_now(self) -> support_auth.TokenVault:
         if self._vault is None:
             self._vault = self._vault_factory()
         return self._vault

@@ -11,6 +11,17 @@ from uma_desktop.oauth.discovery import discover as _discover
 from uma_desktop.oauth.vault import SERVICE_NAME, KeyringVault, TokenKind, TokenVault
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
 
+__all__ = [
+    "SUPPORT_SERVICE",
+    "SupportVaultFactory",
+    "TokenVault",
+    "default_support_vault",
+    "discover",
+    "forget_secret",
+    "save_secret",
+    "token_source",
+]
+
 SUPPORT_SERVICE = SERVICE_NAME + "-support"  # keyring service apart from owner logins
 SupportVaultFactory = Callable[[], TokenVault]
 
