@@ -310,7 +310,9 @@ def render_case(lookup: Lookup, note: str, fmt: str) -> str:
 
 
 class _Live:
-    def __init__(self, connection: SupportConnection, vault: support_auth.TokenVault, timeout: float) -> None:
+    def __init__(
+        self, connection: SupportConnection, vault: support_auth.TokenVault, timeout: float
+    ) -> None:
         self.client = net.async_client(
             actor="support", connection_id=connection.id, timeout=timeout
         )
