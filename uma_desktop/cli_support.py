@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     def person_filters(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--owner", help="a person (username, e-mail or id) as owner")
         sub.add_argument("--requester", help="a person as holder of shares / requester")
-        sub.add_argument("--resource", help="a resource id")
+        sub.add_argument("--resource", help="a resource id (lookup: or a part of its name)")
 
     lookup = commands.add_parser("lookup", parents=[flag], help="shares and requests")
     lookup.add_argument("connection")

@@ -96,6 +96,8 @@ async def test_lookups_why_and_revoke_on_behalf(
     assert (share.person.label, share.scopes) == ("bob", ("view",))
     assert (pending.status, pending.scopes) == (GrantStatus.PENDING, ("download",))
 
+    by_name = await desk.lookup(kc_desk.id, role="resource", resource_id=group.resource_name[5:])
+    assert [g.resource_id for g in by_name.groups] == [album]
     by_owner = await desk.lookup(kc_desk.id, person="alice", role="owner")
     assert album in {g.resource_id for g in by_owner.groups}
     assert by_owner.person is not None and "may not read users" in by_owner.person.method

@@ -84,8 +84,15 @@ async def test_lookup_by_owner_requester_and_resource(
         health.id, role="resource", resource_id=sandbox.resource_id("Blood tests 2026")
     )
     assert [g.resource_name for g in by_resource.groups] == ["Blood tests 2026"]
+    by_name = await desk.lookup(health.id, role="resource", resource_id="blood TESTS")
+    assert [g.resource_id for g in by_name.groups] == [sandbox.resource_id("Blood tests 2026")]
     actions = [e.action for e in desk.audit.entries()]
-    assert actions[:3] == ["lookup by resource", "lookup by requester", "lookup by owner"]
+    assert actions[:4] == [
+        "lookup by resource",
+        "lookup by resource",
+        "lookup by requester",
+        "lookup by owner",
+    ]
 
 
 async def test_a_resource_server_sees_only_its_own_resources(

@@ -42,6 +42,7 @@ from uma_desktop.paths import AppDirs, app_dirs
 CONNECTIONS_FILE = "support-connections.json"
 KINDS = ("policy-manager", "keycloak")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,60}$")
+NAMED_RESOURCES = 10  # a resource looked up by name: its shares, for this many matches
 WHY_PAGES = 20  # a person's shares are read page by page, at most this many pages
 
 
@@ -485,6 +486,8 @@ class SupportDesk:
             if not resource_id:
                 raise ConfigurationError("Give the resource id to look up.")
             page = await backend.grants(resource_id=resource_id, offset=offset, limit=limit)
+            if not page.items and offset == 0:
+                page = await self._by_resource_name(backend, resource_id, limit)
             query = resource_id
         else:
             if role not in ("owner", "requester") or not person:
@@ -513,6 +516,17 @@ class SupportDesk:
             page.next_offset,
             datetime.now(UTC),
         )
+
+    @staticmethod
+    async def _by_resource_name(
+        backend: SupportBackend, name: str, limit: int
+    ) -> Page[SupportGrant]:
+        """Shares and requests of the resources whose name contains ``name`` (a few)."""
+        named = await backend.resources(owner=None, name=name, limit=NAMED_RESOURCES)
+        found: list[SupportGrant] = []
+        for resource in named.items:
+            found += (await backend.grants(resource_id=resource.id, limit=limit)).items
+        return Page(tuple(found), None)
 
     async def resources(
         self, connection_id: str, owner: str | None, offset: int = 0, limit: int = 100

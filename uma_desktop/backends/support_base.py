@@ -112,8 +112,15 @@ class SupportBackend(Protocol):
     async def find_person(self, query: str) -> PersonLookup: ...
 
     async def resources(
-        self, *, owner: str | None, offset: int = 0, limit: int = SUPPORT_PAGE_SIZE
-    ) -> Page[SupportResource]: ...
+        self,
+        *,
+        owner: str | None,
+        name: str | None = None,
+        offset: int = 0,
+        limit: int = SUPPORT_PAGE_SIZE,
+    ) -> Page[SupportResource]:
+        """This RS's resources, by owner and/or a part of the name."""
+        ...
 
     async def grants(
         self,

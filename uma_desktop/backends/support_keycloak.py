@@ -120,11 +120,18 @@ class KeycloakSupportBackend:
         )
 
     async def resources(
-        self, *, owner: str | None, offset: int = 0, limit: int = SUPPORT_PAGE_SIZE
+        self,
+        *,
+        owner: str | None,
+        name: str | None = None,
+        offset: int = 0,
+        limit: int = SUPPORT_PAGE_SIZE,
     ) -> Page[SupportResource]:
         params: dict[str, str | int] = {"deep": "true", "first": offset, "max": limit}
         if owner:
             params["owner"] = owner
+        if name:
+            params["name"] = name
         reply = await self._get(self._protection + "/resource_set", params, "the resource lookup")
         found = net.parse(reply, RESOURCES, "resource list")
         items = []
@@ -209,4 +216,3 @@ class KeycloakSupportBackend:
         if grant.status is not GrantStatus.PENDING:
             raise NotFoundError("Only a pending request can be denied.")
         return await self._delete(grant, "the denial")
-

@@ -109,11 +109,18 @@ class SandboxSupportBackend:
         return PersonLookup(person, "by username, e-mail or id")
 
     async def resources(
-        self, *, owner: str | None, offset: int = 0, limit: int = SUPPORT_PAGE_SIZE
+        self,
+        *,
+        owner: str | None,
+        name: str | None = None,
+        offset: int = 0,
+        limit: int = SUPPORT_PAGE_SIZE,
     ) -> Page[SupportResource]:
         params: dict[str, str | int] = {"offset": offset, "limit": limit}
         if owner:
             params["owner"] = owner
+        if name:
+            params["q"] = name
         reply = await self._get("/resources", params, "the resource lookup")
         page = net.parse(reply, RESOURCES, "resource page")
         return Page(

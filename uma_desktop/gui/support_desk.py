@@ -61,7 +61,7 @@ VERDICT_STYLE = {
 ROLES = (
     ("owner", "Person, as owner"),
     ("requester", "Person, as requester"),
-    ("resource", "Resource id"),
+    ("resource", "Resource (id or name)"),
 )
 COLUMNS = ("Resource / person", "Status", "Scopes", "Since", "Expires", "Decided", "Client")
 STATUS_TEXT = {
@@ -324,7 +324,7 @@ class SupportDeskWindow(QMainWindow):
             self.role_box.addItem(label, key)
         search.addWidget(self.role_box)
         self.query = QLineEdit()
-        self.query.setPlaceholderText("username, e-mail or id — or a resource id")
+        self.query.setPlaceholderText("username, e-mail or id — or a resource id or name")
         self.query.returnPressed.connect(lambda: self.search(0))
         search.addWidget(self.query, 1)
         self.search_button = QPushButton("Search")
