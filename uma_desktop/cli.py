@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
+from uma_desktop import __version__
 from uma_desktop.errors import (
     ConfigurationError,
     NotFoundError,
@@ -522,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
         "server id works when only one connection has it. `uma-desktop sandbox --help` "
         "runs the built-in authorization server.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     conns = commands.add_parser("connections", help="add, list or remove connections")

@@ -127,3 +127,7 @@ class StorageError(UmaDesktopError):
 
 class HistoryBusyError(StorageError):
     """Another program held the decision history for longer than the app waits."""
+
+
+class SignInBusyError(UmaDesktopError):
+    """Another process kept this connection's sign-in lock for too long (it may be stuck)."""

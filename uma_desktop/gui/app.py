@@ -16,6 +16,7 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
@@ -159,7 +160,8 @@ def _start_demo(window: MainWindow, bridge: Bridge) -> None:
     window.demo_session = start_demo(window, bridge)  # type: ignore[attr-defined]
 
 
-def parse_args(args: list[str]) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The desktop app's options (also read by the man page and completion generators)."""
     parser = argparse.ArgumentParser(prog="uma-desktop", description="UMA Desktop")
     parser.add_argument(
         "--demo", action="store_true", help="start built-in sandbox servers and connect to them"
@@ -171,7 +173,11 @@ def parse_args(args: list[str]) -> argparse.Namespace:
         "--poll", type=float, default=30.0, help="seconds between checks for new requests"
     )
     parser.add_argument("--version", action="version", version=f"uma-desktop {__version__}")
-    return parser.parse_args(args)
+    return parser
+
+
+def parse_args(args: list[str]) -> argparse.Namespace:
+    return build_parser().parse_args(args)
 
 
 def resolve_dirs(home: Path | None, demo: bool) -> tuple[AppDirs, Path | None]:
@@ -218,4 +224,21 @@ def main(args: list[str]) -> int:
     app = ensure_application()
     app.aboutToQuit.connect(session.close)
     app.setQuitOnLastWindowClosed(True)
+    _quit_after_env(session, app)
     return int(app.exec())
+
+
+QUIT_AFTER_ENV = "UMA_DESKTOP_QUIT_AFTER"  # seconds after the window is shown (smoke tests)
+
+
+def _quit_after_env(session: Session, app: QApplication) -> None:
+    """With $UMA_DESKTOP_QUIT_AFTER=N set, quit N seconds after the window is shown."""
+    text = os.environ.get(QUIT_AFTER_ENV, "").strip()
+    if not text:
+        return
+    try:
+        seconds = max(0.0, float(text))
+    except ValueError:
+        log.warning("ignoring %s=%r: not a number of seconds", QUIT_AFTER_ENV, text)
+        return
+    session._ready.append(lambda _window: QTimer.singleShot(int(seconds * 1000), app.quit))
