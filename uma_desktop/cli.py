@@ -521,7 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Manage who may access your resources on UMA authorization servers.",
         epilog="Requests and resources are named <connection-id>:<server-id>; a bare "
         "server id works when only one connection has it. `uma-desktop sandbox --help` "
-        "runs the built-in authorization server.",
+        "runs the built-in authorization server; `uma-desktop support --help` is the "
+        "support desk (a resource server's credentials).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
