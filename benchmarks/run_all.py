@@ -13,6 +13,7 @@ BENCHMARKS = (
     "cli_commands.py",
     "keycloak_scan.py",
     "gui_heartbeat.py",
+    "support_lookup.py",
 )
 
 

@@ -24,8 +24,11 @@ from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from tests.fixtures.browser import form_browser  # noqa: E402
+from uma_desktop.app.support import SupportDesk  # noqa: E402
 from uma_desktop.gui.app import Session, ensure_application, launch  # noqa: E402
 from uma_desktop.gui.main_window import MainWindow  # noqa: E402
+from uma_desktop.gui.support_desk import open_support_desk  # noqa: E402
+from uma_desktop.oauth.vault import MemoryVault  # noqa: E402
 from uma_desktop.paths import app_dirs  # noqa: E402
 from uma_desktop.sandbox import SandboxServer  # noqa: E402
 from uma_desktop.sandbox.requesting_party import RequestingParty  # noqa: E402
@@ -102,6 +105,29 @@ def dark_palette() -> QPalette:
     return palette
 
 
+def shoot_support_desk(window: MainWindow, server: SandboxServer, folder: Path) -> None:
+    """Lookup by owner with the why-answer for a pending request (secret in memory only)."""
+    photos = next(r for r in server.config["resource_servers"] if r["key"] == "photos")
+    desk = open_support_desk(
+        window.controller.run,
+        SupportDesk(app_dirs(), vault_factory=MemoryVault),
+    )
+    desk.resize(*SIZE)
+    desk.add_connection(server.issuer, photos["client_id"], photos["client_secret"], "Photo Cloud")
+    wait_until(lambda: desk.connection_box.count() == 1, "the support connection")
+    desk.role_box.setCurrentIndex(desk.role_box.findData("owner"))
+    desk.query.setText("alice")
+    desk.search(0)
+    wait_until(lambda: desk.results.topLevelItemCount() >= 2, "the support lookup")
+    desk.select_grant(lambda g: g.person.username == "dave")
+    desk.why_scope.setText("view")
+    desk.why_button.click()
+    wait_until(lambda: "pending" in desk.why_answer.text(), "the why-answer")
+    desk.note.setText("Call from Alice: who can see my photos?")
+    save(desk, folder, "support-desk")
+    desk.close()
+
+
 def take(folder: Path) -> None:
     app = ensure_application()
     app.setStyle("Fusion")
@@ -172,6 +198,9 @@ def take(folder: Path) -> None:
             add.issuer.setText("https://auth.example.org/realms/me")
             save(add, folder, "add-server")
             add.reject()
+
+            # The support desk: a resource server's help desk looks up alice's shares
+            shoot_support_desk(window, home_server, folder)
 
             # The same resources view in a dark palette
             app.setPalette(dark_palette())

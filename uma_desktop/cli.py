@@ -54,6 +54,7 @@ COMMANDS = frozenset(
         "shared-with-me",
         "history",
         "report",
+        "support",
     }
 )
 
@@ -536,7 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Manage who may access your resources on UMA authorization servers.",
         epilog="Requests and resources are named <connection-id>:<server-id>; a bare "
         "server id works when only one connection has it. `uma-desktop sandbox --help` "
-        "runs the built-in authorization server.",
+        "runs the built-in authorization server; `uma-desktop support --help` is the "
+        "support desk (a resource server's credentials).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -680,6 +682,10 @@ def main(argv: list[str] | None = None) -> int:
         from uma_desktop.sandbox.cli import main as sandbox_main
 
         return int(sandbox_main(args[1:]))
+    if args and args[0] == "support":
+        from uma_desktop.cli_support import main as support_main
+
+        return support_main(args[1:])
     # Also what argparse and the log's console handler write goes through the safe writers.
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = SafeWriter.wrap(sys.stdout), SafeWriter.wrap(sys.stderr)

@@ -233,6 +233,9 @@ class MainWindow(QMainWindow):
         )
         self.trace_action.setToolTip("Every HTTP exchange with your servers, secrets hidden")
         self._view_actions[TRACE_PAGE] = self.trace_action
+        self.support_action = self._menu_action(
+            self.view_menu, "&Support desk…", "Ctrl+Shift+D", self.open_support_desk
+        )
         help_menu = self.menuBar().addMenu("&Help")
         self._menu_action(help_menu, "&About UMA Desktop", None, self._about)
 
@@ -254,6 +257,13 @@ class MainWindow(QMainWindow):
         action.triggered.connect(lambda _=False: slot())
         menu.addAction(action)
         return action
+
+    def open_support_desk(self) -> QWidget:
+        """A separate window for support staff (resource-server credentials, never mixed in)."""
+        from uma_desktop.app.support import SupportDesk
+        from uma_desktop.gui.support_desk import open_support_desk
+
+        return open_support_desk(self.controller.run, SupportDesk(self.controller.control.dirs))
 
     def _about(self) -> None:
         QMessageBox.about(

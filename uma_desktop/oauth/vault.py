@@ -59,6 +59,7 @@ class TokenKind(StrEnum):
     REFRESH = "refresh"
     ID = "id"
     ACCESS = "access"  # the current access token with its expiry, shared by this user's processes
+    CLIENT_SECRET = "client_secret"  # a support connection's resource-server secret
 
 
 @runtime_checkable

@@ -249,7 +249,8 @@ def seed(sandbox: Sandbox) -> None:
                     secret=new_secret(18),
                     kind="rs",
                     redirect_uris=[LOOPBACK_CALLBACK],
-                    grant_types=["authorization_code", "refresh_token"],
+                    # client_credentials: the RS's own token for the support API
+                    grant_types=["authorization_code", "refresh_token", "client_credentials"],
                     scopes=["openid", "profile", UMA_PROTECTION],
                     rs_name=rs.key,
                 )
