@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from uma_desktop import __version__
+from uma_desktop import __version__, cli_review
 from uma_desktop.errors import (
     ConfigurationError,
     NotFoundError,
@@ -55,26 +55,13 @@ COMMANDS = frozenset(
         "history",
         "report",
         "support",
+        "review",
+        "expire",
     }
 )
 
 T = TypeVar("T")
 BrowserOpener = Callable[[str], object]
-REPORT_FIELDS = (
-    "connection_id",
-    "server",
-    "issuer",
-    "resource_id",
-    "resource_name",
-    "resource_server",
-    "person_id",
-    "person_username",
-    "person_email",
-    "person_name",
-    "scopes",
-    "granted_at",
-    "expires_at",
-)
 
 
 # -- output helpers ----------------------------------------------------------------------
@@ -486,44 +473,7 @@ class Cli:
         )
 
     async def report(self) -> None:
-        results = await self.control.all_shares()
-        summary = self.fan_out_report(results)
-        connections = {s.connection.id: s.connection for s in self.control.connections()}
-        rows = []
-        for result in results:
-            connection = connections[result.connection_id]
-            for resource, share in result.value or []:
-                rows.append(
-                    {
-                        "connection_id": connection.id,
-                        "server": connection.display_name,
-                        "issuer": connection.issuer,
-                        "resource_id": resource.id,
-                        "resource_name": resource.name,
-                        "resource_server": resource.resource_server,
-                        "person_id": share.party.id,
-                        "person_username": share.party.username or "",
-                        "person_email": share.party.email or "",
-                        "person_name": share.party.name or "",
-                        "scopes": list(share.scopes),
-                        "granted_at": to_jsonable(share.granted_at) or "",
-                        "expires_at": to_jsonable(share.expires_at) or "",
-                    }
-                )
-        if self.args.format == "json":
-            self.emit_json(
-                {"generated_at": datetime.now(UTC), "shares": rows, "connections": summary}
-            )
-            return
-        import csv
-        import io
-
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=REPORT_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "scopes": " ".join(row["scopes"])})
-        self.out.write(buffer.getvalue())
+        await cli_review.report(self)
 
 
 # -- argument parsing ------------------------------------------------------------------------
@@ -605,8 +555,9 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--limit", type=int, default=500)
     history.set_defaults(run=Cli.history)
     report = commands.add_parser("report", help="every share on every connection")
-    report.add_argument("--format", choices=("csv", "json"), default="csv")
+    report.add_argument("--format", choices=("csv", "json", "html"), default="csv")
     report.set_defaults(run=Cli.report, json=False)
+    cli_review.add_commands(commands, json_flag)
     return parser
 
 
@@ -630,6 +581,8 @@ async def _run(
 
     try:
         tell_problems()
+        if not (args.command == "expire" and args.due):
+            await cli_review.enforce_at_start(control, err, getattr(args, "clock", None))
         cli = Cli(control, args, out, err)
         await args.run(cli)
         return cli.exit_code
@@ -645,10 +598,12 @@ def run(
     err: TextIO | None = None,
     browser_opener: BrowserOpener | None = None,
     vault_factory: Any = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> int:
     """Parse and run one command; returns the exit code (never raises for expected errors).
 
-    ``browser_opener`` and ``vault_factory`` default to the system browser and the OS keyring.
+    ``browser_opener`` and ``vault_factory`` default to the system browser and the OS keyring;
+    ``clock`` (default: the system's) decides which app-kept expiries are due.
     """
     out = SafeWriter.wrap(out or sys.stdout)  # every byte printed passes through it
     err = SafeWriter.wrap(err or sys.stderr)
@@ -660,6 +615,7 @@ def run(
     import asyncio
     import logging
 
+    args.clock = clock
     from uma_desktop.logs import configure_logging, reset_logging
     from uma_desktop.paths import app_dirs
 

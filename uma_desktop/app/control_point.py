@@ -972,17 +972,21 @@ class ControlPoint:
         person: str,
         scopes: Sequence[str],
         expires_at: datetime | None = None,
+        *,
+        action: str = "share",
+        resource_name: str | None = None,
     ) -> Decision:
-        """Give ``person`` (username or e-mail) ``scopes`` on a resource."""
+        """Give ``person`` (username or e-mail) ``scopes`` on a resource (``action`` names
+        it in the history, e.g. "set-expiry" when only the expiry changes)."""
         live = self._get(connection_id)
         if expires_at is not None and expires_at <= _now():
             raise ConfigurationError("The expiry date is in the past.")
         extra = {"expires_at": expires_at.isoformat()} if expires_at else {}
         draft = self._draft(
             live,
-            "share",
+            action,
             resource_id,
-            self._resource_name(live, resource_id),
+            resource_name or self._resource_name(live, resource_id),
             await self._person_label(live, resource_id, person),
             scopes,
             **extra,
@@ -999,19 +1003,25 @@ class ControlPoint:
         resource_id: str,
         person: str,
         scopes: Sequence[str] | None = None,
+        *,
+        action: str | None = None,
+        extra: dict[str, str] | None = None,
+        resource_name: str | None = None,
     ) -> Decision:
-        """Take ``scopes`` (default: all) of a resource away from ``person``."""
+        """Take ``scopes`` (default: all) of a resource away from ``person``; ``action`` and
+        ``extra`` label it in the history (e.g. "expire" for an automatic revoke)."""
         live = self._get(connection_id)
-        action = "revoke" if scopes is None else "narrow"
+        action = action or ("revoke" if scopes is None else "narrow")
         if scopes is not None and not scopes:
             raise ConfigurationError("Choose the scopes to take away, or revoke all.")
         draft = self._draft(
             live,
             action,
             resource_id,
-            self._resource_name(live, resource_id),
+            resource_name or self._resource_name(live, resource_id),
             await self._person_label(live, resource_id, person),
             scopes or (),
+            **(extra or {}),
         )
         decision = await self._decide(live, draft, lambda b: b.revoke(resource_id, person, scopes))
         self._emit(DataChanged(connection_id))
