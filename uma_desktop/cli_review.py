@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -130,7 +131,7 @@ def _print_results(cli: Cli, session: ReviewSession, results: Sequence[ActionRes
 
 async def review(cli: Cli) -> None:
     """``review``: the list; ``review <action> <ids>``: act on shares."""
-    from uma_desktop.app.review import Flag, ReviewSettings
+    from uma_desktop.app.review import Flag
 
     action = cli.args.action
     if action == "settings":
@@ -139,10 +140,13 @@ async def review(cli: Cli) -> None:
         store = ReviewStore(cli.control.dirs.data)
         state = store.load()
         current = state.settings
-        state.settings = ReviewSettings(
-            older_than_days=cli.args.older_than or current.older_than_days,
-            unseen_days=cli.args.unseen or current.unseen_days,
-            interval_days=cli.args.interval or current.interval_days,
+        chosen = {
+            "older_than_days": cli.args.older_than,
+            "unseen_days": cli.args.unseen,
+            "interval_days": cli.args.interval,
+        }
+        state.settings = replace(
+            current, **{k: v for k, v in chosen.items() if v is not None}
         ).checked()
         store.save(state)
         settings = state.settings

@@ -35,7 +35,9 @@ def fixed(moment: datetime) -> Callable[[], datetime]:
 
 
 def by(items: list[ReviewItem], resource: str, username: str) -> ReviewItem:
-    return next(i for i in items if i.resource.name == resource and i.share.party.username == username)
+    return next(
+        i for i in items if i.resource.name == resource and i.share.party.username == username
+    )
 
 
 async def test_flags_keep_and_progress_resume_after_restart(
@@ -48,7 +50,8 @@ async def test_flags_keep_and_progress_resume_after_restart(
         await control.share(home_id, home.resource_id("Cat pictures"), "dave", ["view", "download"])
         session = ReviewSession(control, clock=fixed(NOW))
         items = await session.load()
-        assert {(i.share.connection_id, i.resource.name, i.share.party.username) for i in items} == {
+        found = {(i.share.connection_id, i.resource.name, i.share.party.username) for i in items}
+        assert found == {
             (home_id, "Family portraits", "bob"), (home_id, "Work calendar", "carol"),
             (home_id, "Cat pictures", "dave"),
             (work_id, "Family portraits", "bob"), (work_id, "Work calendar", "carol"),
