@@ -14,6 +14,7 @@ BENCHMARKS = (
     "keycloak_scan.py",
     "gui_heartbeat.py",
     "support_lookup.py",
+    "review_shares.py",
 )
 
 

@@ -297,8 +297,9 @@ async def report(cli: Cli) -> None:
     """Every share on every connection as CSV (default), JSON or HTML."""
     from uma_desktop.app.expiry import ExpiryStore
     from uma_desktop.app.report import build_report, to_csv, to_html, to_json
+    from uma_desktop.app.review import collect_shares
 
-    results = await cli.control.all_shares()
+    results = await collect_shares(cli.control)
     summary = cli.fan_out_report(results)
     connections = [s.connection for s in cli.control.connections()]
     due = await asyncio.to_thread(ExpiryStore(cli.control.dirs.data).by_key)

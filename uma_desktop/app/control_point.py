@@ -114,6 +114,18 @@ class _Live:
         )
 
 
+@dataclass(frozen=True)
+class RevokeTarget:
+    """One share to revoke (``scopes`` None) or narrow (take ``scopes`` away)."""
+
+    connection_id: str
+    resource_id: str
+    person: str  # username or e-mail, as the backend's revoke accepts
+    party_label: str  # how the history names the person
+    resource_name: str
+    scopes: tuple[str, ...] | None = None
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -1026,6 +1038,78 @@ class ControlPoint:
         decision = await self._decide(live, draft, lambda b: b.revoke(resource_id, person, scopes))
         self._emit(DataChanged(connection_id))
         return decision
+
+    async def revoke_many(self, targets: Sequence[RevokeTarget]) -> list[Decision]:
+        """Revoke or narrow many shares at once, a few at a time per server. The history gets
+        them in two transactions (all sent, then all outcomes) rather than two per share.
+        Never raises for one share: each Decision says whether it worked; cut short, the
+        ones already sent say "outcome unknown"."""
+        lives = [self._get(t.connection_id) for t in targets]
+        drafts = [
+            self._draft(
+                live,
+                "revoke" if t.scopes is None else "narrow",
+                t.resource_id,
+                t.resource_name,
+                t.party_label,
+                t.scopes or (),
+            )
+            for live, t in zip(lives, targets, strict=True)
+        ]
+        if not drafts:
+            return []
+
+        def begin() -> list[int] | None:
+            return self._keep_in_history(lambda _d: self._history.begin_many(drafts), drafts[0])
+
+        begun = await asyncio.to_thread(begin)
+        rows: list[int | None] = list(begun) if begun is not None else [None] * len(drafts)
+        sent = [False] * len(drafts)
+        outcomes: list[Decision | None] = [None] * len(drafts)
+
+        async def one(index: int) -> None:
+            live, target = lives[index], targets[index]
+            error: UmaDesktopError | None = None
+            async with live.gate:
+                sent[index] = True
+                try:
+                    await self._guarded(
+                        live, lambda b: b.revoke(target.resource_id, target.person, target.scopes)
+                    )
+                except UmaDesktopError as exc:
+                    error = exc
+            outcomes[index] = replace(
+                drafts[index],
+                at=_now(),
+                ok=error is None,
+                detail=error.user_message if error else "",
+            )
+            if error is not None:
+                self._note_failure(live, error)
+
+        try:
+            await asyncio.gather(*(one(i) for i in range(len(drafts))))
+        except BaseException:
+            cut_short = [
+                outcome
+                or replace(
+                    draft,
+                    at=_now(),
+                    ok=False,
+                    settled=not was_sent,
+                    detail=INTERRUPTED_NOTE if was_sent else NOT_SENT_NOTE,
+                )
+                for outcome, draft, was_sent in zip(outcomes, drafts, sent, strict=True)
+            ]
+            self._keep_in_history(lambda _d: self._history.settle_many(rows, cut_short), drafts[0])
+            raise
+        finals = [o for o in outcomes if o is not None]
+        await asyncio.to_thread(
+            self._keep_in_history, lambda _d: self._history.settle_many(rows, finals), drafts[0]
+        )
+        for connection_id in dict.fromkeys(t.connection_id for t in targets):
+            self._emit(DataChanged(connection_id))
+        return finals
 
     def history(self, limit: int = 500) -> list[Decision]:
         """Decisions taken in this app, newest first; rows that cannot be read are left out

@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from uma_desktop.app.control_point import ControlPoint
+from uma_desktop.app.control_point import SHARE_SCAN_PARALLEL, ControlPoint, RevokeTarget
 from uma_desktop.app.expiry import (
     ENFORCED_LABEL,
     Clock,
@@ -224,6 +224,41 @@ class ReviewStore:
         )
 
 
+async def collect_shares(
+    control: ControlPoint, *, parallel: int = SHARE_SCAN_PARALLEL
+) -> list[PerConnection[list[tuple[Resource, Share]]]]:
+    """Every share of every resource on every connection, ``parallel`` reads at a time per
+    server, each read under the ControlPoint's own timeout (a big account is never cut off
+    by one deadline for the whole scan). A connection whose resources cannot be listed, or
+    one of whose resources cannot be read, carries that error (with what was read)."""
+
+    async def one(connection_id: str) -> PerConnection[list[tuple[Resource, Share]]]:
+        [listed] = await control.resources(connection_id=connection_id)
+        if listed.error is not None and not listed.value:
+            return PerConnection(connection_id, None, listed.error)
+        gate = asyncio.Semaphore(parallel)
+        errors: list[UmaDesktopError] = [listed.error] if listed.error is not None else []
+
+        async def of(resource: Resource) -> list[tuple[Resource, Share]]:
+            if resource.share_count == 0:
+                return []
+            async with gate:
+                try:
+                    return [(resource, s) for s in await control.shares(connection_id, resource.id)]
+                except UmaDesktopError as error:
+                    errors.append(error)
+                    return []
+
+        groups = await asyncio.gather(*(of(r) for r in listed.value or []))
+        pairs = [pair for group in groups for pair in group]
+        return PerConnection(
+            connection_id, pairs, errors[0] if errors else None, stale=bool(errors)
+        )
+
+    ids = [state.connection.id for state in control.connections()]
+    return list(await asyncio.gather(*(one(i) for i in ids)))
+
+
 def review_due(state: ReviewState, now: datetime) -> bool:
     """Whether the reminder should show: no finished review, or the last one is too old."""
     if state.last_completed is None:
@@ -285,18 +320,20 @@ class ReviewSession:
         self.store = ReviewStore(control.dirs.data)
         self.state = self.store.load()
         self.items: list[ReviewItem] = []
+        self._position: dict[str, int] | None = None  # item key -> index in ``items``
         self.failures: list[PerConnection[Any]] = []  # connections that could not be read
 
     # -- reading -----------------------------------------------------------------------
 
     async def load(self) -> list[ReviewItem]:
         """Read every share everywhere and flag it; opens a session when none is open."""
-        results = await self.control.all_shares()
+        results = await collect_shares(self.control)
         history = await asyncio.to_thread(self._history)
         due_dates = await asyncio.to_thread(ExpiryStore(self.control.dirs.data).by_key)
         names = {s.connection.id: s.connection.display_name for s in self.control.connections()}
         self.failures = [r for r in results if r.error is not None]
         self.items = self.build(results, names, history, due_dates)
+        self._position = None
         if self.state.started_at is None:
             self.state.started_at = self.clock()
             self.state.done = {}
@@ -399,7 +436,11 @@ class ReviewSession:
             "at": self.clock().isoformat(),
         }
         updated = replace(item, outcome=outcome)
-        self.items = [updated if i.key == item.key else i for i in self.items]
+        if self._position is None or len(self._position) != len(self.items):
+            self._position = {i.key: n for n, i in enumerate(self.items)}
+        position = self._position.get(item.key)
+        if position is not None:
+            self.items[position] = updated
         return updated
 
     def _save(self) -> None:
@@ -428,11 +469,10 @@ class ReviewSession:
         return results
 
     async def keep(self, items: Sequence[ReviewItem]) -> list[ActionResult]:
-        """Mark as reviewed, nothing changes on the server; a ``keep`` in the history."""
-        history = History(self.control.dirs.data)
-
-        async def act(item: ReviewItem) -> Decision:
-            decision = Decision(
+        """Mark as reviewed, nothing changes on the server; ``keep`` decisions in the history
+        (one transaction for the whole selection)."""
+        decisions = [
+            Decision(
                 connection_id=item.share.connection_id,
                 action="keep",
                 resource_id=item.resource.id,
@@ -443,25 +483,52 @@ class ReviewSession:
                 ok=True,
                 detail="reviewed and kept",
             )
-            await asyncio.to_thread(history.record, decision)
-            return decision
+            for item in items
+        ]
+        history = History(self.control.dirs.data)
+        await asyncio.to_thread(history.settle_many, [None] * len(decisions), decisions)
+        results = [
+            ActionResult(self._mark(item, Outcome.KEPT), decision)
+            for item, decision in zip(items, decisions, strict=True)
+        ]
+        await asyncio.to_thread(self._save)
+        return results
 
-        return await self._each(items, act, Outcome.KEPT)
+    async def _revoke_many(
+        self, items: Sequence[ReviewItem], scopes_of: Callable[[ReviewItem], tuple[str, ...] | None]
+    ) -> list[ActionResult]:
+        """Revoke or narrow in one ``ControlPoint.revoke_many`` (history in two transactions)."""
+        targets = [
+            RevokeTarget(
+                connection_id=item.share.connection_id,
+                resource_id=item.resource.id,
+                person=person_of(item.share),
+                party_label=item.share.party.full_label,
+                resource_name=item.resource.name,
+                scopes=scopes_of(item),
+            )
+            for item in items
+        ]
+        decisions = await self.control.revoke_many(targets)
+        results = []
+        for item, decision in zip(items, decisions, strict=True):
+            if decision.ok:
+                outcome = Outcome.REVOKED if decision.action == "revoke" else Outcome.NARROWED
+                results.append(ActionResult(self._mark(item, outcome), decision))
+            else:
+                results.append(ActionResult(item, decision, decision.detail or "failed"))
+        await asyncio.to_thread(self._after_revoke, [r.item for r in results if r.ok])
+        return results
+
+    def _after_revoke(self, items: Sequence[ReviewItem]) -> None:
+        store = ExpiryStore(self.control.dirs.data)
+        revoked = {i.key for i in items if i.outcome is Outcome.REVOKED}
+        if revoked and any(e.key in revoked for e in store.load()):
+            store.save([e for e in store.load() if e.key not in revoked])
+        self._save()
 
     async def revoke(self, items: Sequence[ReviewItem]) -> list[ActionResult]:
-        store = ExpiryStore(self.control.dirs.data)
-
-        async def act(item: ReviewItem) -> Decision:
-            decision = await self.control.revoke(
-                item.share.connection_id,
-                item.resource.id,
-                person_of(item.share),
-                resource_name=item.resource.name,
-            )
-            await asyncio.to_thread(store.drop, item.key)
-            return decision
-
-        return await self._each(items, act, Outcome.REVOKED)
+        return await self._revoke_many(items, lambda _item: None)
 
     async def narrow(
         self, items: Sequence[ReviewItem], remove: Sequence[str]
@@ -470,28 +537,34 @@ class ReviewSession:
         taking = set(remove)
         if not taking:
             raise ConfigurationError("Choose the scopes to take away.")
-
-        async def act(item: ReviewItem) -> Decision:
+        refused: list[ActionResult] = []
+        possible: list[ReviewItem] = []
+        for item in items:
             held = [s for s in item.share.scopes if s in taking]
             if not held:
-                raise ConfigurationError(
-                    f"{item.share.party.label} holds none of {', '.join(sorted(taking))} "
-                    f"on {item.resource.name}."
+                refused.append(
+                    ActionResult(
+                        item,
+                        None,
+                        f"{item.share.party.label} holds none of {', '.join(sorted(taking))} "
+                        f"on {item.resource.name}.",
+                    )
                 )
-            if len(held) == len(item.share.scopes):
-                raise ConfigurationError(
-                    f"Narrowing would leave {item.share.party.label} no scope on "
-                    f"{item.resource.name}: revoke instead."
+            elif len(held) == len(item.share.scopes):
+                refused.append(
+                    ActionResult(
+                        item,
+                        None,
+                        f"Narrowing would leave {item.share.party.label} no scope on "
+                        f"{item.resource.name}: revoke instead.",
+                    )
                 )
-            return await self.control.revoke(
-                item.share.connection_id,
-                item.resource.id,
-                person_of(item.share),
-                held,
-                resource_name=item.resource.name,
-            )
-
-        return await self._each(items, act, Outcome.NARROWED)
+            else:
+                possible.append(item)
+        done = await self._revoke_many(
+            possible, lambda item: tuple(s for s in item.share.scopes if s in taking)
+        )
+        return [*done, *refused]
 
     async def set_expiry(self, items: Sequence[ReviewItem], when: datetime) -> list[ActionResult]:
         if when <= self.clock():

@@ -26,6 +26,7 @@ from uma_desktop.app.review import (
     ReviewSession,
     ReviewSettings,
     Summary,
+    collect_shares,
     load_state,
     review_due,
 )
@@ -223,7 +224,7 @@ class ReviewControl(QObject):
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         async def build() -> Report:
-            results = await self._control.all_shares()
+            results = await collect_shares(self._control)
             due = await asyncio.to_thread(ExpiryStore(self._control.dirs.data).by_key)
             connections = [s.connection for s in self._control.connections()]
             return build_report(results, connections, due, now=datetime.now(UTC))
