@@ -240,7 +240,8 @@ def main() -> int:
             print(
                 f"review page: {figures['rows']} shares loaded in {figures['load_s']:.2f} s, "
                 f"filtered; worst GUI-thread gap {figures['worst_ms']:.0f} ms (goal: under 50; "
-                f"loading {figures['loading_ms']:.0f} ms, filtering {figures['filtering_ms']:.0f} ms)",
+                f"loading {figures['loading_ms']:.0f} ms, "
+                f"filtering {figures['filtering_ms']:.0f} ms)",
                 flush=True,
             )
             print(f"  while loading: {figures['loading_report']}", flush=True)

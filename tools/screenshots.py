@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,6 +59,19 @@ def save(widget: QWidget, folder: Path, name: str) -> None:
     if not widget.grab().save(str(path)):
         raise OSError(f"could not write {path}")
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def render_pdf_page(pdf: Path, target: Path) -> None:
+    """The PDF's first page as a PNG, rendered by poppler's pdftoppm (poppler-utils)."""
+    renderer = shutil.which("pdftoppm")
+    if renderer is None:
+        raise OSError("pdftoppm is missing: run tools/install-system-deps.sh")
+    stem = target.with_suffix("")
+    subprocess.run(
+        [renderer, "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(stem)],
+        check=True,
+    )
+    print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
 
 
 def ask(server: SandboxServer, person: str, resource: str, scopes: list[str]) -> None:
@@ -193,6 +208,25 @@ def take(folder: Path) -> None:
             window.show_page("shared")
             wait_until(lambda: controller.shared_with_me.rowCount() > 0, "shared with me")
             save(window, folder, "shared-with-me")
+
+            # The access review: two shares reviewed, one flagged row selected
+            window.open_review()
+            review = window.review_page
+            wait_until(lambda: review.model.rowCount() >= 5 and not review.model.is_loading(),
+                       "the shares under review")  # fmt: skip
+            rows = review.model.rows()
+            kept = [r for r in rows if r.resource.name == "Work calendar"]
+            review.act("keep", kept)
+            wait_until(lambda: review.progress_label.text().startswith("2 of"), "the keep")
+            review.select_keys([r.key for r in rows if r.resource.name == "Family portraits"])
+            save(window, folder, "review")
+
+            # The "who can see my data" report, its first PDF page rendered by poppler
+            pdf = Path(home) / "report.pdf"
+            pages: list[int] = []
+            review.export_pdf(pdf, then=pages.append)
+            wait_until(lambda: bool(pages), "the PDF report")
+            render_pdf_page(pdf, folder / "report-pdf.png")
 
             add = window.open_add_connection()
             add.issuer.setText("https://auth.example.org/realms/me")

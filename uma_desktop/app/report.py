@@ -216,7 +216,8 @@ def _cells(values: Sequence[str], tag: str = "td") -> str:
 
 def _group_table(header: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
     body = "".join(f"<tr>{_cells(line)}</tr>" for line in lines)
-    return f'<table cellspacing="0" cellpadding="3"><tr>{_cells(header, "th")}</tr>{body}</table>'
+    head = f"<tr>{_cells(header, 'th')}</tr>"
+    return f'<table width="100%" cellspacing="0" cellpadding="4">{head}{body}</table>'
 
 
 def to_html(report: Report) -> str:

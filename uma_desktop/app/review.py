@@ -36,9 +36,11 @@ from uma_desktop.app.state import PerConnection
 from uma_desktop.app.storage import read_json, report_corrupt, write_json
 from uma_desktop.domain import Decision, Resource, Share
 from uma_desktop.errors import ConfigurationError, NotFoundError, UmaDesktopError
+from uma_desktop.foreground import yield_to_foreground
 
 FILE_NAME = "review.json"
 HISTORY_SCAN = 100_000  # decisions read to find when a person was last seen
+BUILD_YIELD_EVERY = 200  # items flagged between yields to the window
 ACTION_PARALLEL = 16  # review actions in flight at once (the ControlPoint gates per server)
 
 
@@ -357,7 +359,9 @@ class ReviewSession:
         seen = _last_seen(history)
         items = []
         for result in results:
-            for resource, share in result.value or []:
+            for number, (resource, share) in enumerate(result.value or []):
+                if number % BUILD_YIELD_EVERY == 0:
+                    yield_to_foreground()  # the window paints first (a no-op without one)
                 party = share.party
                 last = max(
                     (

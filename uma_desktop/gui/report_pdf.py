@@ -16,6 +16,7 @@ from uma_desktop.errors import StorageError
 
 MARGIN_MM = 15.0
 RESOLUTION = 300
+LAYOUT_DPI = 96
 
 
 def write_pdf(report: Report, path: Path) -> int:
@@ -33,14 +34,16 @@ def write_pdf(report: Report, path: Path) -> int:
         )
     )
     area = writer.pageLayout().paintRectPixels(RESOLUTION)
+    scale = RESOLUTION / LAYOUT_DPI  # lay out at screen resolution, print at the writer's
     document = QTextDocument()
     font = QFont("DejaVu Sans")
     font.setPointSizeF(9.5)
     document.setDefaultFont(font)
-    document.documentLayout().setPaintDevice(writer)
+    footer_font = QFont(font)
+    footer_font.setPixelSize(11)  # in layout pixels, like the document (the painter scales)
     document.setHtml(to_html(report))
-    footer_height = area.height() * 0.04
-    body = QSizeF(area.width(), area.height() - footer_height)
+    footer_height = 28.0
+    body = QSizeF(area.width() / scale, area.height() / scale - footer_height)
     document.setPageSize(body)
     pages = max(1, document.pageCount())
     painter = QPainter()
@@ -48,17 +51,17 @@ def write_pdf(report: Report, path: Path) -> int:
         raise StorageError(f"Could not write the PDF report to {path}.")
     stamp = report.generated_at.strftime("%Y-%m-%d")
     try:
+        painter.scale(scale, scale)
         for page in range(pages):
             if page:
                 writer.newPage()
             painter.save()
             painter.translate(0, -page * body.height())
-            clip = QRectF(QPointF(0, page * body.height()), body)
-            document.drawContents(painter, clip)
+            document.drawContents(painter, QRectF(QPointF(0, page * body.height()), body))
             painter.restore()
-            painter.setFont(font)
+            painter.setFont(footer_font)
             painter.drawText(
-                QRectF(0, body.height(), area.width(), footer_height),
+                QRectF(0, body.height(), body.width(), footer_height),
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                 f"{APP_NAME} · {stamp} · page {page + 1} of {pages}",
             )

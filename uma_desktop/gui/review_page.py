@@ -267,11 +267,11 @@ class ReviewPage(QWidget):
         self.table.sortByColumn(ReviewModel.FLAGS, Qt.SortOrder.AscendingOrder)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(ReviewModel.RESOURCE, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(ReviewModel.FLAGS, QHeaderView.ResizeMode.Stretch)
         for column, width in (
-            (ReviewModel.SERVER, 90), (ReviewModel.PERSON, 120), (ReviewModel.SCOPES, 120),
-            (ReviewModel.SINCE, 120), (ReviewModel.EXPIRES, 130), (ReviewModel.LAST, 120),
-            (ReviewModel.FLAGS, 170), (ReviewModel.REVIEWED, 80),
+            (ReviewModel.RESOURCE, 170), (ReviewModel.SERVER, 80), (ReviewModel.PERSON, 120),
+            (ReviewModel.SCOPES, 110), (ReviewModel.SINCE, 120), (ReviewModel.EXPIRES, 120),
+            (ReviewModel.LAST, 120), (ReviewModel.REVIEWED, 80),
         ):  # fmt: skip
             self.table.setColumnWidth(column, width)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
