@@ -406,13 +406,14 @@ class Cli:
         if self.args.json:
             self.emit_json({"items": shares})
             return
+        kept = cli_review.enforced_expiries(self.control, shares)
         rows = [
             [
                 s.party.label,
                 s.party.email or "",
                 ",".join(s.scopes),
                 _when(s.granted_at),
-                _when(s.expires_at),
+                _when(s.expires_at) or kept.get(s.party.id, ""),
             ]
             for s in shares
         ]

@@ -151,12 +151,15 @@ def test_app_kept_expiry_is_enforced_at_the_start_of_any_command(
     [cid] = connect(uma, sandbox)
     now = datetime.now(UTC)
     portraits = sandbox.resource_id("Family portraits")
+    bob_sub = OwnerApi(sandbox).policy_of("Family portraits", "bob")["sub"]  # type: ignore[index]
     ExpiryStore(app_dirs().data).put(
-        DueDate(cid, portraits, "Family portraits", "bob-sub", "bob", "Bob Brown (bob)",
+        DueDate(cid, portraits, "Family portraits", bob_sub, "bob", "Bob Brown (bob)",
                 due=now + timedelta(days=2), set_at=now)
     )  # fmt: skip
     code, out, err = uma("expire")
     assert code == 0 and "Family portraits" in out
+    code, out, err = uma("shares", f"{cid}:{portraits}", clock=lambda: now)
+    assert code == 0 and "(expires (enforced by UMA Desktop))" in out
     assert uma("connections", "list", clock=lambda: now + timedelta(days=1))[0] == 0
     assert OwnerApi(sandbox).policy_of("Family portraits", "bob") is not None
     code, out, err = uma("connections", "list", clock=lambda: now + timedelta(days=3))
