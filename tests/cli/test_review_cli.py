@@ -180,6 +180,7 @@ def test_timer_units_install_verify_and_remove(
     code, out, err = uma("expire", "--install-timer", "--json")
     assert code == 0, err
     installed = [Path(p) for p in json.loads(out)["installed"]]
+    assert json.loads(out)["note"] == scheduler.NOT_ASKED  # never the real session's systemd
     folder = tmp_path / "config" / "systemd" / "user"
     assert sorted(installed) == sorted(
         [folder / scheduler.SERVICE_NAME, folder / scheduler.TIMER_NAME]

@@ -2,7 +2,8 @@
 
 Written to ``$XDG_CONFIG_HOME/systemd/user`` (default ``~/.config/systemd/user``) on request
 and removed the same way; ``systemctl --user`` is asked to reload and (de)activate the timer
-when it is there, and its refusal (no user session, no systemd) is reported, not fatal.
+when the units are where it reads them, and its refusal (no user session, no systemd) is
+reported, not fatal.
 The unit texts are the ones in ``packaging/systemd/`` with the command made absolute.
 """
 
@@ -23,6 +24,9 @@ SERVICE_NAME = "uma-desktop-expire.service"
 TIMER_NAME = "uma-desktop-expire.timer"
 DEFAULT_COMMAND = "uma-desktop expire --due"
 SYSTEMCTL_WAIT = 20.0
+NOT_ASKED = (
+    "systemd was not asked: these units are not where it reads them (~/.config/systemd/user)."
+)
 
 SERVICE_TEMPLATE = """[Unit]
 Description=UMA Desktop: revoke shares whose expiry date has passed
@@ -43,6 +47,12 @@ RandomizedDelaySec=15min
 [Install]
 WantedBy=timers.target
 """
+
+
+def _systemd_reads(folder: Path) -> bool:
+    """Whether the user's systemd reads units from ``folder`` (its default place). Elsewhere
+    (a test's XDG_CONFIG_HOME) systemctl is not asked: it would act on the real session."""
+    return folder == Path.home() / ".config" / "systemd" / "user"
 
 
 def units_dir() -> Path:
@@ -96,7 +106,7 @@ def timer_installed() -> bool:
     return (units_dir() / TIMER_NAME).exists()
 
 
-def install_timer(command: str | None = None, *, activate: bool = True) -> TimerChange:
+def install_timer(command: str | None = None, *, activate: bool | None = None) -> TimerChange:
     """Write the service and timer units (0600, atomic) and enable the timer."""
     folder = units_dir()
     paths = []
@@ -104,14 +114,15 @@ def install_timer(command: str | None = None, *, activate: bool = True) -> Timer
         path = folder / name
         atomic_write_text(path, text)
         paths.append(path)
-    note = ""
-    if activate:
-        note = _systemctl("daemon-reload") or _systemctl("enable", "--now", TIMER_NAME)
+    if not (_systemd_reads(folder) if activate is None else activate):
+        return TimerChange(tuple(paths), NOT_ASKED)
+    note = _systemctl("daemon-reload") or _systemctl("enable", "--now", TIMER_NAME)
     return TimerChange(tuple(paths), note)
 
 
-def remove_timer(*, activate: bool = True) -> TimerChange:
+def remove_timer(*, activate: bool | None = None) -> TimerChange:
     """Disable the timer and delete both units (absent ones are fine)."""
+    activate = _systemd_reads(units_dir()) if activate is None else activate
     note = _systemctl("disable", "--now", TIMER_NAME) if activate and timer_installed() else ""
     removed = []
     for name in (TIMER_NAME, SERVICE_NAME):
