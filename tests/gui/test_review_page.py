@@ -16,7 +16,7 @@ from tests.fixtures.browser import form_browser
 from tests.fixtures.gui import WAIT, log_in
 from tests.fixtures.owner import OwnerApi
 from uma_desktop.app.review import ReviewStore
-from uma_desktop.gui.review_page import ALL, NOT_REVIEWED, ReviewModel, ReviewPage
+from uma_desktop.gui.review_page import ALL, NOT_REVIEWED, NarrowDialog, ReviewModel, ReviewPage
 
 pytestmark = pytest.mark.gui
 
@@ -73,7 +73,11 @@ def test_review_page_actions_resume_and_pdf(
 
     # Narrow one, keep both calendars (bulk), set an expiry, revoke one.
     page.select_keys(keys_of(page, "Cat pictures", "dave"))
-    page.act("narrow", page.selected_items(), scopes=["download"])
+    page.narrow_button.click()
+    dialog = page.dialog
+    assert isinstance(dialog, NarrowDialog) and dialog.scopes == ["download", "view"]
+    dialog.boxes[0].setChecked(True)
+    dialog.accept()
     wait_progress(qtbot, page, "1 of 5 reviewed")
     assert api.policy_of("Cat pictures", "dave")["resource_scopes"] == ["view"]  # type: ignore[index]
     page.select_keys([i.key for i in page.model.rows() if i.resource.name == "Work calendar"])

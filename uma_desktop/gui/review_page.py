@@ -116,7 +116,9 @@ class NarrowDialog(QDialog):
         self.setWindowTitle("Narrow scopes")
         layout = QVBoxLayout(self)
         layout.addWidget(PlainLabel("Take these scopes away (the others stay):"))
-        self.boxes = [QCheckBox(scope) for scope in scopes]
+        self.scopes = list(scopes)
+        # "&&": a scope's ampersand is shown, not taken as a keyboard shortcut marker
+        self.boxes = [QCheckBox(scope.replace("&", "&&")) for scope in self.scopes]
         for box in self.boxes:
             layout.addWidget(box)
         buttons = QDialogButtonBox(
@@ -127,7 +129,9 @@ class NarrowDialog(QDialog):
         layout.addWidget(buttons)
 
     def chosen(self) -> list[str]:
-        return [box.text().replace("&", "") for box in self.boxes if box.isChecked()]
+        return [
+            scope for scope, box in zip(self.scopes, self.boxes, strict=True) if box.isChecked()
+        ]
 
 
 class ExpiryDialog(QDialog):
