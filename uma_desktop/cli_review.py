@@ -11,7 +11,6 @@ output goes through the same safe writers (server text terminal-safe, JSON escap
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -27,6 +26,8 @@ if TYPE_CHECKING:
 
 
 COMMANDS = frozenset({"review", "expire"})
+# The values of app.review.Flag, spelled here so that `--help` does not load the app.
+FLAG_CHOICES = ("no-expiry", "old", "all-scopes", "unseen")
 
 
 class Cli(Protocol):
@@ -245,6 +246,8 @@ async def expire(cli: Cli) -> None:
         elif not decisions:
             cli.warn("no share is due to expire")
         return
+    import asyncio
+
     entries = await asyncio.to_thread(ExpiryStore(cli.control.dirs.data).load)
     if args.json:
         cli.emit_json({"items": [e.to_json() for e in entries]})
@@ -320,6 +323,8 @@ async def report(cli: Cli) -> None:
     results = await collect_shares(cli.control)
     summary = cli.fan_out_report(results)
     connections = [s.connection for s in cli.control.connections()]
+    import asyncio
+
     due = await asyncio.to_thread(ExpiryStore(cli.control.dirs.data).by_key)
     built = build_report(results, connections, due)
     if cli.args.format == "json":
@@ -332,12 +337,10 @@ async def report(cli: Cli) -> None:
 
 def add_commands(commands: Any, json_flag: argparse.ArgumentParser) -> None:
     """Register ``review`` and ``expire`` on the main parser's subcommands."""
-    from uma_desktop.app.review import Flag
-
     review_parser = commands.add_parser(
         "review", parents=[json_flag], help="review every share: keep, revoke, narrow, expire"
     )
-    review_parser.add_argument("--flag", choices=[f.value for f in Flag], help="only these")
+    review_parser.add_argument("--flag", choices=FLAG_CHOICES, help="only these")
     review_parser.add_argument(
         "--pending", action="store_true", help="only shares not reviewed yet"
     )

@@ -58,3 +58,10 @@ def test_formats_escape_server_text_and_label_app_kept_expiry() -> None:
     data = to_json(report)
     assert data["shares"][0]["person_name"] == f"Bob {HOSTILE}"
     assert [c["ok"] for c in data["connections"]] == [True, False]
+
+
+def test_the_command_line_offers_every_flag() -> None:
+    from uma_desktop.app.review import Flag
+    from uma_desktop.cli_review import FLAG_CHOICES
+
+    assert tuple(flag.value for flag in Flag) == FLAG_CHOICES

@@ -1040,8 +1040,8 @@ class ControlPoint:
         return decision
 
     async def revoke_many(self, targets: Sequence[RevokeTarget]) -> list[Decision]:
-        """Revoke or narrow many shares at once, a few at a time per server. The history gets
-        them in two transactions (all sent, then all outcomes) rather than two per share.
+        """Revoke or narrow many shares at once, a few at a time per server, written to the
+        history as ``bulk`` writes it (all sent in one transaction, outcomes in batches).
         Never raises for one share: each Decision says whether it worked; cut short, the
         ones already sent say "outcome unknown"."""
         lives = [self._get(t.connection_id) for t in targets]
@@ -1058,58 +1058,58 @@ class ControlPoint:
         ]
         if not drafts:
             return []
-
-        def begin() -> list[int] | None:
-            return self._keep_in_history(lambda _d: self._history.begin_many(drafts), drafts[0])
-
-        begun = await asyncio.to_thread(begin)
+        begun = await asyncio.to_thread(self._keep_in_history, self._history.begin_many, drafts)
         rows: list[int | None] = list(begun) if begun is not None else [None] * len(drafts)
-        sent = [False] * len(drafts)
+        settler = _HistorySettler(self._history, self._keep_in_history)
+        sent: set[int] = set()
         outcomes: list[Decision | None] = [None] * len(drafts)
 
         async def one(index: int) -> None:
             live, target = lives[index], targets[index]
             error: UmaDesktopError | None = None
             async with live.gate:
-                sent[index] = True
+                sent.add(index)
                 try:
                     await self._guarded(
                         live, lambda b: b.revoke(target.resource_id, target.person, target.scopes)
                     )
                 except UmaDesktopError as exc:
                     error = exc
-            outcomes[index] = replace(
+            decision = replace(
                 drafts[index],
                 at=_now(),
                 ok=error is None,
                 detail=error.user_message if error else "",
             )
+            outcomes[index] = decision
+            settler.add(rows[index], decision)
             if error is not None:
                 self._note_failure(live, error)
 
         try:
             await asyncio.gather(*(one(i) for i in range(len(drafts))))
+            await settler.finish()
         except BaseException:
-            cut_short = [
-                outcome
-                or replace(
-                    draft,
-                    at=_now(),
-                    ok=False,
-                    settled=not was_sent,
-                    detail=INTERRUPTED_NOTE if was_sent else NOT_SENT_NOTE,
+            # Written here and now, not in a thread: the task is being torn down.
+            unsettled = [
+                (
+                    row,
+                    replace(
+                        draft,
+                        at=_now(),
+                        ok=False,
+                        settled=index not in sent,
+                        detail=INTERRUPTED_NOTE if index in sent else NOT_SENT_NOTE,
+                    ),
                 )
-                for outcome, draft, was_sent in zip(outcomes, drafts, sent, strict=True)
+                for index, (row, draft) in enumerate(zip(rows, drafts, strict=True))
+                if outcomes[index] is None
             ]
-            self._keep_in_history(lambda _d: self._history.settle_many(rows, cut_short), drafts[0])
+            settler.write_now(unsettled)
             raise
-        finals = [o for o in outcomes if o is not None]
-        await asyncio.to_thread(
-            self._keep_in_history, lambda _d: self._history.settle_many(rows, finals), drafts[0]
-        )
         for connection_id in dict.fromkeys(t.connection_id for t in targets):
             self._emit(DataChanged(connection_id))
-        return finals
+        return [o for o in outcomes if o is not None]
 
     def history(self, limit: int = 500) -> list[Decision]:
         """Decisions taken in this app, newest first; rows that cannot be read are left out

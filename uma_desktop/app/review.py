@@ -490,7 +490,7 @@ class ReviewSession:
             for item in items
         ]
         history = History(self.control.dirs.data)
-        await asyncio.to_thread(history.settle_many, [None] * len(decisions), decisions)
+        await asyncio.to_thread(history.settle_many, [(None, d) for d in decisions])
         results = [
             ActionResult(self._mark(item, Outcome.KEPT), decision)
             for item, decision in zip(items, decisions, strict=True)
