@@ -67,6 +67,9 @@ REALM = "umatest"
 USERS = ("alice", "bob", "carol")
 RS_CLIENT_ID = "photo-rs"
 RP_CLIENT_ID = "photo-client"
+# `make openam` (manual use; tests reuse it through UMA_OPENAM_URL) uses known secrets.
+MANUAL_ADMIN_PASSWORD = "amadmin-password"
+MANUAL_CLIENT_SECRETS = ("photo-rs-secret", "photo-client-secret")
 DEFAULT_START_TIMEOUT = 600.0
 LOG_TAIL_LINES = 40
 # Java options OpenAM needs on Java 17 (it reaches into JDK internals for keystores).
@@ -504,6 +507,7 @@ def start(
     port: int | None = None,
     *,
     admin_password: str | None = None,
+    client_secrets: tuple[str, str] | None = None,
     timeout: float = DEFAULT_START_TIMEOUT,
 ) -> RunningOpenAM:
     """Boot Tomcat with OpenAM on 127.0.0.1, configure it and create the test realm."""
@@ -554,8 +558,8 @@ def start(
         process=process,
         run_dir=run_dir,
         log_path=log_path,
-        rs_client_secret=secrets.token_urlsafe(18),
-        rp_client_secret=secrets.token_urlsafe(18),
+        rs_client_secret=client_secrets[0] if client_secrets else secrets.token_urlsafe(18),
+        rp_client_secret=client_secrets[1] if client_secrets else secrets.token_urlsafe(18),
     )
     try:
         # Unconfigured, the application redirects every page to its configuration options.
@@ -580,12 +584,12 @@ def start(
 
 def _serve(port: int) -> int:
     fetch(quiet=True)
-    password = os.environ.get("UMA_OPENAM_ADMIN_PASSWORD", "amadmin-password")
+    password = MANUAL_ADMIN_PASSWORD
     print(
         f"starting OpenAM {OPENAM_VERSION} on http://127.0.0.1:{port}{DEPLOYMENT_URI} ...",
         flush=True,
     )
-    server = start(port, admin_password=password)
+    server = start(port, admin_password=password, client_secrets=MANUAL_CLIENT_SECRETS)
     figures = ", ".join(f"{k} {v:.0f} s" for k, v in server.figures.items())
     print(
         f"ready ({figures}): realm {server.realm_path}\n"
@@ -594,6 +598,7 @@ def _serve(port: int) -> int:
         f"  clients {RS_CLIENT_ID} / {server.rs_client_secret}, "
         f"{RP_CLIENT_ID} / {server.rp_client_secret}\n"
         f"  log: {server.log_path}\n"
+        f"  tests can reuse it: export UMA_OPENAM_URL={server.base_url}\n"
         "Ctrl-C stops it and removes its configuration.",
         flush=True,
     )
