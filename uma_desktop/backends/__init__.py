@@ -46,13 +46,14 @@ def detect_kind(metadata: AuthorizationServerMetadata) -> BackendKind | None:
     if metadata.is_policy_manager:
         return BackendKind.POLICY_MANAGER
     extra = metadata.model_extra or {}
+    # Before Keycloak: AM's OpenID document also has check_session_iframe and /realms/<x>.
+    if _FORGEROCK_ISSUER.search(metadata.issuer) and any(n in extra for n in _FORGEROCK_FIELDS):
+        return BackendKind.FORGEROCK
     keycloak_fields = any(name in extra for name in _KEYCLOAK_FIELDS) or (
         (metadata.policy_endpoint or "").rstrip("/").endswith(_KEYCLOAK_POLICY_PATH)
     )
     if _KEYCLOAK_ISSUER.search(metadata.issuer) and keycloak_fields:
         return BackendKind.KEYCLOAK
-    if _FORGEROCK_ISSUER.search(metadata.issuer) and any(n in extra for n in _FORGEROCK_FIELDS):
-        return BackendKind.FORGEROCK
     return None
 
 

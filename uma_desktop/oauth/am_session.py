@@ -97,6 +97,16 @@ class AmSession:
             return None
         return token
 
+    async def resume(self) -> bool:
+        """True when the vault keeps a session token that has not expired (no network)."""
+        async with self._lock:
+            return await self._stored() is not None
+
+    async def login(self) -> str:
+        """Ask for credentials now (whatever is stored) and keep the new session token."""
+        async with self._lock:
+            return await self._login()
+
     async def access_token(self) -> str:
         async with self._lock:
             token = await self._stored()
