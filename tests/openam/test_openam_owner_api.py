@@ -18,6 +18,8 @@ from uma_desktop.backends.forgerock import ForgeRockBackend
 from uma_desktop.domain import BackendKind
 from uma_desktop.errors import ForbiddenError, LoginRequiredError, NotSupportedError
 from uma_desktop.oauth.vault import TokenKind
+from uma_desktop.trace.export import entry_as_text
+from uma_desktop.trace.recording import TraceRecorder
 from uma_desktop.uma import metadata as uma_metadata
 
 pytestmark = pytest.mark.openam
@@ -166,3 +168,19 @@ async def test_wrong_password_asks_again(openam: OpenAMServer) -> None:
     session = session_for(openam, "alice", password="not-the-password")
     with pytest.raises(LoginRequiredError):
         await session.access_token()
+
+
+async def test_session_token_and_password_never_reach_the_trace(openam: OpenAMServer) -> None:
+    session = session_for(openam, "alice")
+    with TraceRecorder() as recorder:
+        async with net.async_client(connection_id="am-alice") as client:
+            backend = ForgeRockBackend("am-alice", openam.issuer, client, session)
+            await backend.list_requests()
+        entries = recorder.entries()
+    token = await session.access_token()
+    text = "\n".join(entry_as_text(entry) for entry in entries)
+    lowered = text.lower()
+    assert "iplanetdirectorypro" in lowered and "x-openam-password" in lowered  # sent, hidden
+    assert token not in text
+    assert openam.password("alice") not in text
+    assert '"shandle:' not in text  # the session handle can end the session: hidden too
