@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import http.cookiejar
 import json
 import threading
 import time
@@ -239,6 +240,13 @@ def sync_client(
         follow_redirects=follow_redirects,
         event_hooks={"request": [on_request], "response": [on_response]},
     )
+
+
+def refuse_cookies(client: httpx.AsyncClient) -> None:
+    """Make ``client`` keep and send no cookies (for servers that read a session from a
+    cookie before the header the app sets, so a stale cookie would win)."""
+    client.cookies.jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    client.cookies.clear()
 
 
 def _host(url: str) -> str:

@@ -184,3 +184,23 @@ async def test_session_token_and_password_never_reach_the_trace(openam: OpenAMSe
     assert token not in text
     assert openam.password("alice") not in text
     assert '"shandle:' not in text  # the session handle can end the session: hidden too
+
+
+async def test_logout_ends_the_server_session_and_no_cookie_is_kept(openam: OpenAMServer) -> None:
+    session = session_for(openam, "alice")
+    async with net.async_client(connection_id="am-alice") as client:
+        backend = ForgeRockBackend("am-alice", openam.issuer, client, session)
+        await backend.list_requests()
+        assert len(client.cookies.jar) == 0  # AM would read a cookie before the header
+        token = await session.access_token()
+        await session.logout()
+        reply = await net.send(
+            client,
+            "GET",
+            await backend._url("uma/pendingrequests"),
+            "a request with the ended session",
+            params={"_queryFilter": "true"},
+            headers={"iPlanetDirectoryPro": token},
+            check=False,
+        )
+    assert reply.status_code == 401

@@ -8,7 +8,9 @@ with ``PUT`` + ``If-Match: *``, delete) and ``uma/auditHistory``. Facts this mod
 on, checked against OpenAM 16.0.5 by tests/openam/:
 
 * The owner's session token (``POST /json/authenticate``) goes in the ``iPlanetDirectoryPro``
-  header; an OAuth2 bearer token is not accepted by these endpoints in OpenAM 16.
+  header; an OAuth2 bearer token is not accepted by these endpoints in OpenAM 16. AM also
+  sets that token as a cookie and reads a cookie before the header, so the client keeps no
+  cookies (a stale or other user's cookie would win).
 * Resource sets: ``_queryFilter=true`` is refused (501); ``_queryId=*`` lists them all.
   Their ``labels`` are label ids; names come from the labels collection.
 * A pending request names its resource set by **name** only; the id is found by name among
@@ -192,6 +194,7 @@ class ForgeRockBackend:
         self.connection_id = connection_id
         self.server_url, self.realm_path = split_issuer(issuer)
         self._client = client
+        net.refuse_cookies(client)  # AM reads a session cookie before the header
         self._tokens = tokens
         self._username = username
         self._max_items = max_items

@@ -73,6 +73,7 @@ class AmSession:
         self.server_url = server_url.rstrip("/")
         self.realm_path = realm_path
         self._client = client
+        net.refuse_cookies(client)  # AM reads a session cookie before the header
         self._vault = vault
         self._ask = ask_credentials
         self._clock = clock
@@ -182,7 +183,7 @@ class AmSession:
                 "the logout",
                 params={"_action": "logout"},
                 json={},
-                headers={SESSION_HEADER: token, "Accept-API-Version": "resource=3.1"},
+                headers={SESSION_HEADER: token, "Accept-API-Version": "resource=2.0"},
             )
         except UmaDesktopError:
             return
