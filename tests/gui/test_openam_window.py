@@ -19,6 +19,7 @@ from tests.fixtures.keycloak import request_access as keycloak_request_access
 from tests.fixtures.openam import OpenAMServer, register_resource_set
 from tests.fixtures.openam import request_access as openam_request_access
 from tests.fixtures.owner import ask
+from uma_desktop.app import ConnectionStatus
 from uma_desktop.domain import BackendKind
 from uma_desktop.sandbox import SandboxServer
 
@@ -94,3 +95,36 @@ def test_openam_keycloak_and_sandbox_in_one_window(
         assert openam_request_access(openam, "alice", "bob", am_resource, ["print"]) != "granted"
     finally:
         delete_resource(keycloak, kc_resource)
+
+
+def test_openam_login_again_after_logout_with_a_wrong_then_right_password(
+    qtbot: Any, gui_app: Any, openam: OpenAMServer
+) -> None:
+    window = gui_app()
+    openam_id = _log_in_with_password(qtbot, window, openam)
+    controller = window.controller
+    controller.logout(openam_id)
+    qtbot.waitUntil(
+        lambda: controller.states[openam_id].status is ConnectionStatus.LOGIN_NEEDED, timeout=WAIT
+    )
+
+    dialog = window.open_login(openam_id)
+    dialog.connect_button.click()
+    qtbot.waitUntil(lambda: dialog.credentials_dialog is not None, timeout=WAIT)
+    credentials = dialog.credentials_dialog
+    assert credentials.username.text() == "alice"  # remembered; the password is not
+    assert credentials.password.text() == ""
+    credentials.password.setText("not-the-password")
+    credentials.accept()
+    qtbot.waitUntil(lambda: "refused" in dialog.progress.text(), timeout=WAIT)
+    assert dialog.isVisible()
+
+    dialog.connect_button.click()
+    qtbot.waitUntil(lambda: dialog.credentials_dialog is not None, timeout=WAIT)
+    dialog.credentials_dialog.password.setText(openam.password("alice"))
+    with qtbot.waitSignal(dialog.finished, timeout=WAIT):
+        dialog.credentials_dialog.accept()
+    assert dialog.result() == QDialog.DialogCode.Accepted, dialog.progress.text()
+    qtbot.waitUntil(
+        lambda: controller.states[openam_id].status is ConnectionStatus.OK, timeout=WAIT
+    )
