@@ -506,6 +506,31 @@ def _provision(server: RunningOpenAM) -> None:
         )
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_abandoned_runs(runs: Path) -> None:
+    """Delete run directories whose Tomcat is gone (a test session that was killed)."""
+    for run in runs.iterdir():
+        pid_file = run / "tomcat.pid"
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            # No pid yet: a start in progress, unless it is old.
+            if time.time() - run.stat().st_mtime < 3600:
+                continue
+            pid = 0
+        if pid <= 0 or not _pid_alive(pid):
+            shutil.rmtree(run, ignore_errors=True)
+
+
 def start(
     port: int | None = None,
     *,
@@ -526,6 +551,7 @@ def start(
     port = port or free_port()
     runs = cache_dir() / "runs"
     runs.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_runs(runs)
     run_dir = Path(tempfile.mkdtemp(prefix=f"openam-{port}-", dir=runs))
     base = _make_base(run_dir, port)
     home = run_dir / "home"
@@ -553,6 +579,7 @@ def start(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    (run_dir / "tomcat.pid").write_text(f"{process.pid}\n")
     server = RunningOpenAM(
         base_url=f"http://127.0.0.1:{port}{DEPLOYMENT_URI}",
         port=port,
