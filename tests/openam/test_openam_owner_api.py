@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.openam import OpenAMServer, register_resource_set, request_access
+from tests.fixtures.openam import (
+    OpenAMServer,
+    protection_token,
+    register_resource_set,
+    request_access,
+)
 from tests.openam.conftest import session_for
 from uma_desktop import net
 from uma_desktop.backends import detect_kind, make_backend
@@ -201,6 +206,23 @@ async def test_logout_ends_the_server_session_and_no_cookie_is_kept(openam: Open
             "a request with the ended session",
             params={"_queryFilter": "true"},
             headers={"iPlanetDirectoryPro": token},
+            check=False,
+        )
+    assert reply.status_code == 401
+
+
+async def test_owner_api_takes_no_oauth2_bearer_token(openam: OpenAMServer) -> None:
+    """Why the app asks for a password: OpenAM's owner REST refuses the owner's own OAuth2
+    access token (the standards-based alternative the app would prefer)."""
+    access_token = protection_token(openam, "alice")
+    async with net.async_client() as client:
+        reply = await net.send(
+            client,
+            "GET",
+            f"{openam.base_url}/json/realms/root/realms/{openam.realm}/users/alice/uma/pendingrequests",
+            "pending requests with a bearer token",
+            params={"_queryFilter": "true"},
+            headers={"Authorization": f"Bearer {access_token}"},
             check=False,
         )
     assert reply.status_code == 401
