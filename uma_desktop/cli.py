@@ -553,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     conn_commands = conns.add_subparsers(dest="subcommand", required=True, metavar="ACTION")
     add = conn_commands.add_parser("add", parents=[json_flag], help="connect to a server")
     add.add_argument("issuer", help="the server's issuer URL")
-    add.add_argument("--kind", help="policy-manager or keycloak (default: detected)")
+    add.add_argument("--kind", help="policy-manager, keycloak or forgerock (default: detected)")
     add.add_argument("--name", help="a display name")
     add.add_argument(
         "--no-remember",
