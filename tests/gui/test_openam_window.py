@@ -93,6 +93,13 @@ def test_openam_keycloak_and_sandbox_in_one_window(
         qtbot.waitUntil(lambda: "Approved" in inbox.result_label.text(), timeout=WAIT)
         assert openam_request_access(openam, "alice", "bob", am_resource, ["view"]) == "granted"
         assert openam_request_access(openam, "alice", "bob", am_resource, ["print"]) != "granted"
+
+        # The resource with the label its resource server gave it, and bob's share
+        window.show_page("resources")
+        page = window.resources_page
+        qtbot.waitUntil(lambda: page.select_resource(openam_id, am_resource), timeout=WAIT)
+        assert "Holidays" in page.detail.facts.text()
+        qtbot.waitUntil(lambda: page.detail.select_share("bob"), timeout=WAIT)
     finally:
         delete_resource(keycloak, kc_resource)
 
