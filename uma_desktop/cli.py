@@ -134,6 +134,20 @@ def parse_expiry(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _ask_credentials(server: str, username: str | None) -> Any:
+    """Username and password for a server that logs in with them (typed, never stored)."""
+    import getpass
+
+    from uma_desktop.app.auth import Credentials
+
+    prompt = terminal_safe(server)
+    name = input(f"Username at {prompt}{f' [{username}]' if username else ''}: ").strip()
+    name = name or (username or "")
+    if not name:
+        raise ConfigurationError("A username is needed to log in.")
+    return Credentials(name, getpass.getpass(f"Password for {name} at {prompt}: "))
+
+
 def _say(stream: TextIO, message: str) -> None:
     """One message line on ``stream`` (stderr): server text in it cannot break the line."""
     print(f"uma-desktop: {terminal_safe(message)}", file=stream)
@@ -337,8 +351,18 @@ class Cli:
             where = code.verification_uri_complete or code.verification_uri
             self.warn(f"open {where} in any browser and enter the code {code.user_code}")
 
+        credentials = None
+        connection = self.control.connection(self.args.id)
+        if connection.kind == "forgerock":
+            # This family's REST takes a username and password; only its session token is kept.
+            credentials = await asyncio.to_thread(
+                _ask_credentials, connection.display_name, connection.username
+            )
         state = await self.control.login(
-            self.args.id, device=self.args.device, on_device_code=show_code
+            self.args.id,
+            device=self.args.device,
+            on_device_code=show_code,
+            credentials=credentials,
         )
         who = state.connection.username or state.connection.subject or "you"
         if self.args.json:
@@ -498,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     conn_commands = conns.add_subparsers(dest="subcommand", required=True, metavar="ACTION")
     add = conn_commands.add_parser("add", parents=[json_flag], help="connect to a server")
     add.add_argument("issuer", help="the server's issuer URL")
-    add.add_argument("--kind", help="policy-manager or keycloak (default: detected)")
+    add.add_argument("--kind", help="policy-manager, keycloak or forgerock (default: detected)")
     add.add_argument("--name", help="a display name")
     add.add_argument(
         "--no-remember",

@@ -62,7 +62,7 @@ from uma_desktop.errors import (
     UmaDesktopError,
     VaultError,
 )
-from uma_desktop.oauth.vault import TokenKind, TokenVault
+from uma_desktop.oauth.vault import TokenVault
 from uma_desktop.paths import AppDirs, app_dirs
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
 
@@ -93,7 +93,7 @@ class _Live:
     message: str = ""
     metadata: AuthorizationServerMetadata | None = None
     client: net.AsyncClient | None = None
-    session: auth.Session | None = None
+    session: auth.AnySession | None = None
     backend: Backend | None = None
     vault: TokenVault | None = None
     seen_requests: set[str] = field(default_factory=set)
@@ -394,11 +394,19 @@ class ControlPoint:
         *,
         device: bool = False,
         on_device_code: Callable[[auth.DeviceCode], None] | None = None,
+        credentials: auth.Credentials | None = None,
     ) -> ConnectionState:
-        """Log the owner in (system browser, or device grant) and keep the tokens."""
+        """Log the owner in (system browser, or device grant) and keep the tokens.
+
+        A ForgeRock AM family server logs in with ``credentials`` instead (username and
+        password typed by the owner; only the server's session token is kept).
+        """
         live = self._get(connection_id)
         try:
-            await self._tracked(live, self._login(live, device, on_device_code))
+            if live.connection.kind is BackendKind.FORGEROCK:
+                await self._tracked(live, self._login_am(live, credentials))
+            else:
+                await self._tracked(live, self._login(live, device, on_device_code))
         except UmaDesktopError as error:
             self._set_status(live, ConnectionStatus.LOGIN_NEEDED, error.user_message)
             raise
@@ -437,6 +445,44 @@ class ControlPoint:
             if changes:
                 live.connection = self._registry.update(live.connection, **changes)
 
+    async def _login_am(self, live: _Live, credentials: auth.Credentials | None) -> None:
+        if credentials is None:
+            raise LoginRequiredError(
+                f"{live.connection.display_name} needs your username and password."
+            )
+        given: list[auth.Credentials] = [credentials]
+
+        async def ask_once(prompt: str) -> auth.Credentials | None:
+            return given.pop() if given else None
+
+        async with live.setup_lock:
+            client = self._client(live)
+            metadata = await self._metadata(live)
+            vault = await self._vault(live)
+            session = auth.am_session(live.connection, metadata, client, vault, ask_once)
+            await session.login()
+            self._attach(live, metadata, session)
+            if session.username and session.username != live.connection.username:
+                live.connection = self._registry.update(live.connection, username=session.username)
+
+    def _attach(
+        self, live: _Live, metadata: AuthorizationServerMetadata, session: auth.AnySession
+    ) -> None:
+        live.session = session
+        live.backend = make_backend(
+            live.connection.kind,
+            connection_id=live.connection.id,
+            metadata=metadata,
+            client=self._client(live),
+            tokens=session,
+            yield_point=self._yield,
+        )
+
+    @staticmethod
+    async def _no_credentials(prompt: str) -> auth.Credentials | None:
+        """A session that expires mid-work asks nobody: the owner logs in again."""
+        return None
+
     async def logout(self, connection_id: str) -> None:
         """Revoke and forget this connection's tokens; its snapshot stays (shown as stale)."""
         live = self._get(connection_id)
@@ -444,6 +490,12 @@ class ControlPoint:
         async with live.setup_lock:
             session, live.session, live.backend = live.session, None, None
             vault = await self._vault(live)
+            if session is None and live.connection.kind is BackendKind.FORGEROCK:
+                with contextlib.suppress(UmaDesktopError):
+                    metadata = await self._metadata(live)
+                    session = auth.am_session(
+                        live.connection, metadata, self._client(live), vault, self._no_credentials
+                    )
             if session is None and await self._saved_login(vault, connection_id):
                 # A saved login from an earlier run: resume it so the server revokes it too.
                 with contextlib.suppress(UmaDesktopError, TimeoutError):
@@ -467,7 +519,7 @@ class ControlPoint:
     async def _saved_login(vault: TokenVault, connection_id: str) -> bool:
         """Whether a login from an earlier run is kept (only then is the server asked)."""
         try:
-            return bool(await asyncio.to_thread(vault.load, connection_id, TokenKind.REFRESH))
+            return await asyncio.to_thread(auth.has_saved_login, connection_id, vault)
         except UmaDesktopError:
             return True  # the keyring could not tell: let the resume try and say why
 
@@ -504,6 +556,13 @@ class ControlPoint:
                     raise failure
             assert isinstance(metadata, AuthorizationServerMetadata)
             assert isinstance(vault, TokenVault)
+            if live.connection.kind is BackendKind.FORGEROCK:
+                am = auth.am_session(live.connection, metadata, client, vault, self._no_credentials)
+                if not await am.resume():
+                    raise LoginRequiredError(f"Log in to {live.connection.display_name}.")
+                self._attach(live, metadata, am)
+                assert live.backend is not None
+                return live.backend
             session = await auth.resume(live.connection, metadata, client, vault)
             if session is None:
                 raise LoginRequiredError(f"Log in to {live.connection.display_name}.")
