@@ -354,6 +354,8 @@ class Cli:
         credentials = None
         connection = self.control.connection(self.args.id)
         if connection.kind == "forgerock":
+            import asyncio  # loaded only when a command runs (keeps --help light)
+
             # This family's REST takes a username and password; only its session token is kept.
             credentials = await asyncio.to_thread(
                 _ask_credentials, connection.display_name, connection.username
