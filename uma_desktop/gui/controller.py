@@ -14,7 +14,7 @@ import gc
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
@@ -26,7 +26,6 @@ from uma_desktop.app import (
     PerConnection,
 )
 from uma_desktop.backends.base import Capability
-from uma_desktop.demo import Demo
 from uma_desktop.domain import (
     AccessRequest,
     BackendKind,
@@ -48,6 +47,9 @@ from uma_desktop.gui.models import (
 )
 from uma_desktop.gui.settings import Favourites
 from uma_desktop.gui.workers import Worker, WorkerManager
+
+if TYPE_CHECKING:  # the demo (sandbox servers, FastAPI) loads only when it starts
+    from uma_desktop.demo import Demo
 
 log = logging.getLogger(__name__)
 
