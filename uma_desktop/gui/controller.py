@@ -120,15 +120,16 @@ def _rows(
 
 
 def _exempt_long_lived_objects() -> None:
-    """Leave everything that exists now out of future garbage collections.
+    """Leave everything that exists once the app is open out of future garbage collections.
 
     A full collection holds the interpreter lock while it walks every tracked object; with
-    Qt, pydantic and the app loaded that is 100+ ms, and after a load of 20,000 resources
-    tens of ms more. The GUI thread would freeze for all of it. Called once the app is open
-    and after each server's resources are in the table: what exists then lives long (the
-    rows stay until the next load, and are freed by reference counting when replaced, as
-    they hold no cycles), so ``gc.freeze`` keeps each collection to the objects made since.
+    Qt, pydantic and the app loaded that is 100+ ms, and the GUI thread would freeze for all
+    of it. Called once, when the core is open: a collection first, so no garbage (cycles
+    not yet collected, e.g. of HTTP responses) is kept for ever, then ``gc.freeze``. Only
+    once: freezing after every load would also freeze that load's uncollected garbage, and
+    memory would grow with each reload.
     """
+    gc.collect()
     gc.freeze()
 
 
@@ -152,6 +153,11 @@ class Controller(QObject):
         self.facets: dict[str, Facets] = {}
         # the last rows built per connection: filled on the core's thread (see _rows)
         self._built_rows: dict[str, dict[tuple[str, str], ResourceRow]] = {}
+        # While bulk decisions run, the core's change events only note what to reload; it is
+        # reloaded once when they are done (not once per decision).
+        self._bulk_running = 0
+        self._stale_resources: set[str] = set()
+        self._stale_requests = False
         self.resources = ResourcesModel(self)
         self.requests = RequestsModel(self.server_name, self)
         self.shared_with_me = SharedWithMeModel(self.server_name, self)
@@ -160,7 +166,6 @@ class Controller(QObject):
         self.workers.busy_changed.connect(self.busy_changed)
         self.workers.unhandled_error.connect(bridge.unhandled_error)
         self.resources.loading_finished.connect(self.resources_loaded)
-        self.resources.loading_finished.connect(self._resources_settled)
         for signal in (
             self.requests.rowsInserted,
             self.requests.rowsRemoved,
@@ -168,9 +173,9 @@ class Controller(QObject):
         ):
             signal.connect(self._emit_counts)
         bridge.status_changed.connect(self._on_status)
-        bridge.requests_changed.connect(self._reload_cached_requests)
+        bridge.requests_changed.connect(self._requests_changed)
         bridge.new_requests.connect(self._on_new_requests)
-        bridge.data_changed.connect(self.refresh_resources)
+        bridge.data_changed.connect(self._data_changed)
         bridge.event_received.connect(self._on_event)
 
     # --- plumbing ------------------------------------------------------------------------
@@ -413,9 +418,29 @@ class Controller(QObject):
             on_error=self._report,
         )
 
-    def _resources_settled(self, _connection_id: str) -> None:
-        if not self.resources.is_loading():
-            _exempt_long_lived_objects()
+    def _data_changed(self, connection_id: str) -> None:
+        if self._bulk_running:
+            self._stale_resources.add(connection_id)
+        else:
+            self.refresh_resources(connection_id)
+
+    def _requests_changed(self) -> None:
+        if self._bulk_running:
+            self._stale_requests = True
+        else:
+            self._reload_cached_requests()
+
+    def _bulk_finished(self) -> None:
+        """The last running bulk is done: reload what its decisions changed, once."""
+        self._bulk_running -= 1
+        if self._bulk_running:
+            return
+        stale, self._stale_resources = self._stale_resources, set()
+        for connection_id in sorted(stale):
+            self.refresh_resources(connection_id)
+        if self._stale_requests:
+            self._stale_requests = False
+            self._reload_cached_requests()
 
     def _apply_rows(self, parts: list[tuple[str, tuple[list[ResourceRow], Facets] | None]]) -> None:
         for connection_id, built in parts:
@@ -575,16 +600,25 @@ class Controller(QObject):
         requests: Sequence[AccessRequest],
         on_done: Callable[[list[Decision]], None] | None = None,
     ) -> None:
+        """Decide many requests with one core call; the tables reload once at the end."""
+
         def done(decisions: list[Decision]) -> None:
+            self._bulk_finished()
             self._decided(decisions)
             if on_done is not None:
                 on_done(decisions)
 
+        def failed(exc: BaseException) -> None:
+            self._bulk_finished()
+            self._after_failure(None)(exc)
+
+        self._bulk_running += 1
         self.run(
             self.control.bulk(action, list(requests)),  # type: ignore[arg-type]
             name=f"{action} {len(requests)} requests",
             group="decisions",
             on_done=done,
+            on_error=failed,
         )
 
     def share(

@@ -11,6 +11,7 @@ rows from one server never freeze the window. Models are only touched on the GUI
 from __future__ import annotations
 
 import time
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,6 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
@@ -35,7 +35,6 @@ from uma_desktop.gui.widgets import rich_tooltip
 SortRole = Qt.ItemDataRole.UserRole + 1
 ObjectRole = Qt.ItemDataRole.UserRole + 2
 KeyRole = Qt.ItemDataRole.UserRole + 3
-FilterRole = Qt.ItemDataRole.UserRole + 4
 
 T = TypeVar("T")
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -123,7 +122,6 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         self._timer.setInterval(1)
         self._timer.timeout.connect(self._run_jobs)
         self._needs_sort = False
-        self._predicate: Callable[[T], bool] | None = None
         self._getters: list[dict[int, Callable[[T], Any]]] | None = None
         self._bold = QFont()
         self._bold.setBold(True)
@@ -152,16 +150,26 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        getter = self._cell_roles()[index.column()].get(role)
-        return None if getter is None else getter(self._rows[index.row()])
+        return self.cell_data(index.row(), index.column(), role)
+
+    def cell_data(self, row: int, column: int, role: int) -> Any:
+        if row >= len(self._rows):
+            return None
+        getter = self._cell_roles()[column].get(role)
+        return None if getter is None else getter(self._rows[row])
 
     def multiData(self, index: AnyIndex, roleDataSpan: Any) -> None:
         """All roles of one cell in one call: a view asks for ~7 roles per painted cell, and
         each separate call from Qt into Python costs a trip through the interpreter lock."""
-        if not index.isValid():
+        if index.isValid():
+            self.fill_cell(index.row(), index.column(), roleDataSpan)
+
+    def fill_cell(self, row: int, column: int, roleDataSpan: Any) -> None:
+        """Answer every role asked in ``roleDataSpan`` for one cell."""
+        if row >= len(self._rows):
             return
-        obj = self._rows[index.row()]
-        getters = self._cell_roles()[index.column()]
+        obj = self._rows[row]
+        getters = self._cell_roles()[column]
         for role_data in roleDataSpan:
             getter = getters.get(role_data.role())
             value = None if getter is None else getter(obj)
@@ -183,7 +191,6 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         roles[SortRole] = column.sort_key or column.display
         roles[ObjectRole] = _itself
         roles[KeyRole] = self._key_of
-        roles[FilterRole] = self._filter_value
         if column.tooltip is not None:
             tooltip = column.tooltip
             roles[Qt.ItemDataRole.ToolTipRole] = lambda obj: rich_tooltip(tooltip(obj))
@@ -194,9 +201,6 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
             roles[Qt.ItemDataRole.FontRole] = lambda _obj: bold
         return roles
 
-    def _filter_value(self, obj: T) -> str:
-        return "y" if self._predicate is None or self._predicate(obj) else "n"
-
     def extra_roles(self, column: int) -> dict[int, Callable[[T], Any]]:
         """Hook for subclasses: more roles of ``column`` (icons, fonts), as role → getter."""
         return {}
@@ -204,6 +208,13 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
     # --- access --------------------------------------------------------------------------
     def rows(self) -> list[T]:
         return list(self._rows)
+
+    def row_list(self) -> list[T]:
+        """The row list itself, not a copy (for ObjectFilterProxy; do not change it)."""
+        return self._rows
+
+    def row_for_object(self, obj: T) -> int:
+        return self.row_for_key(self._key_of(obj))
 
     def row_object(self, row: int) -> T:
         return self._rows[row]
@@ -447,49 +458,201 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
             self.changePersistentIndexList(persistent, moved)
         self.layoutChanged.emit()
 
-    # --- filtering (used through ObjectFilterProxy) ---------------------------------------
-    def set_filter(self, predicate: Callable[[T], bool] | None) -> None:
-        self._predicate = predicate
 
+class ObjectFilterProxy(QAbstractTableModel):
+    """The rows of an ``ObjectTableModel`` that pass a predicate, in the source's order.
 
-class ObjectFilterProxy(QSortFilterProxyModel):
-    """Filtering only; ``sort`` is forwarded to the source model's Python sort.
-
-    The predicate is evaluated by the source model under ``FilterRole``; with no predicate
-    the filter pattern is empty and Qt accepts rows without calling into Python at all,
-    which keeps big loads and re-sorts cheap.
+    A QSortFilterProxyModel asks the (Python) source for a filter value once per row and
+    then removes and inserts the rows that changed one range at a time: tens of thousands of
+    calls into Python and thousands of signals for one keystroke. Here the predicate runs in
+    one Python pass over the source's row list and the result is applied as ONE layout change
+    (persistent indexes, hence the selection, follow their rows). Appends and removals in the
+    source (step-wise loads) are forwarded as one contiguous range each: the kept rows are
+    in source order, so any source range maps to a contiguous proxy range. ``sort`` is
+    forwarded to the source model's Python sort.
     """
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self.setDynamicSortFilter(False)
-        self.setFilterRole(FilterRole)
-        self.setFilterKeyColumn(0)
+        self._source: ObjectTableModel[Any] | None = None
+        self._predicate: Callable[[Any], bool] | None = None
+        self._map: list[int] = []  # proxy row -> source row, increasing
+        self._inverse: list[int] | None = None  # source row -> proxy row or -1 (lazy)
+        self._saved: list[tuple[QPersistentModelIndex, Any, int]] = []
+
+    # --- wiring --------------------------------------------------------------------------
+    def setSourceModel(self, model: ObjectTableModel[Any]) -> None:  # noqa: N802 - Qt's name
+        self.beginResetModel()
+        self._source = model
+        model.modelAboutToBeReset.connect(self.beginResetModel)
+        model.modelReset.connect(self._source_reset)
+        model.layoutAboutToBeChanged.connect(self._before_layout_change)
+        model.layoutChanged.connect(self._after_layout_change)
+        model.rowsInserted.connect(self._source_inserted)
+        model.rowsRemoved.connect(self._source_removed)
+        model.dataChanged.connect(self._source_data_changed)
+        model.headerDataChanged.connect(self.headerDataChanged)
+        self._map = self._filtered()
+        self._inverse = None
+        self.endResetModel()
+
+    def sourceModel(self) -> ObjectTableModel[Any] | None:  # noqa: N802 - Qt's name
+        return self._source
 
     def set_predicate(self, predicate: Callable[[Any], bool] | None) -> None:
-        model = self.sourceModel()
-        assert isinstance(model, ObjectTableModel)
-        was_active = self.filterRegularExpression().pattern() != ""
-        model.set_filter(predicate)
-        if (predicate is not None) != was_active:
-            # changing the pattern re-filters once
-            self.setFilterRegularExpression("^y$" if predicate is not None else "")
-        elif predicate is not None:
-            self.beginFilterChange()
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        """Show only the rows ``predicate`` accepts (None: all), as one layout change."""
+        self._predicate = predicate
+        if self._source is not None:
+            self._before_layout_change()
+            self._after_layout_change()
 
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        model = self.sourceModel()
-        if model is not None:
-            model.sort(column, order)
+    def _filtered(self) -> list[int]:
+        if self._source is None:
+            return []
+        rows = self._source.row_list()
+        accept = self._predicate
+        if accept is None:
+            return list(range(len(rows)))
+        return [i for i, obj in enumerate(rows) if accept(obj)]
+
+    def _inverse_map(self) -> list[int]:
+        if self._inverse is None:
+            size = self._source.rowCount() if self._source is not None else 0
+            inverse = [-1] * max(size, (self._map[-1] + 1) if self._map else 0)
+            for proxy_row, source_row in enumerate(self._map):
+                inverse[source_row] = proxy_row
+            self._inverse = inverse
+        return self._inverse
+
+    # --- following the source ------------------------------------------------------------
+    def _source_reset(self) -> None:
+        self._map = self._filtered()
+        self._inverse = None
+        self.endResetModel()
+
+    def _before_layout_change(self) -> None:
+        self.layoutAboutToBeChanged.emit()
+        assert self._source is not None
+        rows = self._source.row_list()
+        saved = []
+        for index in self.persistentIndexList():
+            row = index.row()
+            obj = rows[self._map[row]] if 0 <= row < len(self._map) else None
+            saved.append((QPersistentModelIndex(index), obj, index.column()))
+        self._saved = saved
+
+    def _after_layout_change(self) -> None:
+        assert self._source is not None
+        self._map = self._filtered()
+        self._inverse = None
+        if self._saved:
+            inverse = self._inverse_map()
+            source = self._source
+            old, new = [], []
+            for index, obj, column in self._saved:
+                source_row = source.row_for_object(obj) if obj is not None else -1
+                proxy_row = inverse[source_row] if 0 <= source_row < len(inverse) else -1
+                old.append(QModelIndex(index))
+                new.append(self.index(proxy_row, column) if proxy_row >= 0 else QModelIndex())
+            self.changePersistentIndexList(old, new)
+            self._saved = []
+        self.layoutChanged.emit()
+
+    def _source_inserted(self, _parent: AnyIndex, first: int, last: int) -> None:
+        assert self._source is not None
+        count = last - first + 1
+        at = bisect_left(self._map, first)
+        rows = self._source.row_list()
+        accept = self._predicate
+        fresh = [i for i in range(first, last + 1) if accept is None or accept(rows[i])]
+        tail = [i + count for i in self._map[at:]]
+        if not fresh:
+            self._map[at:] = tail
+            self._inverse = None
+            return
+        self.beginInsertRows(QModelIndex(), at, at + len(fresh) - 1)
+        self._map[at:] = fresh + tail
+        self._inverse = None
+        self.endInsertRows()
+
+    def _source_removed(self, _parent: AnyIndex, first: int, last: int) -> None:
+        count = last - first + 1
+        begin = bisect_left(self._map, first)
+        end = bisect_right(self._map, last)
+        tail = [i - count for i in self._map[end:]]
+        if begin < end:
+            self.beginRemoveRows(QModelIndex(), begin, end - 1)
+            self._map[begin:] = tail
+            self._inverse = None
+            self.endRemoveRows()
+        else:
+            self._map[begin:] = tail
+            self._inverse = None
+
+    def _source_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
+        begin = bisect_left(self._map, top_left.row())
+        end = bisect_right(self._map, bottom_right.row())
+        if begin < end:
+            self.dataChanged.emit(
+                self.index(begin, top_left.column()), self.index(end - 1, bottom_right.column())
+            )
+
+    # --- Qt model API --------------------------------------------------------------------
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._map)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        if parent.isValid() or self._source is None:
+            return 0
+        return self._source.columnCount()
+
+    def index(self, row: int, column: int, parent: AnyIndex = QModelIndex()) -> QModelIndex:
+        if parent.isValid() or not (0 <= row < len(self._map) and 0 <= column < self.columnCount()):
+            return QModelIndex()
+        return self.createIndex(row, column)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if self._source is None:
+            return None
+        if orientation == Qt.Orientation.Vertical:
+            return section + 1 if role == Qt.ItemDataRole.DisplayRole else None
+        return self._source.headerData(section, orientation, role)
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        source_row = self._source_row(index)
+        if source_row < 0 or self._source is None:
+            return None
+        return self._source.cell_data(source_row, index.column(), role)
 
     def multiData(self, index: AnyIndex, roleDataSpan: Any) -> None:
-        """Hand the whole cell to the source's ``multiData``: Qt's proxy default asks
-        ``data()`` once per role, ~7 calls into Python (each taking the GIL) per painted cell.
-        """
-        model = self.sourceModel()
-        if model is not None and index.isValid():
-            model.multiData(self.mapToSource(index), roleDataSpan)
+        """All roles of one cell in one call into Python (see ObjectTableModel.multiData)."""
+        source_row = self._source_row(index)
+        if source_row >= 0 and self._source is not None:
+            self._source.fill_cell(source_row, index.column(), roleDataSpan)
+
+    def _source_row(self, index: AnyIndex) -> int:
+        if not index.isValid() or index.row() >= len(self._map):
+            return -1
+        return self._map[index.row()]
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if self._source is not None:
+            self._source.sort(column, order)
+
+    # --- mapping (QAbstractProxyModel's names) -------------------------------------------
+    def mapToSource(self, index: AnyIndex) -> QModelIndex:  # noqa: N802 - Qt's name
+        source_row = self._source_row(index)
+        if source_row < 0 or self._source is None:
+            return QModelIndex()
+        return self._source.index(source_row, index.column())
+
+    def mapFromSource(self, index: AnyIndex) -> QModelIndex:  # noqa: N802 - Qt's name
+        if not index.isValid():
+            return QModelIndex()
+        inverse = self._inverse_map()
+        row = index.row()
+        proxy_row = inverse[row] if row < len(inverse) else -1
+        return self.index(proxy_row, index.column()) if proxy_row >= 0 else QModelIndex()
 
 
 # --- concrete tables ---------------------------------------------------------------------
