@@ -42,7 +42,7 @@ def child(kind: str, home: str, spawned: float) -> None:
     figures: dict[str, float] = {}
     if kind == "hello":
         from PySide6.QtCore import QEvent, QObject, QTimer
-        from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+        from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QWidget
 
         app = QApplication([])
         window = QMainWindow()
@@ -50,6 +50,7 @@ def child(kind: str, home: str, spawned: float) -> None:
         window.resize(1100, 700)
     else:
         from PySide6.QtCore import QEvent, QObject, QTimer
+        from PySide6.QtWidgets import QWidget
 
         from uma_desktop.gui.app import ensure_application, start
 
@@ -57,11 +58,14 @@ def child(kind: str, home: str, spawned: float) -> None:
         session = start(["--home", home, "--poll", "0"])
 
     class FirstPaint(QObject):
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-            if event.type() == QEvent.Type.Paint and "first_paint" not in figures:
-                if watched.inherits("QMainWindow") or watched.parent() is not None:
-                    figures["first_paint"] = time.time() - spawned
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            painted = event.type() == QEvent.Type.Paint and isinstance(watched, QWidget)
+            if painted and "first_paint" not in figures and in_main_window(watched):
+                figures["first_paint"] = time.time() - spawned
             return False
+
+    def in_main_window(widget: QWidget) -> bool:
+        return bool(widget.window().inherits("QMainWindow"))
 
     watcher = FirstPaint()
     app.installEventFilter(watcher)

@@ -478,10 +478,10 @@ class ObjectFilterProxy(QAbstractTableModel):
         self._predicate: Callable[[Any], bool] | None = None
         self._map: list[int] = []  # proxy row -> source row, increasing
         self._inverse: list[int] | None = None  # source row -> proxy row or -1 (lazy)
-        self._saved: list[tuple[QPersistentModelIndex, Any, int]] = []
+        self._saved: list[tuple[QModelIndex, Any, int]] = []
 
     # --- wiring --------------------------------------------------------------------------
-    def setSourceModel(self, model: ObjectTableModel[Any]) -> None:  # noqa: N802 - Qt's name
+    def setSourceModel(self, model: ObjectTableModel[Any]) -> None:
         self.beginResetModel()
         self._source = model
         model.modelAboutToBeReset.connect(self.beginResetModel)
@@ -496,7 +496,7 @@ class ObjectFilterProxy(QAbstractTableModel):
         self._inverse = None
         self.endResetModel()
 
-    def sourceModel(self) -> ObjectTableModel[Any] | None:  # noqa: N802 - Qt's name
+    def sourceModel(self) -> ObjectTableModel[Any] | None:
         return self._source
 
     def set_predicate(self, predicate: Callable[[Any], bool] | None) -> None:
@@ -538,7 +538,7 @@ class ObjectFilterProxy(QAbstractTableModel):
         for index in self.persistentIndexList():
             row = index.row()
             obj = rows[self._map[row]] if 0 <= row < len(self._map) else None
-            saved.append((QPersistentModelIndex(index), obj, index.column()))
+            saved.append((index, obj, index.column()))
         self._saved = saved
 
     def _after_layout_change(self) -> None:
@@ -552,7 +552,7 @@ class ObjectFilterProxy(QAbstractTableModel):
             for index, obj, column in self._saved:
                 source_row = source.row_for_object(obj) if obj is not None else -1
                 proxy_row = inverse[source_row] if 0 <= source_row < len(inverse) else -1
-                old.append(QModelIndex(index))
+                old.append(index)
                 new.append(self.index(proxy_row, column) if proxy_row >= 0 else QModelIndex())
             self.changePersistentIndexList(old, new)
             self._saved = []
@@ -640,13 +640,13 @@ class ObjectFilterProxy(QAbstractTableModel):
             self._source.sort(column, order)
 
     # --- mapping (QAbstractProxyModel's names) -------------------------------------------
-    def mapToSource(self, index: AnyIndex) -> QModelIndex:  # noqa: N802 - Qt's name
+    def mapToSource(self, index: AnyIndex) -> QModelIndex:
         source_row = self._source_row(index)
         if source_row < 0 or self._source is None:
             return QModelIndex()
         return self._source.index(source_row, index.column())
 
-    def mapFromSource(self, index: AnyIndex) -> QModelIndex:  # noqa: N802 - Qt's name
+    def mapFromSource(self, index: AnyIndex) -> QModelIndex:
         if not index.isValid():
             return QModelIndex()
         inverse = self._inverse_map()
