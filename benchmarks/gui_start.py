@@ -13,28 +13,21 @@ Prints the figures per round, the medians and the ratios app / baseline.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from offline_home import resident_mib
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# The measured processes run this file too: they import only what the hello window needs,
+# so the baseline pays no more than the app for this script itself.
+
 CONNECTIONS = 3
 RESOURCES_EACH = 10_000
-CLOSED_PORT_ISSUER = "http://127.0.0.1:9/realms/offline-{}"  # nothing listens: offline
-
-
-def resident_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def child(kind: str, home: str, spawned: float) -> None:
@@ -98,46 +91,12 @@ def child(kind: str, home: str, spawned: float) -> None:
         session.close()
 
 
-def seed_offline_home(home: Path) -> None:
-    """Three connections on closed ports, each with a snapshot of 10,000 resources."""
-    sys.path.insert(0, str(REPO_ROOT))
-    from uma_desktop.app.registry import ConnectionRegistry
-    from uma_desktop.app.snapshots import Snapshot, SnapshotStore
-    from uma_desktop.domain import BackendKind, Connection, Resource
-    from uma_desktop.paths import app_dirs
-
-    dirs = app_dirs(home).ensure()
-    registry = ConnectionRegistry(dirs.config)
-    store = SnapshotStore(dirs.cache)
-    for number in range(CONNECTIONS):
-        connection_id = f"offline{number}"
-        registry.add(
-            Connection(
-                id=connection_id,
-                issuer=CLOSED_PORT_ISSUER.format(number),
-                kind=BackendKind.POLICY_MANAGER,
-                client_id="uma-desktop",
-                display_name=f"Offline {number}",
-                remember=False,
-            )
-        )
-        resources = [
-            Resource(
-                connection_id=connection_id,
-                id=f"r{number}-{i}",
-                name=f"Photo album {i:05d} of server {number}",
-                scopes=("view", "edit") if i % 3 else ("view",),
-                resource_server=f"Photos {i % 7}",
-                type=f"https://example.org/type/{i % 11}",
-                description=f"Resource number {i}",
-                share_count=i % 5,
-            )
-            for i in range(RESOURCES_EACH)
-        ]
-        store.save(connection_id, Snapshot(resources=resources))
-
-
 def measure(kind: str, home: Path) -> dict[str, float]:
+    import os
+    import subprocess
+
+    from offline_home import REPO_ROOT
+
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO_ROOT))
     spawned = time.time()
     done = subprocess.run(
@@ -151,6 +110,12 @@ def measure(kind: str, home: Path) -> dict[str, float]:
 
 
 def main() -> int:
+    import argparse
+    import statistics
+    import tempfile
+
+    from offline_home import in_keyring_session, seed_offline_home
+
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
@@ -158,16 +123,15 @@ def main() -> int:
     if args.child:
         child(args.child[0], args.child[1], float(args.child[2]))
         return 0
-    if os.environ.get("UMA_BENCHMARK_SESSION") != "1":
-        # a private D-Bus session and keyring, and a throw-away HOME, as the tests run
-        command = [str(REPO_ROOT / "tools" / "keyring-session.sh"), sys.executable, __file__]
-        env = dict(os.environ, UMA_BENCHMARK_SESSION="1")
-        argv = [*command, "--rounds", str(args.rounds)]
-        return subprocess.run(argv, env=env, check=False).returncode
+    outer = in_keyring_session(__file__, ["--rounds", str(args.rounds)])
+    if outer is not None:
+        return outer
     results: dict[str, list[dict[str, float]]] = {"hello": [], "app": [], "offline": []}
     with tempfile.TemporaryDirectory(prefix="uma-start-") as folder:
+        from pathlib import Path
+
         empty, offline = Path(folder) / "empty", Path(folder) / "offline"
-        seed_offline_home(offline)
+        seed_offline_home(offline, CONNECTIONS, RESOURCES_EACH)
         for round_number in range(1, args.rounds + 1):
             for kind, home in (("hello", empty), ("app", empty), ("offline", offline)):
                 results[kind].append(measure(kind, home))
