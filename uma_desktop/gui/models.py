@@ -41,6 +41,8 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 CHUNK_ROWS = 500  # rows inserted per step (Qt's own work per insert grows with it)
 SCAN_ROWS = 2500  # rows compared per step
 STEP_BUDGET = 0.008  # seconds of model work per event-loop turn
+FILTER_AT_ONCE = 25_000  # bigger tables are filtered a slice per event-loop turn
+_SORTING = "\x00sorting"  # the job group of a re-sort in steps (never a connection id)
 
 
 @dataclass(frozen=True)
@@ -213,9 +215,6 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         """The row list itself, not a copy (for ObjectFilterProxy; do not change it)."""
         return self._rows
 
-    def row_for_object(self, obj: T) -> int:
-        return self.row_for_key(self._key_of(obj))
-
     def row_object(self, row: int) -> T:
         return self._rows[row]
 
@@ -229,6 +228,11 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         return self._rows[row] if row >= 0 else None
 
     def is_loading(self) -> bool:
+        """Whether rows are still arriving (a re-sort in steps is not loading)."""
+        return any(group != _SORTING for group, _steps in self._jobs)
+
+    def is_busy(self) -> bool:
+        """Whether any step-wise change (loading or sorting) is still running."""
         return bool(self._jobs)
 
     # --- mutation ------------------------------------------------------------------------
@@ -356,7 +360,11 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
                 next(steps)
             except StopIteration:
                 self._jobs.popleft()
-                self.loading_finished.emit(group)
+                if group != _SORTING:
+                    self.loading_finished.emit(group)
+                if self._needs_sort and not self._jobs:  # asked for while a job ran
+                    self._needs_sort = False
+                    self._jobs.append((_SORTING, self._sort_steps()))
                 continue
             if time.perf_counter() >= deadline:
                 break
@@ -427,11 +435,15 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
             self._row_of_key = None
 
     def _sort_soon(self) -> None:
-        """Sort now, or after the running job (a job walks rows by position)."""
+        """Sort now (small tables), in steps (big ones: computing 100,000 sort keys takes
+        100 ms), or after the running job (a job walks rows by position)."""
         if self._jobs:
             self._needs_sort = True
-        else:
+        elif len(self._rows) <= SCAN_ROWS * 2:
             self._apply_sort()
+        else:
+            self._jobs.append((_SORTING, self._sort_steps()))
+            self._timer.start()
 
     def _apply_sort(self) -> None:
         order = self._sorted_order()
@@ -468,8 +480,9 @@ class ObjectFilterProxy(QAbstractTableModel):
     one Python pass over the source's row list and the result is applied as ONE layout change
     (persistent indexes, hence the selection, follow their rows). Appends and removals in the
     source (step-wise loads) are forwarded as one contiguous range each: the kept rows are
-    in source order, so any source range maps to a contiguous proxy range. ``sort`` is
-    forwarded to the source model's Python sort.
+    in source order, so any source range maps to a contiguous proxy range. A big table is
+    filtered a slice per event-loop turn, then shown at once. ``sort`` is forwarded to the
+    source model's Python sort.
     """
 
     def __init__(self, parent: Any = None) -> None:
@@ -477,8 +490,14 @@ class ObjectFilterProxy(QAbstractTableModel):
         self._source: ObjectTableModel[Any] | None = None
         self._predicate: Callable[[Any], bool] | None = None
         self._map: list[int] = []  # proxy row -> source row, increasing
-        self._inverse: list[int] | None = None  # source row -> proxy row or -1 (lazy)
-        self._saved: list[tuple[QModelIndex, Any, int]] = []
+        # during a layout change: our persistent indexes, and where each points in the source
+        self._saved: list[tuple[QModelIndex, QPersistentModelIndex]] = []
+        # a filter being computed in steps: predicate, source rows kept so far, next row
+        self._pending: tuple[Callable[[Any], bool] | None, list[int], int] | None = None
+        self._step_timer = QTimer(self)
+        self._step_timer.setSingleShot(True)
+        self._step_timer.setInterval(0)
+        self._step_timer.timeout.connect(self._filter_step)
 
     # --- wiring --------------------------------------------------------------------------
     def setSourceModel(self, model: ObjectTableModel[Any]) -> None:
@@ -487,24 +506,70 @@ class ObjectFilterProxy(QAbstractTableModel):
         model.modelAboutToBeReset.connect(self.beginResetModel)
         model.modelReset.connect(self._source_reset)
         model.layoutAboutToBeChanged.connect(self._before_layout_change)
-        model.layoutChanged.connect(self._after_layout_change)
+        model.layoutChanged.connect(self._source_layout_changed)
         model.rowsInserted.connect(self._source_inserted)
         model.rowsRemoved.connect(self._source_removed)
         model.dataChanged.connect(self._source_data_changed)
         model.headerDataChanged.connect(self.headerDataChanged)
         self._map = self._filtered()
-        self._inverse = None
         self.endResetModel()
 
     def sourceModel(self) -> ObjectTableModel[Any] | None:
         return self._source
 
-    def set_predicate(self, predicate: Callable[[Any], bool] | None) -> None:
-        """Show only the rows ``predicate`` accepts (None: all), as one layout change."""
+    def set_predicate(
+        self, predicate: Callable[[Any], bool] | None, *, at_once: bool = False
+    ) -> None:
+        """Show only the rows ``predicate`` accepts (None: all), as one layout change: at
+        once for tables up to FILTER_AT_ONCE rows (or when asked), else after a few steps
+        (see ``is_filtering``)."""
+        rows = self._source.rowCount() if self._source is not None else 0
+        if at_once or rows <= FILTER_AT_ONCE:
+            self._pending = None
+            self._step_timer.stop()
+            self._apply_filter(predicate, None)
+        else:
+            self._pending = (predicate, [], 0)
+            self._step_timer.start()
+
+    def is_filtering(self) -> bool:
+        """Whether a new filter is still being computed (the old one is shown meanwhile)."""
+        return self._pending is not None
+
+    def _filter_step(self) -> None:
+        if self._pending is None or self._source is None:
+            return
+        accept, kept, start = self._pending
+        rows = self._source.row_list()
+        deadline = time.perf_counter() + STEP_BUDGET
+        while start < len(rows):
+            end = min(start + SCAN_ROWS, len(rows))
+            if accept is None:
+                kept.extend(range(start, end))
+            else:
+                kept.extend(i for i in range(start, end) if accept(rows[i]))
+            start = end
+            if time.perf_counter() >= deadline:
+                break
+        if start < len(rows):
+            self._pending = (accept, kept, start)
+            self._step_timer.start()
+        else:
+            self._pending = None
+            self._apply_filter(accept, kept)
+
+    def _restart_pending_filter(self) -> None:
+        """The source's rows moved: a filter being computed starts over."""
+        if self._pending is not None:
+            self._pending = (self._pending[0], [], 0)
+
+    def _apply_filter(
+        self, predicate: Callable[[Any], bool] | None, kept: list[int] | None
+    ) -> None:
         self._predicate = predicate
         if self._source is not None:
             self._before_layout_change()
-            self._after_layout_change()
+            self._after_layout_change(kept)
 
     def _filtered(self) -> list[int]:
         if self._source is None:
@@ -515,51 +580,53 @@ class ObjectFilterProxy(QAbstractTableModel):
             return list(range(len(rows)))
         return [i for i, obj in enumerate(rows) if accept(obj)]
 
-    def _inverse_map(self) -> list[int]:
-        if self._inverse is None:
-            size = self._source.rowCount() if self._source is not None else 0
-            inverse = [-1] * max(size, (self._map[-1] + 1) if self._map else 0)
-            for proxy_row, source_row in enumerate(self._map):
-                inverse[source_row] = proxy_row
-            self._inverse = inverse
-        return self._inverse
+    def _proxy_row(self, source_row: int) -> int:
+        """Where a source row is shown, or -1 (the map is increasing: a binary search)."""
+        at = bisect_left(self._map, source_row)
+        return at if at < len(self._map) and self._map[at] == source_row else -1
 
     # --- following the source ------------------------------------------------------------
     def _source_reset(self) -> None:
+        self._restart_pending_filter()
         self._map = self._filtered()
-        self._inverse = None
         self.endResetModel()
 
     def _before_layout_change(self) -> None:
+        """Note, for each of our persistent indexes, a persistent index on the source row it
+        shows: the source moves those along with its rows (no lookup by key needed)."""
         self.layoutAboutToBeChanged.emit()
         assert self._source is not None
-        rows = self._source.row_list()
+        source = self._source
         saved = []
         for index in self.persistentIndexList():
             row = index.row()
-            obj = rows[self._map[row]] if 0 <= row < len(self._map) else None
-            saved.append((index, obj, index.column()))
+            target = source.index(self._map[row], index.column()) if row < len(self._map) else None
+            saved.append((index, QPersistentModelIndex(target or QModelIndex())))
         self._saved = saved
 
-    def _after_layout_change(self) -> None:
-        assert self._source is not None
-        self._map = self._filtered()
-        self._inverse = None
+    def _source_layout_changed(self) -> None:
+        self._after_layout_change()
+
+    def _after_layout_change(self, kept: list[int] | None = None) -> None:
+        """``kept``: the new map when already computed (a filter done in steps)."""
+        if kept is None:
+            self._restart_pending_filter()
+        self._map = self._filtered() if kept is None else kept
         if self._saved:
-            inverse = self._inverse_map()
-            source = self._source
             old, new = [], []
-            for index, obj, column in self._saved:
-                source_row = source.row_for_object(obj) if obj is not None else -1
-                proxy_row = inverse[source_row] if 0 <= source_row < len(inverse) else -1
+            for index, target in self._saved:
+                proxy_row = self._proxy_row(target.row()) if target.isValid() else -1
                 old.append(index)
-                new.append(self.index(proxy_row, column) if proxy_row >= 0 else QModelIndex())
-            self.changePersistentIndexList(old, new)
+                new.append(
+                    self.index(proxy_row, index.column()) if proxy_row >= 0 else QModelIndex()
+                )
             self._saved = []
+            self.changePersistentIndexList(old, new)
         self.layoutChanged.emit()
 
     def _source_inserted(self, _parent: AnyIndex, first: int, last: int) -> None:
         assert self._source is not None
+        self._restart_pending_filter()
         count = last - first + 1
         at = bisect_left(self._map, first)
         rows = self._source.row_list()
@@ -568,14 +635,13 @@ class ObjectFilterProxy(QAbstractTableModel):
         tail = [i + count for i in self._map[at:]]
         if not fresh:
             self._map[at:] = tail
-            self._inverse = None
             return
         self.beginInsertRows(QModelIndex(), at, at + len(fresh) - 1)
         self._map[at:] = fresh + tail
-        self._inverse = None
         self.endInsertRows()
 
     def _source_removed(self, _parent: AnyIndex, first: int, last: int) -> None:
+        self._restart_pending_filter()
         count = last - first + 1
         begin = bisect_left(self._map, first)
         end = bisect_right(self._map, last)
@@ -583,11 +649,9 @@ class ObjectFilterProxy(QAbstractTableModel):
         if begin < end:
             self.beginRemoveRows(QModelIndex(), begin, end - 1)
             self._map[begin:] = tail
-            self._inverse = None
             self.endRemoveRows()
         else:
             self._map[begin:] = tail
-            self._inverse = None
 
     def _source_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
         begin = bisect_left(self._map, top_left.row())
@@ -649,9 +713,7 @@ class ObjectFilterProxy(QAbstractTableModel):
     def mapFromSource(self, index: AnyIndex) -> QModelIndex:
         if not index.isValid():
             return QModelIndex()
-        inverse = self._inverse_map()
-        row = index.row()
-        proxy_row = inverse[row] if row < len(inverse) else -1
+        proxy_row = self._proxy_row(index.row())
         return self.index(proxy_row, index.column()) if proxy_row >= 0 else QModelIndex()
 
 
