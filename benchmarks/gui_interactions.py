@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from offline_home import REPO_ROOT, in_keyring_session, seed_offline_home
+from gui_bench import REPO_ROOT, in_keyring_session, seed_offline_home
 
 ROWS_PER_CONNECTION = 10_000
 SEARCH = "album 0123"

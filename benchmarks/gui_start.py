@@ -18,7 +18,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from offline_home import resident_mib
+from gui_bench import resident_mib
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -95,7 +95,7 @@ def measure(kind: str, home: Path) -> dict[str, float]:
     import os
     import subprocess
 
-    from offline_home import REPO_ROOT
+    from gui_bench import REPO_ROOT
 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO_ROOT))
     spawned = time.time()
@@ -114,7 +114,7 @@ def main() -> int:
     import statistics
     import tempfile
 
-    from offline_home import in_keyring_session, seed_offline_home
+    from gui_bench import in_keyring_session, seed_offline_home
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
