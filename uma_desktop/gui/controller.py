@@ -18,14 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from uma_desktop.app import (
-    ConnectionsChanged,
-    ConnectionState,
-    ConnectionStatus,
-    ControlPoint,
-    PerConnection,
-)
-from uma_desktop.backends.base import Capability
 from uma_desktop.domain import (
     AccessRequest,
     BackendKind,
@@ -48,7 +40,11 @@ from uma_desktop.gui.models import (
 from uma_desktop.gui.settings import Favourites
 from uma_desktop.gui.workers import Worker, WorkerManager
 
-if TYPE_CHECKING:  # the demo (sandbox servers, FastAPI) loads only when it starts
+if TYPE_CHECKING:
+    # The core loads on its own thread once the window is shown (see gui/app.py), the demo
+    # (sandbox servers, FastAPI) only when it starts.
+    from uma_desktop.app import ConnectionState, ConnectionStatus, ControlPoint, PerConnection
+    from uma_desktop.backends.base import Capability
     from uma_desktop.demo import Demo
 
 log = logging.getLogger(__name__)
@@ -144,10 +140,14 @@ class Controller(QObject):
     problem = Signal(str)  # a note worth showing in the status bar
     resources_loaded = Signal(str)  # connection id whose rows are all in the table
 
-    def __init__(self, bridge: Bridge, control: ControlPoint, favourites: Favourites) -> None:
+    def __init__(
+        self, bridge: Bridge, control: ControlPoint | None, favourites: Favourites
+    ) -> None:
+        """``control`` may come later (``attach``): the window is built and shown while the
+        core still loads; nothing calls the core before it is attached."""
         super().__init__()
         self.bridge = bridge
-        self.control = control
+        self._control = control
         self.favourites = favourites
         self.states: dict[str, ConnectionState] = {}
         self.facets: dict[str, Facets] = {}
@@ -177,6 +177,16 @@ class Controller(QObject):
         bridge.new_requests.connect(self._on_new_requests)
         bridge.data_changed.connect(self._data_changed)
         bridge.event_received.connect(self._on_event)
+
+    @property
+    def control(self) -> ControlPoint:
+        if self._control is None:
+            raise RuntimeError("the core is not open yet")
+        return self._control
+
+    def attach(self, control: ControlPoint) -> None:
+        """The core is open: from now on the controller works on ``control``."""
+        self._control = control
 
     # --- plumbing ------------------------------------------------------------------------
     def run(
@@ -276,11 +286,11 @@ class Controller(QObject):
         self.connections_updated.emit()
 
     def _on_event(self, event: object) -> None:
-        match event:
-            case ConnectionsChanged():
-                self.reload_connections()
-            case _:
-                pass  # the bridge turns the other events into their own signals
+        from uma_desktop.app import ConnectionsChanged  # loaded already: events come from it
+
+        if isinstance(event, ConnectionsChanged):
+            self.reload_connections()
+        # the bridge turns the other events into their own signals
 
     def login(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -21,13 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from uma_desktop.backends.base import Capability
 from uma_desktop.domain import AccessRequest, Decision
 from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import error_text
 from uma_desktop.gui.icons import icon
 from uma_desktop.gui.models import ObjectFilterProxy, ObjectRole, RequestsModel, age_text
 from uma_desktop.gui.widgets import DataTable, EmptyState, PlainLabel, configure_table
+
+if TYPE_CHECKING:  # the core loads after the window is shown (see gui/app.py)
+    pass
 
 
 class RequestsPage(QWidget):
@@ -202,6 +204,8 @@ class RequestsPage(QWidget):
         self._selection_changed()
 
     def _selection_changed(self, *_: Any) -> None:
+        from uma_desktop.backends.base import Capability  # loaded with the core
+
         selected = self.selected_requests()
         for box in self.scope_boxes.values():
             self.scope_area.removeWidget(box)
@@ -250,6 +254,8 @@ class RequestsPage(QWidget):
         self.deny_button.setEnabled(self.deny_action.isEnabled())
 
     def _can_deny(self, requests: list[AccessRequest]) -> bool:
+        from uma_desktop.backends.base import Capability  # loaded with the core
+
         for request in requests:
             caps = self.controller.capabilities(request.connection_id)
             if caps and Capability.DENY not in caps:
