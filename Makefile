@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export UMA_CACHE ?= $(HOME)/.cache/uma-desktop
 
-.PHONY: run test setup system-deps system-deps-gui lint pytest keycloak-dist keycloak screenshots benchmarks clean
+.PHONY: run test setup system-deps system-deps-gui lint pytest package package-test keycloak-dist keycloak screenshots benchmarks clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,8 +25,9 @@ system-deps-gui:
 run: system-deps-gui setup
 	$(BIN)/uma-desktop --demo
 
-## Everything CI runs: install, lint, type-check, layer check, the whole test suite.
-test: system-deps setup keycloak-dist lint pytest
+## Everything CI runs: install, lint, type-check, layer check, the whole test suite, then
+## the packages built and smoke-tested as installed.
+test: system-deps setup keycloak-dist lint pytest package-test
 
 lint: setup
 	$(BIN)/ruff check uma_desktop tests tools benchmarks
@@ -36,7 +37,15 @@ lint: setup
 	desktop-file-validate packaging/org.umadesktop.UmaDesktop.desktop
 
 pytest: setup
-	QT_QPA_PLATFORM=offscreen tools/keyring-session.sh $(BIN)/pytest -q $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen tools/keyring-session.sh $(BIN)/pytest -q --ignore=tests/packaging $(PYTEST_ARGS)
+
+## Wheel + sdist, the one-folder bundle and the Debian package, into dist/ (see tools/package.py).
+package: system-deps setup
+	$(PY) tools/package.py
+
+## Build the packages, then install each into a throw-away place and smoke-test it.
+package-test: package
+	QT_QPA_PLATFORM=offscreen tools/keyring-session.sh $(BIN)/pytest -q tests/packaging $(PYTEST_ARGS)
 
 ## Download and unpack the pinned Keycloak distribution into $(UMA_CACHE) (not the repo).
 keycloak-dist: setup
@@ -55,4 +64,4 @@ benchmarks: keycloak-dist
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info

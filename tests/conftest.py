@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.keyring",
     "tests.fixtures.wire",
+    "tests.fixtures.hostile",
 ]
 
 

@@ -13,6 +13,8 @@ packages=(
   chromium xvfb xauth appstream desktop-file-utils
   # unpacking the Keycloak distribution
   unzip
+  # building and checking the Debian package (make package, make package-test)
+  lintian binutils man-db
 )
 [ "${1:-}" = "--gui-only" ] && packages=("${packages[@]:0:13}")
 missing=()

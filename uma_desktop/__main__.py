@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> int:
         from uma_desktop.cli import main as cli_main
 
         return cli_main(args)
-    if args and args[0] in ("-h", "--help") and len(args) == 1:
+    if args and args[0] in ("-h", "--help", "--version") and len(args) == 1:
         from uma_desktop.cli import main as cli_main
 
         return cli_main(args)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
+from uma_desktop import __version__
 from uma_desktop.errors import (
     ConfigurationError,
     NotFoundError,
@@ -200,6 +201,8 @@ class Cli:
             if result.error is not None:
                 note = " (showing last-known data)" if result.stale else ""
                 self.fail_soft(result.error, f"{result.connection_id}{note}")
+            if result.cut_short:
+                self.warn(f"{result.connection_id}: {result.cut_short}")
             summary.append(
                 {
                     "id": result.connection_id,
@@ -207,6 +210,7 @@ class Cli:
                     "stale": result.stale,
                     "error": type(result.error).__name__ if result.error else None,
                     "message": result.error.user_message if result.error else "",
+                    "cut_short": result.cut_short,
                 }
             )
         return summary
@@ -518,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
         "server id works when only one connection has it. `uma-desktop sandbox --help` "
         "runs the built-in authorization server.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     conns = commands.add_parser("connections", help="add, list or remove connections")

@@ -45,8 +45,24 @@ class ServerError(UmaDesktopError):
         self.error = error
 
 
+class ServerTooSlowError(ServerUnreachableError):
+    """The server did not finish its answer within the exchange's deadline."""
+
+
 class MalformedResponseError(ServerError):
     """The server's answer was not the JSON shape the protocol requires."""
+
+
+class ResponseTooLargeError(MalformedResponseError):
+    """The server's answer passed the size limit; it was not read further."""
+
+
+class ForbiddenError(ServerError):
+    """The server knows this login but refuses it this request (HTTP 403)."""
+
+
+class ServerBusyError(ServerError):
+    """The server asked us to come back later (429/503) more often than we wait."""
 
 
 class NotFoundError(ServerError):
@@ -111,3 +127,7 @@ class StorageError(UmaDesktopError):
 
 class HistoryBusyError(StorageError):
     """Another program held the decision history for longer than the app waits."""
+
+
+class SignInBusyError(UmaDesktopError):
+    """Another process kept this connection's sign-in lock for too long (it may be stuck)."""

@@ -3,28 +3,58 @@
 Every HTTP client the app, the sandbox's demo actors and the requesting-party simulator use
 is built here, so that TLS verification stays on, timeouts are set, errors map to the app's
 typed errors, and every exchange can be observed by the protocol trace (``add_listener``).
+
+Everything the app reads from a server goes through :func:`send`: the body is read as a
+stream and dropped at ``MAX_BODY_BYTES``, the whole exchange (connect, headers, body, any
+``Retry-After`` wait) has one deadline, 429/503 are retried at most ``BUSY_RETRIES`` times
+within ``BUSY_WAIT_LIMIT`` seconds, and owner-API calls authenticate with :class:`BearerAuth`.
+:func:`raise_for_error` is the one status-to-error mapping:
+
+====================  =========================================================
+status                error
+====================  =========================================================
+401 with a bearer     ``LoginRequiredError`` (after one refresh and one retry)
+403                   ``ForbiddenError``
+404, 410              ``NotFoundError``
+409                   ``ConflictError``
+429, 503              ``ServerBusyError`` (after the bounded ``Retry-After`` waits)
+any other 4xx / 5xx   ``ServerError`` (with the OAuth ``error`` code when sent)
+====================  =========================================================
+
+Bodies become typed values through :func:`parse` (size-checked JSON, pydantic adapter).
 """
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import httpx
+from pydantic import TypeAdapter, ValidationError
 
 from uma_desktop import __version__
 from uma_desktop.errors import (
+    ConflictError,
+    ForbiddenError,
+    LoginRequiredError,
     MalformedResponseError,
+    NotFoundError,
+    ResponseTooLargeError,
+    ServerBusyError,
     ServerError,
+    ServerTooSlowError,
     ServerUnreachableError,
     TlsError,
 )
+from uma_desktop.uma._base import describe_validation_error
 
-AsyncClient = httpx.AsyncClient
 Client = httpx.Client
 Response = httpx.Response
 Request = httpx.Request
@@ -33,8 +63,27 @@ TransportError = httpx.TransportError
 URL = httpx.URL
 
 USER_AGENT = f"uma-desktop/{__version__}"
-DEFAULT_TIMEOUT = 15.0
+DEFAULT_TIMEOUT = 15.0  # between two reads
+DEFAULT_DEADLINE = 30.0  # for a whole exchange, however the server paces it
 MAX_BODY_BYTES = 16 * 1024 * 1024
+BUSY_RETRIES = 2
+BUSY_WAIT_LIMIT = 10.0  # seconds of Retry-After waiting per exchange, in total
+BUSY_DEFAULT_WAIT = 1.0  # when a busy server does not say how long
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class TokenSource(Protocol):
+    """Hands out the owner's current access token for one connection."""
+
+    async def access_token(self) -> str:
+        """A valid access token, refreshing first if needed (raises LoginRequiredError)."""
+        ...
+
+    async def token_rejected(self, token: str) -> None:
+        """Tell the source the server answered 401 for ``token`` so the next call refreshes."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +128,11 @@ def _emit(exchange: Exchange) -> None:
         listener(exchange)
 
 
-def _exchange(actor: str, connection_id: str | None, response: Response) -> Exchange:
+def _request_body(request: Request) -> bytes:
+    return request.content if hasattr(request, "_content") else b""
+
+
+def _exchange(actor: str, connection_id: str | None, response: Response, body: bytes) -> Exchange:
     request = response.request
     started = float(request.extensions.get("uma_started", time.time()))
     return Exchange(
@@ -91,17 +144,37 @@ def _exchange(actor: str, connection_id: str | None, response: Response) -> Exch
         url=str(request.url),
         status=response.status_code,
         request_headers=tuple(request.headers.multi_items()),
-        request_body=request.content if hasattr(request, "_content") else b"",
+        request_body=_request_body(request),
         response_headers=tuple(response.headers.multi_items()),
-        response_body=response.content,
+        response_body=body,
     )
 
 
 def _base_headers(accept_json: bool) -> dict[str, str]:
-    headers = {"User-Agent": USER_AGENT}
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPTED_ENCODINGS}
     if accept_json:
         headers["Accept"] = "application/json"
     return headers
+
+
+class AsyncClient(httpx.AsyncClient):
+    """An httpx client that knows who uses it (for the trace) and its exchanges' deadline."""
+
+    def __init__(
+        self, *, actor: str, connection_id: str | None, deadline: float, **options: Any
+    ) -> None:
+        super().__init__(**options)
+        self.actor = actor
+        self.connection_id = connection_id
+        self.deadline = deadline
+
+    def emit(self, response: Response, body: bytes) -> None:
+        if _listeners:
+            _emit(_exchange(self.actor, self.connection_id, response, body))
+
+
+_BOUNDED = "uma_bounded"  # request extension: send() reads and traces the body itself
+_BEARER = "uma_bearer"  # request extension: BearerAuth signed it (a 401 means login needed)
 
 
 def async_client(
@@ -109,21 +182,29 @@ def async_client(
     actor: str = "app",
     connection_id: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    deadline: float | None = None,
     accept_json: bool = True,
     follow_redirects: bool = False,
     max_connections: int = 16,
-) -> httpx.AsyncClient:
-    """An AsyncClient with TLS verification on, a timeout and trace hooks."""
+) -> AsyncClient:
+    """An AsyncClient with TLS verification on, a read timeout, a deadline and trace hooks.
+
+    ``deadline`` bounds each whole exchange made through :func:`send` (default: the larger
+    of ``timeout`` and ``DEFAULT_DEADLINE``).
+    """
 
     async def on_request(request: Request) -> None:
         request.extensions["uma_started"] = time.time()
 
     async def on_response(response: Response) -> None:
-        if _listeners:
+        if _listeners and not response.request.extensions.get(_BOUNDED):
             await response.aread()
-            _emit(_exchange(actor, connection_id, response))
+            _emit(_exchange(actor, connection_id, response, response.content))
 
-    return httpx.AsyncClient(
+    return AsyncClient(
+        actor=actor,
+        connection_id=connection_id,
+        deadline=deadline if deadline is not None else max(timeout, DEFAULT_DEADLINE),
         timeout=timeout,
         verify=True,
         headers=_base_headers(accept_json),
@@ -149,7 +230,7 @@ def sync_client(
     def on_response(response: Response) -> None:
         if _listeners:
             response.read()
-            _emit(_exchange(actor, connection_id, response))
+            _emit(_exchange(actor, connection_id, response, response.content))
 
     return httpx.Client(
         timeout=timeout,
@@ -160,9 +241,16 @@ def sync_client(
     )
 
 
+def _host(url: str) -> str:
+    try:
+        return httpx.URL(url).host or "the server"
+    except httpx.InvalidURL:
+        return "the server"
+
+
 def describe_transport_error(exc: BaseException, url: str) -> ServerUnreachableError:
     """Turn an httpx transport failure into a typed, human error (no secrets in it)."""
-    host = httpx.URL(url).host if url else "the server"
+    host = _host(url) if url else "the server"
     text = str(exc)
     if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text or "certificate" in text.lower():
         return TlsError(f"The TLS certificate of {host} could not be verified.")
@@ -173,18 +261,279 @@ def describe_transport_error(exc: BaseException, url: str) -> ServerUnreachableE
     return ServerUnreachableError(f"Could not talk to {host}: {exc.__class__.__name__}.")
 
 
-def json_body(response: Response, what: str) -> Any:
-    """Parse a JSON body or raise MalformedResponseError naming ``what`` was expected."""
-    if len(response.content) > MAX_BODY_BYTES:
+# -- the authenticated exchange ------------------------------------------------------------
+
+
+class BearerAuth(httpx.Auth):
+    """Sends the source's access token; on 401 the source hears so, refreshes, and the
+    request is sent once more. A second 401 is reported to the source too and returned."""
+
+    requires_response_body = False
+
+    def __init__(self, source: TokenSource, client: AsyncClient | None = None) -> None:
+        self._source = source
+        self._client = client
+
+    def sync_auth_flow(self, request: Request) -> Generator[Request, Response, None]:
+        raise RuntimeError("BearerAuth is for the async client only")
+
+    async def async_auth_flow(self, request: Request) -> AsyncGenerator[Request, Response]:
+        request.extensions[_BEARER] = True
+        token = await self._source.access_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code != 401:
+            return
+        # httpx reads a replaced answer whole before the retry: read it here, bounded, and
+        # hand httpx the bytes (its read() keeps content it already has).
+        body = await _read_bounded(response, MAX_BODY_BYTES, "answer")
+        response._content = body
+        if self._client is not None:  # the rejected attempt belongs in the trace too
+            self._client.emit(response, body)
+        await self._source.token_rejected(token)
+        token = await self._source.access_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            await self._source.token_rejected(token)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A whole answer read within the size limit and the deadline."""
+
+    method: str
+    url: str
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    authenticated: bool = False
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+class Answer(Protocol):
+    """What the error mapping and the parsers read: a Reply or a (sync) httpx.Response."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> httpx.Headers: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
+def _too_large(status: int | None) -> ResponseTooLargeError:
+    return ResponseTooLargeError(
+        f"The server's answer is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
+        "it was not read further.",
+        status=status,
+    )
+
+
+_ZLIB_WINDOWS = {
+    "gzip": 16 + zlib.MAX_WBITS,
+    "x-gzip": 16 + zlib.MAX_WBITS,
+    "deflate": zlib.MAX_WBITS,
+}
+ACCEPTED_ENCODINGS = "gzip, deflate"
+
+
+async def _read_bounded(response: Response, limit: int, what: str) -> bytes:
+    """The body, read chunk by chunk; ResponseTooLargeError as soon as it passes ``limit``.
+
+    Compressed answers are inflated here, never more than the remaining allowance at a time
+    (a few kilobytes of gzip can hold gigabytes of zeros).
+    """
+    declared = response.headers.get("content-length", "")
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity") and declared.isdigit() and int(declared) > limit:
+        raise _too_large(response.status_code)
+    if encoding not in ("", "identity") and encoding not in _ZLIB_WINDOWS:
         raise MalformedResponseError(
-            f"The server's {what} is too large.", status=response.status_code
-        )
-    ctype = response.headers.get("content-type", "")
-    if "json" not in ctype:
-        raise MalformedResponseError(
-            f"The server sent {ctype or 'no content type'} where JSON ({what}) was expected.",
+            f"The server sent {what} in an encoding the app did not ask for ({encoding[:40]}).",
             status=response.status_code,
         )
+    inflater = zlib.decompressobj(_ZLIB_WINDOWS[encoding]) if encoding in _ZLIB_WINDOWS else None
+    chunks: list[bytes] = []
+    size = 0
+    async for raw in response.aiter_raw():
+        pending = raw
+        while pending:
+            if inflater is None:
+                chunk, pending = pending, b""
+            else:
+                try:
+                    chunk = inflater.decompress(pending, limit - size + 1)
+                except zlib.error:
+                    raise MalformedResponseError(
+                        f"The server's {what} is not valid {encoding} data.",
+                        status=response.status_code,
+                    ) from None
+                pending = inflater.unconsumed_tail
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(response.status_code)
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds a busy server asks us to wait (delta-seconds or HTTP date), None if unsaid."""
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    what: str,
+    *,
+    params: Mapping[str, str | int] | None = None,
+    json: Any = None,
+    data: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    tokens: TokenSource | None = None,
+    check: bool = True,
+    hints: Mapping[int, str] | None = None,
+    deadline: float | None = None,
+    limit: int = MAX_BODY_BYTES,
+) -> Reply:
+    """One exchange, read whole within ``limit`` bytes and ``deadline`` seconds.
+
+    ``tokens`` authenticates with :class:`BearerAuth`. ``check`` maps an error status through
+    :func:`raise_for_error` (``hints`` adds a sentence per status). Raises only
+    ``uma_desktop.errors`` types: ServerTooSlowError when the deadline passes.
+    """
+    bounded_client = client if isinstance(client, AsyncClient) else None
+    seconds = deadline or (bounded_client.deadline if bounded_client else DEFAULT_DEADLINE)
+    auth = BearerAuth(tokens, bounded_client) if tokens is not None else httpx.USE_CLIENT_DEFAULT
+    waited = 0.0
+    try:
+        async with asyncio.timeout(seconds):
+            for attempt in range(BUSY_RETRIES + 1):
+                reply = await _exchange_once(
+                    client, method, url, what, auth, params, json, data, headers, limit
+                )
+                if reply.status_code not in (429, 503) or attempt == BUSY_RETRIES:
+                    break
+                wait = retry_after(reply.headers)
+                wait = BUSY_DEFAULT_WAIT if wait is None else wait
+                if waited + wait > BUSY_WAIT_LIMIT:
+                    break
+                waited += wait
+                await asyncio.sleep(wait)
+    except TimeoutError:
+        raise ServerTooSlowError(
+            f"{_host(url)} took longer than {seconds:g} s to answer ({what}); gave up."
+        ) from None
+    if check:
+        raise_for_error(reply, what, hints=hints)
+    return reply
+
+
+async def _exchange_once(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    what: str,
+    auth: Any,
+    params: Mapping[str, str | int] | None,
+    body: Any,
+    data: Mapping[str, str] | None,
+    headers: Mapping[str, str] | None,
+    limit: int,
+) -> Reply:
+    try:
+        async with client.stream(
+            method,
+            url,
+            params=params,
+            json=body,
+            data=data,
+            headers=headers,
+            auth=auth,
+            extensions={_BOUNDED: True},
+        ) as response:
+            try:
+                content = await _read_bounded(response, limit, what)
+            except ResponseTooLargeError:
+                if isinstance(client, AsyncClient):
+                    client.emit(response, b"")
+                raise
+            if isinstance(client, AsyncClient):
+                client.emit(response, content)
+            return Reply(
+                method=method,
+                url=str(response.request.url),
+                status_code=response.status_code,
+                headers=response.headers,
+                content=content,
+                authenticated=bool(response.request.extensions.get(_BEARER)),
+            )
+    except httpx.RequestError as exc:  # transport failures, too many redirects
+        raise describe_transport_error(exc, url) from None
+
+
+# -- one status-to-error mapping, one body parser ------------------------------------------
+
+
+def _oauth_error(content: bytes) -> tuple[str | None, str]:
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None, ""
+    if not isinstance(body, dict):
+        return None, ""
+    error = body.get("error") if isinstance(body.get("error"), str) else None
+    description = body.get("error_description")
+    return error, description if isinstance(description, str) else ""
+
+
+def raise_for_error(response: Answer, what: str, *, hints: Mapping[int, str] | None = None) -> None:
+    """Raise the typed error for a non-2xx answer (table in the module docstring)."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    error, description = _oauth_error(response.content)
+    hint = f" {hints[status]}" if hints and status in hints else ""
+    if status == 401 and isinstance(response, Reply) and response.authenticated:
+        raise LoginRequiredError(
+            f"{_host(response.url)} no longer accepts this login; please log in again.{hint}"
+        )
+    detail = f" ({error}{': ' + description if description else ''})" if error else ""
+    message = f"The server refused {what}: HTTP {status}{detail}.{hint}"
+    kind: type[ServerError] = ServerError
+    if status == 403:
+        kind = ForbiddenError
+    elif status in (404, 410):
+        kind = NotFoundError
+    elif status == 409:
+        kind = ConflictError
+    elif status in (429, 503):
+        kind = ServerBusyError
+        message = f"The server is busy and refused {what} (HTTP {status}); try again later."
+    raise kind(message, status=status, error=error)
+
+
+def json_body(response: Answer, what: str) -> Any:
+    """Parse a JSON body or raise MalformedResponseError naming ``what`` was expected."""
+    _check_json(response, what)
     try:
         return json.loads(response.content)
     except ValueError:
@@ -193,23 +542,33 @@ def json_body(response: Response, what: str) -> Any:
         ) from None
 
 
-def raise_for_error(response: Response, what: str) -> None:
-    """Raise ServerError with the OAuth-style ``error`` when the status is not 2xx."""
-    if response.is_success:
-        return
-    error: str | None = None
-    description = ""
+def _check_json(response: Answer, what: str) -> None:
+    if len(response.content) > MAX_BODY_BYTES:
+        raise _too_large(response.status_code)
+    ctype = response.headers.get("content-type", "")
+    if "json" not in ctype:
+        raise MalformedResponseError(
+            f"The server sent {ctype or 'no content type'} where JSON ({what}) was expected.",
+            status=response.status_code,
+        )
+
+
+def parse(response: Answer, adapter: TypeAdapter[T], what: str) -> T:
+    """The body as ``adapter``'s type (pydantic's JSON parser, one pass over the bytes)."""
+    _check_json(response, what)
     try:
-        body = json.loads(response.content)
-        if isinstance(body, dict):
-            error = body.get("error") if isinstance(body.get("error"), str) else None
-            desc = body.get("error_description")
-            description = desc if isinstance(desc, str) else ""
-    except ValueError:
-        pass
-    detail = f" ({error}{': ' + description if description else ''})" if error else ""
-    raise ServerError(
-        f"The server refused {what}: HTTP {response.status_code}{detail}.",
-        status=response.status_code,
-        error=error,
-    )
+        return adapter.validate_json(response.content)
+    except ValidationError as exc:
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            raise MalformedResponseError(
+                f"The server's {what} is not valid JSON.", status=response.status_code
+            ) from None
+        raise MalformedResponseError(
+            f"The server's {what} is malformed: {describe_validation_error(exc)}.",
+            status=response.status_code,
+        ) from None
+
+
+def is_empty(response: Answer) -> bool:
+    """Whether the answer carries no document (204, or an empty or ``null`` body)."""
+    return response.status_code == 204 or response.content.strip() in (b"", b"null")

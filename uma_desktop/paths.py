@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,3 +99,17 @@ def app_dirs(base: Path | None = None) -> AppDirs:
         cache=Path(platformdirs.user_cache_dir(APP_DIR_NAME)),
         log=Path(platformdirs.user_log_dir(APP_DIR_NAME)),
     )
+
+
+def runtime_dir(base: Path | None = None) -> Path:
+    """Where cross-process locks live (empty files, nothing secret): ``<base>/run`` under the
+    override, else the user's runtime directory (per user, cleared at logout on Linux)."""
+    override = base or (
+        Path(os.environ["UMA_DESKTOP_HOME"]) if os.environ.get("UMA_DESKTOP_HOME") else None
+    )
+    if override is not None:
+        return override / "run"
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset and picks a per-user /tmp folder
+        warnings.simplefilter("ignore")
+        return Path(platformdirs.user_runtime_dir(APP_DIR_NAME))

@@ -76,7 +76,9 @@ def test_names_from_the_server_are_plain_text_in_every_view(
     with qtbot.waitSignal(inbox.decided, timeout=WAIT):
         inbox.approve_selected()
     assert _plain(inbox.result_label)
-    assert inbox.result_label.text().startswith(f"Approved {PERSON}'s request for {RESOURCE} (")
+    assert inbox.result_label.text().startswith(
+        f"Approved the request of {PERSON} (bob) for {RESOURCE} ("
+    )
 
     # the resource detail: title, facts, the revoke question, the narrow dialog
     page = window.resources_page

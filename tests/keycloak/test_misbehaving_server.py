@@ -17,7 +17,7 @@ import pytest
 from uma_desktop import net
 from uma_desktop.backends.keycloak import KeycloakBackend
 from uma_desktop.errors import (
-    AuthError,
+    LoginRequiredError,
     MalformedResponseError,
     ServerError,
     ServerUnreachableError,
@@ -128,10 +128,10 @@ async def test_garbage_and_wrong_shapes_are_clear_errors(
     with pytest.raises(MalformedResponseError, match="not valid JSON"):
         await backend.list_resources()
     server.answer(200, "application/json", [{"_id": "r1", "name": ["not", "a", "name"]}])
-    with pytest.raises(MalformedResponseError, match="expected shape"):
+    with pytest.raises(MalformedResponseError, match="list of resources is malformed"):
         await backend.list_resources()
     server.answer(200, "application/json", {"resources": []})
-    with pytest.raises(MalformedResponseError, match="expected shape"):
+    with pytest.raises(MalformedResponseError, match="list of resources is malformed"):
         await backend.list_requests()
     server.answer(200, "application/json", [{"scopes": ["view"]}])
     with pytest.raises(MalformedResponseError, match="username"):
@@ -176,7 +176,7 @@ async def test_a_rejected_token_is_refreshed_once(
     assert [auth for _, _, auth in server.seen] == ["Bearer token-1", "Bearer token-2"]
 
     server.answer(401, "application/json", {"error": "invalid_token"})
-    with pytest.raises(AuthError, match="sign in again") as failure:
+    with pytest.raises(LoginRequiredError, match="log in again") as failure:
         await backend.list_resources()
     assert tokens.rejected == ["token-1", "token-3", "token-4"]
     assert "token-" not in str(failure.value)

@@ -90,7 +90,6 @@ async def test_listing_filtering_lookup_and_shared_with_me(
 ) -> None:
     assert Capability.SCOPE_SUBSET in alice.capabilities
     assert Capability.EXPIRY not in alice.capabilities
-    assert Capability.SERVER_HISTORY not in alice.capabilities
 
     resources = {r.id: r for r in await alice.list_resources()}
     holidays = resources[keycloak.resources["alice-album-holidays"]]

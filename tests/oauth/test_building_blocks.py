@@ -13,7 +13,12 @@ import pytest
 
 from uma_desktop.oauth.loopback import LoopbackListener, Outcome
 from uma_desktop.oauth.pkce import AttemptSecrets, challenge_s256
-from uma_desktop.oauth.redact import RedactingFilter, install_redaction, redact
+from uma_desktop.oauth.redact import (
+    RedactingFilter,
+    install_redaction,
+    redact,
+    redaction_installed,
+)
 
 
 def test_pkce_verifier_and_challenge_follow_rfc_7636() -> None:
@@ -149,6 +154,19 @@ def test_redacting_filter_and_record_factory_scrub_log_records(
         assert OPAQUE not in record.getMessage()
     finally:
         logging.setLogRecordFactory(previous)
-        import uma_desktop.oauth.redact as redact_module
 
-        redact_module._installed = False
+
+def test_redaction_comes_back_when_other_code_replaced_the_record_factory() -> None:
+    """A library or test that puts back the plain factory must not leave logs unredacted."""
+    previous = logging.getLogRecordFactory()
+    try:
+        install_redaction()
+        logging.setLogRecordFactory(logging.LogRecord)  # someone else's reset
+        assert not redaction_installed()
+        install_redaction()
+        record = logging.getLogRecordFactory()(
+            "x", logging.INFO, __file__, 1, "GET /cb?state=%s", (OPAQUE,), None
+        )
+        assert OPAQUE not in record.getMessage()
+    finally:
+        logging.setLogRecordFactory(previous)

@@ -92,7 +92,7 @@ async def login(
             open_browser or webbrowser.open,
             client=client,
         )
-    session = TokenSession(connection.id, metadata, connection.client_id, vault, client)
+    session = _session(connection, metadata, client, vault)
     await session.start(tokens)
     identity: dict[str, str] = {}
     if tokens.claims is not None:
@@ -110,7 +110,25 @@ async def resume(
     vault: TokenVault,
 ) -> Session | None:
     """The saved login of ``connection``, or None when the owner must log in."""
-    session = TokenSession(connection.id, metadata, connection.client_id, vault, client)
+    session = _session(connection, metadata, client, vault)
     if await session.resume() is not SessionState.OK:
         return None
     return session
+
+
+def _session(
+    connection: Connection,
+    metadata: AuthorizationServerMetadata,
+    client: net.AsyncClient,
+    vault: TokenVault,
+) -> Session:
+    """A connection's TokenSession; a remembered login is shared with this user's other
+    processes under a lock in the runtime directory."""
+    return TokenSession(
+        connection.id,
+        metadata,
+        connection.client_id,
+        vault,
+        client,
+        display_name=connection.display_name,
+    )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -39,7 +39,7 @@ from uma_desktop.app.state import (
 )
 from uma_desktop.app.storage import CorruptFileError
 from uma_desktop.backends import choose_kind, make_backend
-from uma_desktop.backends.base import Backend, Capability
+from uma_desktop.backends.base import Backend, Capability, Listing, YieldPoint, no_yield
 from uma_desktop.domain import (
     AccessRequest,
     BackendKind,
@@ -61,7 +61,7 @@ from uma_desktop.errors import (
     UmaDesktopError,
     VaultError,
 )
-from uma_desktop.oauth.vault import TokenVault
+from uma_desktop.oauth.vault import TokenKind, TokenVault
 from uma_desktop.paths import AppDirs, app_dirs
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
 
@@ -72,6 +72,7 @@ Listener = Callable[[Event], None]
 BrowserOpener = Callable[[str], object]
 
 DEFAULT_TIMEOUT = 30.0
+REVOCATION_WAIT = 5.0  # logging out forgets at once; the server's revocation gets this long
 BULK_PARALLEL_PER_SERVER = 4
 SHARE_SCAN_PARALLEL = 8
 NOT_REFRESHED = "Not refreshed yet."
@@ -95,6 +96,7 @@ class _Live:
         default_factory=lambda: asyncio.Semaphore(BULK_PARALLEL_PER_SERVER)
     )
     setup_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # work logout cancels
 
     def state(self) -> ConnectionState:
         return ConnectionState(
@@ -141,15 +143,17 @@ class ControlPoint:
         vault_factory: auth.VaultFactory | None = None,
         browser_opener: BrowserOpener | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        yield_point: YieldPoint = no_yield,
     ) -> None:
         self.dirs = dirs or app_dirs()
         self._unusable_dirs = self.dirs.prepare(log=False)
         self.problems: list[str] = list(self._unusable_dirs.values())  # files kept aside etc.
         self.timeout = timeout
+        self._yield = yield_point
         self._vault_factory = vault_factory or auth.default_vault
         self._browser_opener = browser_opener
         self._registry = ConnectionRegistry(self.dirs.config)
-        self._snapshots = SnapshotStore(self.dirs.cache)
+        self._snapshots = SnapshotStore(self.dirs.cache, yield_point)
         self._history = History(self.dirs.data)
         self._live: dict[str, _Live] = {}
         self._listeners: list[Listener] = []
@@ -163,10 +167,19 @@ class ControlPoint:
         vault_factory: auth.VaultFactory | None = None,
         browser_opener: BrowserOpener | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        yield_point: YieldPoint = no_yield,
     ) -> ControlPoint:
-        """Load connections, snapshots and history from disk; no network."""
+        """Load connections, snapshots and history from disk; no network.
+
+        ``yield_point`` runs between small pieces of long work (the window installs its
+        foreground rule there; elsewhere nothing waits).
+        """
         control = cls(
-            dirs, vault_factory=vault_factory, browser_opener=browser_opener, timeout=timeout
+            dirs,
+            vault_factory=vault_factory,
+            browser_opener=browser_opener,
+            timeout=timeout,
+            yield_point=yield_point,
         )
         control._load()
         return control
@@ -327,7 +340,7 @@ class ControlPoint:
         """Log the owner in (system browser, or device grant) and keep the tokens."""
         live = self._get(connection_id)
         try:
-            await self._login(live, device, on_device_code)
+            await self._tracked(live, self._login(live, device, on_device_code))
         except UmaDesktopError as error:
             self._set_status(live, ConnectionStatus.LOGIN_NEEDED, error.user_message)
             raise
@@ -360,6 +373,7 @@ class ControlPoint:
                 metadata=metadata,
                 client=client,
                 tokens=session,
+                yield_point=self._yield,
             )
             changes = {k: v for k, v in identity.items() if getattr(live.connection, k) != v}
             if changes:
@@ -368,22 +382,36 @@ class ControlPoint:
     async def logout(self, connection_id: str) -> None:
         """Revoke and forget this connection's tokens; its snapshot stays (shown as stale)."""
         live = self._get(connection_id)
+        self._cancel_work(live)
         async with live.setup_lock:
             session, live.session, live.backend = live.session, None, None
             vault = await self._vault(live)
-            if session is None:
+            if session is None and await self._saved_login(vault, connection_id):
                 # A saved login from an earlier run: resume it so the server revokes it too.
-                with contextlib.suppress(UmaDesktopError):
-                    async with asyncio.timeout(self.timeout):
+                with contextlib.suppress(UmaDesktopError, TimeoutError):
+                    async with asyncio.timeout(REVOCATION_WAIT):
                         metadata = await self._metadata(live)
                         session = await auth.resume(
                             live.connection, metadata, self._client(live), vault
                         )
             if session is not None:
-                await session.logout()
+                try:
+                    async with asyncio.timeout(REVOCATION_WAIT):
+                        await session.logout()
+                except TimeoutError:
+                    log.warning("%s: the server's token revocation timed out", connection_id)
+                    await asyncio.to_thread(vault.delete_connection, connection_id)
             else:
                 await asyncio.to_thread(vault.delete_connection, connection_id)
         self._set_status(live, ConnectionStatus.LOGIN_NEEDED, "Logged out.")
+
+    @staticmethod
+    async def _saved_login(vault: TokenVault, connection_id: str) -> bool:
+        """Whether a login from an earlier run is kept (only then is the server asked)."""
+        try:
+            return bool(await asyncio.to_thread(vault.load, connection_id, TokenKind.REFRESH))
+        except UmaDesktopError:
+            return True  # the keyring could not tell: let the resume try and say why
 
     async def _vault(self, live: _Live) -> TokenVault:
         """One vault per connection (a memory-only vault must outlive single calls)."""
@@ -421,6 +449,7 @@ class ControlPoint:
                 metadata=metadata,
                 client=client,
                 tokens=session,
+                yield_point=self._yield,
             )
             return live.backend
 
@@ -432,9 +461,13 @@ class ControlPoint:
 
     async def _guarded(self, live: _Live, work: Callable[[Backend], Awaitable[T]]) -> T:
         """Run ``work`` on one connection under its timeout; map every failure to our errors."""
+
+        async def run() -> T:
+            return await work(await self._backend(live))
+
         try:
             async with asyncio.timeout(self.timeout):
-                return await work(await self._backend(live))
+                return await self._tracked(live, run())
         except TimeoutError:
             raise ServerUnreachableError(
                 f"{live.connection.display_name} did not answer within {self.timeout:g} s."
@@ -443,6 +476,29 @@ class ControlPoint:
             raise
         except Exception as exc:
             raise _unexpected(exc) from None
+
+    @staticmethod
+    async def _tracked(live: _Live, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` as one of the connection's tasks: logging out or removing the
+        connection cancels it instead of waiting for a slow server."""
+        task = asyncio.ensure_future(work)
+        live.tasks.add(task)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and current is not None and not current.cancelling():
+                raise LoginRequiredError(
+                    f"{live.connection.display_name} was logged out meanwhile."
+                ) from None
+            raise
+        finally:
+            live.tasks.discard(task)
+
+    @staticmethod
+    def _cancel_work(live: _Live) -> None:
+        for task in list(live.tasks):
+            task.cancel()
 
     def _note_failure(self, live: _Live, error: UmaDesktopError) -> None:
         if isinstance(error, AuthError):
@@ -474,10 +530,13 @@ class ControlPoint:
                 self._note_failure(live, error)
                 cached: list[T] | None = getattr(live.snapshot, section)
                 return PerConnection(live.connection.id, cached, error, stale=cached is not None)
+            cut_short = value.cut_short if isinstance(value, Listing) else ""
             if section == "resources":
                 value = _keep_unchanged(live.snapshot.resources, value)
             self._note_success(live, **{section: value})
-            return PerConnection(live.connection.id, value)
+            if cut_short:
+                self._set_status(live, ConnectionStatus.OK, cut_short)
+            return PerConnection(live.connection.id, value, cut_short=cut_short)
 
         targets = self._targets(only)
         return list(await asyncio.gather(*(one(live) for live in targets)))
@@ -517,8 +576,9 @@ class ControlPoint:
                         r for r in live.snapshot.resources or [] if needle in r.name.casefold()
                     ]
                     return PerConnection(live.connection.id, cached, error, stale=True)
-                self._set_status(live, ConnectionStatus.OK)
-                return PerConnection(live.connection.id, value)
+                cut_short = value.cut_short if isinstance(value, Listing) else ""
+                self._set_status(live, ConnectionStatus.OK, cut_short)
+                return PerConnection(live.connection.id, value, cut_short=cut_short)
 
             targets = self._targets(connection_id)
             return list(await asyncio.gather(*(filtered(lv) for lv in targets)))

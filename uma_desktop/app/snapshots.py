@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from uma_desktop.app.registry import check_connection_id
 from uma_desktop.app.storage import CorruptFileError, atomic_write_text, keep_aside
+from uma_desktop.backends.base import YieldPoint, no_yield
 from uma_desktop.domain import AccessRequest, Resource, SharedWithMe
 from uma_desktop.errors import StorageError
-from uma_desktop.foreground import yield_to_foreground
 
 FORMAT_VERSION = 1
 # Items serialised per call into pydantic's serialiser: about a millisecond each. Between
@@ -39,8 +39,9 @@ class Snapshot(BaseModel):
     shared_with_me: list[SharedWithMe] | None = None
     last_success: datetime | None = None
 
-    def to_json(self) -> str:
-        """The same JSON as ``model_dump_json()``, built a slice of list items at a time."""
+    def to_json(self, yield_point: YieldPoint = no_yield) -> str:
+        """The same JSON as ``model_dump_json()``, built a slice of list items at a time
+        (``yield_point`` runs between slices)."""
         head = self.model_dump_json(exclude=set(_LISTS))
         parts = [head[:-1]]  # the scalar fields, without the closing brace
         for name in _LISTS:
@@ -51,7 +52,7 @@ class Snapshot(BaseModel):
             adapter = _ITEM_LISTS[name]
             slices = []
             for start in range(0, len(items), ITEMS_PER_SLICE):
-                yield_to_foreground()
+                yield_point()
                 slices.append(
                     adapter.dump_json(items[start : start + ITEMS_PER_SLICE])[1:-1].decode()
                 )
@@ -68,8 +69,9 @@ _ITEM_LISTS: dict[str, TypeAdapter[Any]] = {
 
 
 class SnapshotStore:
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, yield_point: YieldPoint = no_yield) -> None:
         self.folder = cache_dir / "snapshots"
+        self._yield = yield_point
 
     def _path(self, connection_id: str) -> Path:
         return self.folder / f"{check_connection_id(connection_id)}.json"
@@ -97,7 +99,7 @@ class SnapshotStore:
 
     def save(self, connection_id: str, snapshot: Snapshot) -> None:
         """Raises StorageError when the cache folder cannot be written."""
-        atomic_write_text(self._path(connection_id), snapshot.to_json())
+        atomic_write_text(self._path(connection_id), snapshot.to_json(self._yield))
 
     def delete(self, connection_id: str) -> None:
         try:

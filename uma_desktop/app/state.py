@@ -41,6 +41,7 @@ class PerConnection(Generic[T]):
     value: T | None
     error: UmaDesktopError | None = None
     stale: bool = False  # value comes from the last-known snapshot
+    cut_short: str = ""  # why the server's listing was not read to its end (empty: it was)
 
     @property
     def ok(self) -> bool:

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from uma_desktop.domain import BackendKind
 from uma_desktop.errors import ConfigurationError
-from uma_desktop.uma.metadata import POLICY_MANAGER_PROFILE, AuthorizationServerMetadata
+from uma_desktop.uma.metadata import AuthorizationServerMetadata
 
 if TYPE_CHECKING:
     from uma_desktop import net
-    from uma_desktop.backends.base import Backend, TokenSource
+    from uma_desktop.backends.base import Backend, TokenSource, YieldPoint
 
 _KEYCLOAK_ISSUER = re.compile(r"/realms/[^/]+/?$")
 # Discovery fields only Keycloak publishes (besides its uma-policy endpoint path).
@@ -39,9 +39,7 @@ def parse_kind(text: str) -> BackendKind:
 
 def detect_kind(metadata: AuthorizationServerMetadata) -> BackendKind | None:
     """The adapter a server's discovery document points to, or None when it is unclear."""
-    if POLICY_MANAGER_PROFILE in (metadata.uma_profiles_supported or []) or (
-        metadata.policy_endpoint and metadata.registered_resource_endpoint
-    ):
+    if metadata.is_policy_manager:
         return BackendKind.POLICY_MANAGER
     extra = metadata.model_extra or {}
     keycloak_fields = any(name in extra for name in _KEYCLOAK_FIELDS) or (
@@ -74,12 +72,19 @@ def make_backend(
     metadata: AuthorizationServerMetadata,
     client: net.AsyncClient,
     tokens: TokenSource,
+    yield_point: YieldPoint | None = None,
 ) -> Backend:
-    """Build the adapter for ``kind``; the caller owns ``client`` and closes it."""
+    """Build the adapter for ``kind``; the caller owns ``client`` and closes it.
+
+    ``yield_point`` is called between small pieces of long work (default: nothing waits).
+    """
     if kind is BackendKind.POLICY_MANAGER:
+        from uma_desktop.backends.base import no_yield
         from uma_desktop.backends.policy_manager import PolicyManagerBackend
 
-        return PolicyManagerBackend(connection_id, metadata, client, tokens)
+        return PolicyManagerBackend(
+            connection_id, metadata, client, tokens, yield_point=yield_point or no_yield
+        )
     if kind is BackendKind.KEYCLOAK:
         from uma_desktop.backends.keycloak import KeycloakBackend
 

@@ -2,17 +2,45 @@
 
 Adapters are async and Qt-free. They receive an ``httpx.AsyncClient`` built by
 ``uma_desktop.net`` and a ``TokenSource`` that yields a fresh owner access token; they never
-see refresh tokens or the keyring. Every method raises only ``uma_desktop.errors`` types.
+see refresh tokens or the keyring. Every exchange goes through ``net.send`` (one bounded,
+authenticated transport, one status-to-error mapping) and every body through ``net.parse``.
+Every method raises only ``uma_desktop.errors`` types.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar
 
 from uma_desktop.domain import AccessRequest, Party, Resource, Share, SharedWithMe
+from uma_desktop.net import TokenSource
+
+__all__ = ["Backend", "Capability", "Listing", "TokenSource", "YieldPoint", "no_yield"]
+
+T = TypeVar("T")
+
+YieldPoint = Callable[[], None]
+"""Called between small pieces of long work so the window can paint first (the GUI installs
+``uma_desktop.foreground.yield_to_foreground``; elsewhere nothing waits)."""
+
+
+def no_yield() -> None:
+    """The default yield point: carry straight on."""
+
+
+MAX_LISTED_ITEMS = 250_000  # a listing stops here, however much the server claims to hold
+
+
+class Listing(list[T]):
+    """A listing as read; ``cut_short`` says why it is incomplete (empty when complete)."""
+
+    cut_short: str = ""
+
+
+def cut_short_note(count: int) -> str:
+    return f"Only the first {count} items were read; the server offers more than the app lists."
 
 
 class Capability(StrEnum):
@@ -25,21 +53,7 @@ class Capability(StrEnum):
     NARROW = "narrow"  # remove some scopes of a share, keep the rest
     EXPIRY = "expiry"  # shares may carry an expiry date
     SHARED_WITH_ME = "shared_with_me"
-    SERVER_HISTORY = "server_history"  # the server keeps its own decision log
     PERSON_LOOKUP = "person_lookup"
-
-
-@runtime_checkable
-class TokenSource(Protocol):
-    """Hands out the owner's current access token for one connection."""
-
-    async def access_token(self) -> str:
-        """A valid access token, refreshing first if needed (raises LoginRequiredError)."""
-        ...
-
-    async def token_rejected(self, token: str) -> None:
-        """Tell the source the server answered 401 for ``token`` so the next call refreshes."""
-        ...
 
 
 class Backend(Protocol):

@@ -39,19 +39,22 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from uma_desktop import net
-from uma_desktop.backends.base import Capability, TokenSource
+from uma_desktop.backends.base import (
+    MAX_LISTED_ITEMS,
+    Capability,
+    Listing,
+    TokenSource,
+    cut_short_note,
+)
 from uma_desktop.domain import AccessRequest, BackendKind, Party, Resource, Share, SharedWithMe
 from uma_desktop.errors import (
-    AuthError,
     ConfigurationError,
     ConflictError,
-    MalformedResponseError,
     NotFoundError,
     NotSupportedError,
-    ServerError,
 )
 
 PAGE_SIZE = 100
@@ -114,7 +117,13 @@ class _User(_Wire):
 _RESOURCES = TypeAdapter(list[_Resource])
 _PERMISSIONS = TypeAdapter(list[_Permission])
 _RESOURCE = TypeAdapter(_Resource)
-_USER = TypeAdapter(_User)
+_OPTIONAL_USER = TypeAdapter(_User | None)
+_HINTS = {
+    403: "The account needs the roles manage-account and view-profile, and the realm must "
+    "allow user-managed access.",
+    404: "It may have been deleted, or the account API or user-managed access is switched "
+    "off in this realm.",
+}
 
 
 def _full_name(first: str | None, last: str | None) -> str | None:
@@ -172,6 +181,7 @@ class KeycloakBackend:
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         page_size: int = PAGE_SIZE,
+        max_items: int = MAX_LISTED_ITEMS,
     ) -> None:
         self.connection_id = connection_id
         self.issuer = issuer.rstrip("/")
@@ -180,6 +190,7 @@ class KeycloakBackend:
         self._tokens = tokens
         self._limit = asyncio.Semaphore(concurrency)
         self._page_size = page_size
+        self._max_items = max_items
         self.request_count = 0  # HTTP requests sent (for benchmarks and tests)
 
     # ------------------------------------------------------------------ HTTP
@@ -192,67 +203,36 @@ class KeycloakBackend:
         *,
         params: dict[str, str | int] | None = None,
         body: Any = None,
-    ) -> net.Response:
-        """One Account API call with the owner's token; a 401 refreshes once and retries."""
-        url = f"{self.account_url}/{path}"
-        response: net.Response | None = None
-        for attempt in range(2):
-            token = await self._tokens.access_token()
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            try:
-                self.request_count += 1
-                response = await self._client.request(
-                    method, url, params=params, json=body, headers=headers
-                )
-            except net.TransportError as exc:
-                raise net.describe_transport_error(exc, url) from None
-            if response.status_code != 401:
-                break
-            await self._tokens.token_rejected(token)
-            if attempt == 1:
-                raise AuthError(
-                    f"Keycloak did not accept the login for {what}; please sign in again."
-                )
-        assert response is not None
-        self._raise_for_status(response, what)
-        return response
+    ) -> net.Reply:
+        """One Account API exchange with the owner's token (net.send: one refresh on 401)."""
+        self.request_count += 1
+        return await net.send(
+            self._client,
+            method,
+            f"{self.account_url}/{path}",
+            what,
+            params=params,
+            json=body,
+            headers={"Accept": "application/json"},
+            tokens=self._tokens,
+            hints=_HINTS,
+        )
 
-    @staticmethod
-    def _raise_for_status(response: net.Response, what: str) -> None:
-        if response.is_success:
-            return
-        status = response.status_code
-        if status == 404:
-            raise NotFoundError(
-                f"Keycloak does not know {what} (HTTP 404): it may have been deleted, or the "
-                "account API or user-managed access is switched off in this realm.",
-                status=404,
-            )
-        if status == 403:
-            raise ServerError(
-                f"Keycloak refused {what} (HTTP 403): the account needs the roles "
-                "manage-account and view-profile, and the realm must allow user-managed access.",
-                status=403,
-                error="forbidden",
-            )
-        net.raise_for_error(response, what)
+    async def _get(
+        self,
+        adapter: TypeAdapter[T],
+        empty: T,
+        what: tuple[str, str],
+        path: str,
+        params: dict[str, str | int] | None = None,
+    ) -> T:
+        """GET ``path`` as ``adapter``'s type; ``empty`` when Keycloak sends no document.
 
-    async def _json(self, what: str, path: str, params: dict[str, str | int] | None = None) -> Any:
-        response = await self._send("GET", path, what, params=params)
-        if response.status_code == 204:
-            return None
-        return net.json_body(response, what)
-
-    @staticmethod
-    def _parse(adapter: TypeAdapter[T], data: Any, what: str) -> T:
-        try:
-            return adapter.validate_python(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "top level"
-            raise MalformedResponseError(
-                f"Keycloak's {what} does not have the expected shape ({where}: {first['msg']})."
-            ) from None
+        ``what`` names the request ("the person lookup") and the document ("person").
+        """
+        request, document = what
+        reply = await self._send("GET", path, request, params=params)
+        return empty if net.is_empty(reply) else net.parse(reply, adapter, document)
 
     async def _bounded(self, calls: Iterable[Callable[[], Awaitable[T]]]) -> list[T]:
         async def run(call: Callable[[], Awaitable[T]]) -> T:
@@ -277,36 +257,50 @@ class KeycloakBackend:
             icon_uri=raw.icon_uri,
         )
 
-    async def _raw_resources(self, name_filter: str | None) -> list[_Resource]:
-        found: list[_Resource] = []
+    async def _pages(
+        self, what: tuple[str, str], path: str, extra: dict[str, str | int] | None = None
+    ) -> Listing[_Resource]:
+        """Page until a short page, at most ``max_items`` (then the listing is cut short)."""
+        found: Listing[_Resource] = Listing()
         first = 0
         while True:
-            params: dict[str, str | int] = {"first": first, "max": self._page_size}
-            if name_filter:
-                params["name"] = name_filter
-            data = await self._json("the list of your resources", "resources", params)
-            page = self._parse(_RESOURCES, data or [], "list of resources")
+            if first >= self._max_items:
+                found.cut_short = cut_short_note(first)
+                return found
+            params: dict[str, str | int] = {"first": first, "max": self._page_size, **(extra or {})}
+            page = await self._get(_RESOURCES, [], what, path, params)
             found.extend(page)
             if len(page) < self._page_size:
                 return found
             first += self._page_size
 
-    async def list_resources(self, name_filter: str | None = None) -> list[Resource]:
-        return [self._resource(raw) for raw in await self._raw_resources(name_filter)]
+    async def _raw_resources(self, name_filter: str | None) -> Listing[_Resource]:
+        extra: dict[str, str | int] = {"name": name_filter} if name_filter else {}
+        return await self._pages(
+            ("the list of your resources", "list of resources"), "resources", extra
+        )
+
+    async def list_resources(self, name_filter: str | None = None) -> Listing[Resource]:
+        raw = await self._raw_resources(name_filter)
+        listing: Listing[Resource] = Listing(self._resource(item) for item in raw)
+        listing.cut_short = raw.cut_short
+        return listing
 
     async def _granted(self, resource_id: str) -> list[_Permission]:
-        data = await self._json(
-            "the people a resource is shared with",
+        return await self._get(
+            _PERMISSIONS,
+            [],
+            ("the people a resource is shared with", "list of shares"),
             f"resources/{quote(resource_id, safe='')}/permissions",
         )
-        return self._parse(_PERMISSIONS, data or [], "list of shares")
 
     async def _pending(self, resource_id: str) -> list[_Permission]:
-        data = await self._json(
-            "the pending requests of a resource",
+        return await self._get(
+            _PERMISSIONS,
+            [],
+            ("the pending requests of a resource", "list of pending requests"),
             f"resources/{quote(resource_id, safe='')}/permissions/requests",
         )
-        return self._parse(_PERMISSIONS, data or [], "list of pending requests")
 
     async def list_shares(self, resource_id: str) -> list[Share]:
         return [
@@ -333,7 +327,7 @@ class KeycloakBackend:
             if permission.scopes
         ]
 
-    async def list_requests(self) -> list[AccessRequest]:
+    async def list_requests(self) -> Listing[AccessRequest]:
         """Every pending request on every resource the owner has (concurrent, bounded)."""
         resources = await self._raw_resources(None)
 
@@ -347,58 +341,55 @@ class KeycloakBackend:
             return read
 
         pending = await self._bounded(reader(resource) for resource in resources)
-        requests: list[AccessRequest] = []
+        requests: Listing[AccessRequest] = Listing()
+        requests.cut_short = resources.cut_short
         for resource, found in zip(resources, pending, strict=True):
             requests.extend(self._requests_of(resource, found))
         return requests
 
-    async def shared_with_me(self) -> list[SharedWithMe]:
-        found: list[SharedWithMe] = []
-        first = 0
-        while True:
-            data = await self._json(
-                "the resources shared with you",
-                "resources/shared-with-me",
-                {"first": first, "max": self._page_size},
-            )
-            page = self._parse(_RESOURCES, data or [], "list of resources shared with you")
-            for raw in page:
-                owner = raw.owner
-                party: Party | None = None
-                if isinstance(owner, _Owner) and (owner.id or owner.username or owner.name):
-                    party = Party(
-                        id=owner.id or owner.username or owner.name or "",
-                        username=owner.username or owner.name,
-                        email=owner.email,
-                    )
-                elif isinstance(owner, str) and owner:
-                    party = Party(id=owner, username=owner)
-                resource = self._resource(raw)
-                found.append(
-                    SharedWithMe(
-                        connection_id=self.connection_id,
-                        resource=resource,
-                        owner=party,
-                        scopes=resource.scopes,
-                    )
+    async def shared_with_me(self) -> Listing[SharedWithMe]:
+        found: Listing[SharedWithMe] = Listing()
+        listed = await self._pages(
+            ("the resources shared with you", "list of resources shared with you"),
+            "resources/shared-with-me",
+        )
+        found.cut_short = listed.cut_short
+        for raw in listed:
+            owner = raw.owner
+            party: Party | None = None
+            if isinstance(owner, _Owner) and (owner.id or owner.username or owner.name):
+                party = Party(
+                    id=owner.id or owner.username or owner.name or "",
+                    username=owner.username or owner.name,
+                    email=owner.email,
                 )
-            if len(page) < self._page_size:
-                return found
-            first += self._page_size
+            elif isinstance(owner, str) and owner:
+                party = Party(id=owner, username=owner)
+            resource = self._resource(raw)
+            found.append(
+                SharedWithMe(
+                    connection_id=self.connection_id,
+                    resource=resource,
+                    owner=party,
+                    scopes=resource.scopes,
+                )
+            )
+        return found
 
     async def find_person(self, resource_id: str, query: str) -> Party | None:
         """Look a person up by username or e-mail (Keycloak scopes the lookup to a resource)."""
         query = query.strip()
         if not query:
             return None
-        data = await self._json(
-            "the person lookup",
+        user = await self._get(
+            _OPTIONAL_USER,
+            None,
+            ("the person lookup", "person lookup"),
             f"resources/{quote(resource_id, safe='')}/user",
             {"value": query},
         )
-        if not data:
+        if user is None:
             return None
-        user = self._parse(_USER, data, "person lookup")
         return Party(
             id=user.id or user.username,
             username=user.username,
@@ -426,8 +417,8 @@ class KeycloakBackend:
         )
 
     async def _resource_scopes(self, resource_id: str) -> tuple[str, set[str]]:
-        data = await self._json("the resource", f"resources/{quote(resource_id, safe='')}")
-        raw = self._parse(_RESOURCE, data, "resource")
+        reply = await self._send("GET", f"resources/{quote(resource_id, safe='')}", "the resource")
+        raw = net.parse(reply, _RESOURCE, "resource")
         return raw.display_name or raw.name, {scope.name for scope in raw.scopes}
 
     @staticmethod

@@ -13,25 +13,30 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, NotRequired
 from urllib.parse import quote
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter
 from typing_extensions import TypedDict
 
 from uma_desktop import net
-from uma_desktop.backends.base import Capability, TokenSource
+from uma_desktop.backends.base import (
+    MAX_LISTED_ITEMS,
+    Capability,
+    Listing,
+    TokenSource,
+    YieldPoint,
+    cut_short_note,
+    no_yield,
+)
 from uma_desktop.domain import AccessRequest, Party, Resource, Share, SharedWithMe
 from uma_desktop.errors import (
-    AuthError,
     ConfigurationError,
-    LoginRequiredError,
+    ConflictError,
     MalformedResponseError,
     NotFoundError,
     NotSupportedError,
     ServerError,
 )
-from uma_desktop.foreground import yield_to_foreground
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
 from uma_desktop.uma.owner import (
-    HistoryEntry,
     PendingRequest,
     PolicyDescription,
     SharedWithMeEntry,
@@ -40,8 +45,8 @@ from uma_desktop.uma.owner import (
 from uma_desktop.uma.resources import RegisteredResource
 
 PAGE_SIZE = 1000
-YIELD_EVERY = 200  # items converted between yields to the window (uma_desktop.foreground)
-PARALLEL_PAGES = 4
+YIELD_EVERY = 200  # items converted between yield points (the window may paint meanwhile)
+PARALLEL_PAGES = 4  # pages asked for at once; the server's total only says whether to
 PARALLEL_LOOKUPS = 8
 
 JsonParams = Mapping[str, str | int]
@@ -120,38 +125,8 @@ _RESOURCE = TypeAdapter(_ResourceWire)
 _POLICIES = TypeAdapter(list[PolicyDescription])
 _PENDING = TypeAdapter(list[PendingRequest])
 _SHARED = TypeAdapter(list[SharedWithMeEntry])
-_HISTORY = TypeAdapter(list[HistoryEntry])
 _PERSON = TypeAdapter(Subject)
-
-
-def _parse(adapter: TypeAdapter[Any], data: Any, what: str) -> Any:
-    from uma_desktop.uma._base import describe_validation_error
-
-    try:
-        return adapter.validate_python(data)
-    except ValidationError as exc:
-        raise MalformedResponseError(
-            f"The server's {what} is malformed: {describe_validation_error(exc)}."
-        ) from None
-
-
-def _parse_json(adapter: TypeAdapter[Any], response: net.Response, what: str) -> Any:
-    """Like ``_parse(net.json_body(...))`` in one pass (pydantic's JSON parser): large pages."""
-    from uma_desktop.uma._base import describe_validation_error
-
-    content_type = response.headers.get("content-type", "")
-    if "json" not in content_type or len(response.content) > net.MAX_BODY_BYTES:
-        net.json_body(response, what)  # raises the same clear error as everywhere else
-    try:
-        return adapter.validate_json(response.content)
-    except ValidationError as exc:
-        if any(error.get("type") == "json_invalid" for error in exc.errors()):
-            raise MalformedResponseError(
-                f"The server's {what} is not valid JSON.", status=response.status_code
-            ) from None
-        raise MalformedResponseError(
-            f"The server's {what} is malformed: {describe_validation_error(exc)}."
-        ) from None
+_HINTS = {403: "This login lacks the owner permission (scope uma_policy_manager); log in again."}
 
 
 def _time(epoch: float | None) -> datetime | None:
@@ -187,6 +162,9 @@ class PolicyManagerBackend:
         metadata: AuthorizationServerMetadata,
         client: net.AsyncClient,
         tokens: TokenSource,
+        *,
+        yield_point: YieldPoint = no_yield,
+        max_items: int = MAX_LISTED_ITEMS,
     ) -> None:
         if not metadata.registered_resource_endpoint or not metadata.policy_endpoint:
             raise ConfigurationError(
@@ -197,6 +175,8 @@ class PolicyManagerBackend:
         self.metadata = metadata
         self._client = client
         self._tokens = tokens
+        self._yield = yield_point
+        self._max_items = max_items
         self._resources_url: str = metadata.registered_resource_endpoint
         self._policies_url: str = metadata.policy_endpoint
         capabilities = {Capability.NARROW, Capability.EXPIRY}
@@ -210,8 +190,6 @@ class PolicyManagerBackend:
             }
         if metadata.shared_with_me_endpoint:
             capabilities.add(Capability.SHARED_WITH_ME)
-        if metadata.decision_history_endpoint:
-            capabilities.add(Capability.SERVER_HISTORY)
         self.capabilities: frozenset[Capability] = frozenset(capabilities)
 
     # -- transport ---------------------------------------------------------------------
@@ -224,56 +202,23 @@ class PolicyManagerBackend:
         *,
         params: JsonParams | None = None,
         body: Any = None,
-    ) -> net.Response:
-        """One authorized call; a 401 makes the token source refresh, then retries once."""
-        for attempt in range(2):
-            token = await self._tokens.access_token()
-            try:
-                response = await self._client.request(
-                    method,
-                    url,
-                    params=params,
-                    json=body,
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-            except net.TransportError as exc:
-                raise net.describe_transport_error(exc, url) from None
-            if response.status_code == 401:
-                await self._tokens.token_rejected(token)
-                if attempt == 0:
-                    continue
-                raise LoginRequiredError(
-                    f"{net.URL(url).host} no longer accepts this login; please log in again."
-                )
-            self._raise_for_status(response, what)
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
+    ) -> net.Reply:
+        """One authorized exchange (net.send: bounded, one refresh on 401, typed errors)."""
+        return await net.send(
+            self._client,
+            method,
+            url,
+            what,
+            params=params,
+            json=body,
+            tokens=self._tokens,
+            hints=_HINTS,
+        )
 
-    @staticmethod
-    def _raise_for_status(response: net.Response, what: str) -> None:
-        try:
-            net.raise_for_error(response, what)
-        except ServerError as exc:
-            if response.status_code == 404:
-                raise NotFoundError(str(exc), status=404, error=exc.error) from None
-            if response.status_code == 403:
-                raise AuthError(
-                    f"The server refused {what}: this login lacks the owner permission "
-                    "(scope uma_policy_manager). Log in again."
-                ) from None
-            raise
-
-    async def _json(
-        self,
-        method: str,
-        url: str,
-        what: str,
-        *,
-        params: JsonParams | None = None,
-        body: Any = None,
-    ) -> tuple[Any, net.Response]:
-        response = await self._send(method, url, what, params=params, body=body)
-        return net.json_body(response, what), response
+    async def _get(
+        self, adapter: TypeAdapter[Any], url: str, what: str, params: JsonParams | None = None
+    ) -> Any:
+        return net.parse(await self._send("GET", url, what, params=params), adapter, what)
 
     def _require(self, endpoint: str | None, capability: str) -> str:
         if not endpoint:
@@ -287,12 +232,12 @@ class PolicyManagerBackend:
         if name_filter:
             params["q"] = name_filter
         response = await self._send("GET", self._resources_url, "resource list", params=params)
-        items: list[_ResourceWire | str] = _parse_json(_RESOURCES, response, "resource list")
+        items: list[_ResourceWire | str] = net.parse(response, _RESOURCES, "resource list")
         # Domain objects at once: the page's wire dicts die young instead of piling up
         # until every page is in (fewer long-lived objects, shorter garbage collections).
         listed: list[Listed] = []
         for start in range(0, len(items), YIELD_EVERY):
-            yield_to_foreground()
+            self._yield()
             listed.extend(
                 item if isinstance(item, str) else _resource(item, self.connection_id)
                 for item in items[start : start + YIELD_EVERY]
@@ -308,29 +253,34 @@ class PolicyManagerBackend:
                 ) from None
         return listed, total
 
-    async def list_resources(self, name_filter: str | None = None) -> list[Resource]:
+    async def list_resources(self, name_filter: str | None = None) -> Listing[Resource]:
+        """Page until a short page (or the claimed total), a few pages at a time, at most
+        ``max_items``: the server's X-Total-Count is a hint, never a size to allocate."""
         first, total = await self._page(0, name_filter)
-        pages: list[list[Listed]] = [first]
-        if total is not None and len(first) < total and first:
-            # The total is known: fetch the remaining pages a few at a time.
-            size = len(first)
-            gate = asyncio.Semaphore(PARALLEL_PAGES)
-
-            async def fetch(offset: int) -> list[Listed]:
-                async with gate:
-                    return (await self._page(offset, name_filter))[0]
-
-            pages += await asyncio.gather(*(fetch(o) for o in range(size, total, size)))
-        elif total is None and len(first) >= PAGE_SIZE:
-            offset = len(first)
-            while True:
-                page, _ = await self._page(offset, name_filter)
-                pages.append(page)
-                if len(page) < PAGE_SIZE or not page:
+        items: list[Listed] = list(first)
+        size = len(first)
+        more = size >= PAGE_SIZE or (total is not None and total > size)
+        cut_short = ""
+        offset = size
+        while size and more:
+            if total is not None and offset >= total:
+                break
+            if offset >= self._max_items:
+                cut_short = cut_short_note(offset)
+                break
+            wanted = PARALLEL_PAGES if total is None else -(-(total - offset) // size)
+            offsets = [offset + i * size for i in range(max(1, min(PARALLEL_PAGES, wanted)))]
+            offsets = [o for o in offsets if o < self._max_items] or [offset]
+            pages = await asyncio.gather(*(self._page(o, name_filter) for o in offsets))
+            for page, _ in pages:
+                items.extend(page)
+                more = len(page) >= size
+                if not more:
                     break
-                offset += len(page)
-        items = [item for page in pages for item in page]
-        return await self._expand(items, name_filter)
+            offset += size * len(offsets)
+        listing: Listing[Resource] = Listing(await self._expand(items, name_filter))
+        listing.cut_short = cut_short
+        return listing
 
     async def _expand(self, items: list[Listed], name_filter: str | None) -> list[Resource]:
         """A server that ignores ``expand`` answers ids only: fetch each description."""
@@ -356,25 +306,20 @@ class PolicyManagerBackend:
         return resources
 
     async def _describe(self, resource_id: str) -> _ResourceWire:
-        data, _ = await self._json(
-            "GET", _endpoint(self._resources_url, resource_id), "resource description"
+        parsed: _ResourceWire = await self._get(
+            _RESOURCE, _endpoint(self._resources_url, resource_id), "resource description"
         )
-        parsed: _ResourceWire = _parse(_RESOURCE, data, "resource description")
         return parsed
-
-    async def get_resource(self, resource_id: str) -> Resource:
-        return _resource(await self._describe(resource_id), self.connection_id)
 
     # -- shares (policies) -------------------------------------------------------------
 
     async def _policies(self, resource_id: str) -> list[PolicyDescription]:
-        data, _ = await self._json(
-            "GET",
+        policies: list[PolicyDescription] = await self._get(
+            _POLICIES,
             self._policies_url,
             "policy list",
             params={"expand": "true", "resource_id": resource_id},
         )
-        policies: list[PolicyDescription] = _parse(_POLICIES, data, "policy list")
         # Optional in the model (a policy being created has neither), required in a listing.
         missing = sorted({f for p in policies for f, v in (("_id", p.id), ("sub", p.sub)) if not v})
         if missing:
@@ -422,9 +367,8 @@ class PolicyManagerBackend:
             try:
                 await self._send("POST", self._policies_url, "the new share", body=body)
                 return
-            except ServerError as exc:
-                if exc.status != 409:
-                    raise
+            except ConflictError:
+                pass
             # Someone created the policy meanwhile: merge into it.
             existing = next(
                 (p for p in await self._policies(resource_id) if p.sub == party.id), None
@@ -477,8 +421,7 @@ class PolicyManagerBackend:
 
     async def list_requests(self) -> list[AccessRequest]:
         url = self._require(self.metadata.pending_request_endpoint, "pending requests")
-        data, _ = await self._json("GET", url, "pending request list")
-        pending: list[PendingRequest] = _parse(_PENDING, data, "pending request list")
+        pending: list[PendingRequest] = await self._get(_PENDING, url, "pending request list")
         return [
             AccessRequest(
                 connection_id=self.connection_id,
@@ -513,7 +456,7 @@ class PolicyManagerBackend:
         url = self._require(self.metadata.pending_request_endpoint, "pending requests")
         await self._send("POST", _endpoint(url, request.id, "deny"), "the denial", body={})
 
-    # -- people, shared with me, server history ----------------------------------------
+    # -- people, shared with me --------------------------------------------------------
 
     async def find_person(self, resource_id: str, query: str) -> Party | None:
         url = self._require(self.metadata.person_lookup_endpoint, "person lookup")
@@ -521,16 +464,14 @@ class PolicyManagerBackend:
         if not text:
             raise ConfigurationError("Type a username or an e-mail address.")
         try:
-            data, _ = await self._json("GET", url, "person lookup", params={"q": text})
+            person: Subject = await self._get(_PERSON, url, "person lookup", params={"q": text})
         except NotFoundError:
             return None
-        person: Subject = _parse(_PERSON, data, "person lookup")
         return _party(person)
 
     async def shared_with_me(self) -> list[SharedWithMe]:
         url = self._require(self.metadata.shared_with_me_endpoint, "shared-with-me")
-        data, _ = await self._json("GET", url, "shared-with-me list")
-        items: list[SharedWithMeEntry] = _parse(_SHARED, data, "shared-with-me list")
+        items: list[SharedWithMeEntry] = await self._get(_SHARED, url, "shared-with-me list")
         return [
             SharedWithMe(
                 connection_id=self.connection_id,
@@ -540,24 +481,6 @@ class PolicyManagerBackend:
                 expires_at=_time(item.expires_at),
             )
             for item in items
-        ]
-
-    async def server_history(self) -> list[dict[str, Any]]:
-        """The server's own decision log, newest first (plain dicts: id, at, action, ...)."""
-        url = self._require(self.metadata.decision_history_endpoint, "a decision history")
-        data, _ = await self._json("GET", url, "decision history")
-        entries: list[HistoryEntry] = _parse(_HISTORY, data, "decision history")
-        return [
-            {
-                "id": e.id,
-                "at": _time(e.at),
-                "action": e.action,
-                "resource_id": e.resource_id,
-                "resource_name": e.resource_name or "",
-                "sub": e.sub,
-                "scopes": tuple(e.resource_scopes),
-            }
-            for e in entries
         ]
 
     async def aclose(self) -> None:

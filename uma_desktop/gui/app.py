@@ -19,6 +19,7 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -27,11 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from uma_desktop import __version__
+from uma_desktop.foreground import yield_to_foreground
 from uma_desktop.gui import icons
 from uma_desktop.gui.bridge import Bridge
 from uma_desktop.gui.controller import Controller
@@ -122,7 +124,11 @@ def launch(
     session = Session(bridge=bridge, dirs=resolved)
     if on_ready is not None:
         session._ready.append(on_ready)
-    options: dict[str, Any] = {"browser_opener": browser_opener}
+    # The core's long loops pause at their yield points while the window paints.
+    options: dict[str, Any] = {
+        "browser_opener": browser_opener,
+        "yield_point": yield_to_foreground,
+    }
     if timeout is not None:
         options["timeout"] = timeout
 
@@ -174,7 +180,8 @@ def _start_demo(window: MainWindow, bridge: Bridge) -> None:
     window.demo_session = start_demo(window, bridge)  # type: ignore[attr-defined]
 
 
-def parse_args(args: list[str]) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The desktop app's options (also read by the man page and completion generators)."""
     parser = argparse.ArgumentParser(prog="uma-desktop", description="UMA Desktop")
     parser.add_argument(
         "--demo", action="store_true", help="start built-in sandbox servers and connect to them"
@@ -186,7 +193,11 @@ def parse_args(args: list[str]) -> argparse.Namespace:
         "--poll", type=float, default=30.0, help="seconds between checks for new requests"
     )
     parser.add_argument("--version", action="version", version=f"uma-desktop {__version__}")
-    return parser.parse_args(args)
+    return parser
+
+
+def parse_args(args: list[str]) -> argparse.Namespace:
+    return build_parser().parse_args(args)
 
 
 def resolve_dirs(home: Path | None, demo: bool) -> tuple[AppDirs, Path | None]:
@@ -244,4 +255,21 @@ def main(args: list[str]) -> int:
     app = ensure_application()
     app.aboutToQuit.connect(session.close)
     app.setQuitOnLastWindowClosed(True)
+    _quit_after_env(session, app)
     return int(app.exec())
+
+
+QUIT_AFTER_ENV = "UMA_DESKTOP_QUIT_AFTER"  # seconds after the window is shown (smoke tests)
+
+
+def _quit_after_env(session: Session, app: QApplication) -> None:
+    """With $UMA_DESKTOP_QUIT_AFTER=N set, quit N seconds after the window is shown."""
+    text = os.environ.get(QUIT_AFTER_ENV, "").strip()
+    if not text:
+        return
+    try:
+        seconds = max(0.0, float(text))
+    except ValueError:
+        log.warning("ignoring %s=%r: not a number of seconds", QUIT_AFTER_ENV, text)
+        return
+    session._ready.append(lambda _window: QTimer.singleShot(int(seconds * 1000), app.quit))

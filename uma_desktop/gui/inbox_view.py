@@ -332,9 +332,9 @@ class RequestsPage(QWidget):
             verb = {"approve": "Approved", "deny": "Denied"}.get(d.action, d.action)
             what = f" ({', '.join(d.scopes)})" if d.action == "approve" else ""
             self.result_label.setText(
-                f"{verb} {d.party}'s request for {d.resource_name}{what}."
+                f"{verb} the request of {d.party} for {d.resource_name}{what}."
                 if d.ok
-                else f"Could not {d.action} {d.party}'s request: {d.detail}"
+                else f"Could not {d.action} the request of {d.party}: {d.detail}"
             )
         self._selection_changed()
         self.decided.emit(done)

@@ -13,7 +13,9 @@ from uma_desktop.errors import (
     ConfigurationError,
     MalformedResponseError,
     NotSupportedError,
+    ResponseTooLargeError,
     SecurityCheckError,
+    ServerBusyError,
     ServerError,
 )
 from uma_desktop.uma import metadata as uma_metadata
@@ -82,10 +84,7 @@ async def _fetch(
     client: net.AsyncClient, url: str, what: str
 ) -> AuthorizationServerMetadata | None:
     """The document at ``url``, or None when the server says it has none (404/410)."""
-    try:
-        response = await client.get(url)
-    except net.TransportError as exc:
-        raise net.describe_transport_error(exc, url) from None
+    response = await net.send(client, "GET", url, f"the {what} request", check=False)
     if response.status_code in (404, 410):
         return None
     net.raise_for_error(response, f"the {what} request")
@@ -167,6 +166,8 @@ async def discover(
             _fetch(client, uma_url, "UMA discovery document"),
             _fetch(client, oidc_url, "OpenID discovery document"),
         )
+    except (ResponseTooLargeError, ServerBusyError):
+        raise
     except MalformedResponseError as exc:
         raise NotSupportedError(
             f"No UMA 2.0 authorization server answers at {issuer} ({exc})"

@@ -38,11 +38,7 @@ class IdClaims:
 
 
 async def fetch_jwks(client: net.AsyncClient, jwks_uri: str) -> jwt.PyJWKSet:
-    try:
-        response = await client.get(jwks_uri)
-    except net.TransportError as exc:
-        raise net.describe_transport_error(exc, jwks_uri) from None
-    net.raise_for_error(response, "the key set (JWKS) request")
+    response = await net.send(client, "GET", jwks_uri, "the key set (JWKS) request")
     data = net.json_body(response, "key set (JWKS)")
     try:
         return jwt.PyJWKSet.from_dict(data)

@@ -98,14 +98,22 @@ class RedactingFilter(logging.Filter):
 
 
 _install_lock = threading.Lock()
-_installed = False
+_REDACTING = "_uma_desktop_redacting"  # marks the record factory installed below
+
+
+def redaction_installed() -> bool:
+    """Whether the process's current log-record factory is the redacting one."""
+    return getattr(logging.getLogRecordFactory(), _REDACTING, False) is True
 
 
 def install_redaction() -> None:
-    """Redact every log record the process creates from now on (idempotent)."""
-    global _installed
+    """Redact every log record the process creates from now on (idempotent).
+
+    Idempotence looks at the factory actually in place, not at a flag: if other code put
+    back an earlier factory, calling this again installs redaction again.
+    """
     with _install_lock:
-        if _installed:
+        if redaction_installed():
             return
         previous = logging.getLogRecordFactory()
 
@@ -114,5 +122,5 @@ def install_redaction() -> None:
             _redact_record(record)
             return record
 
+        setattr(factory, _REDACTING, True)
         logging.setLogRecordFactory(factory)
-        _installed = True

@@ -5,7 +5,9 @@ Nothing here logs a token; ``TokenSet``'s repr hides every secret.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +44,40 @@ class TokenSet:
         return self.expires_at - (now if now is not None else time.time()) <= seconds
 
 
+def shared_access_entry(tokens: TokenSet) -> str | None:
+    """The vault entry that lets this user's other processes reuse ``tokens``' access token;
+    None when its expiry is unknown (such a token is never shared)."""
+    if tokens.expires_at is None:
+        return None
+    return json.dumps(
+        {
+            "access_token": tokens.access_token,
+            "expires_at": tokens.expires_at,
+            "scope": list(tokens.scope),
+        }
+    )
+
+
+def shared_access_from(entry: str, claims: IdClaims | None) -> TokenSet | None:
+    """Read back a ``shared_access_entry``; None for anything unexpected."""
+    try:
+        data = json.loads(entry)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    token, expires_at, scope = data.get("access_token"), data.get("expires_at"), data.get("scope")
+    if not isinstance(token, str) or not token or not isinstance(expires_at, int | float):
+        return None
+    if not math.isfinite(expires_at) or not isinstance(scope, list):
+        return None
+    if not all(isinstance(item, str) for item in scope):
+        return None
+    return TokenSet(
+        access_token=token, expires_at=float(expires_at), scope=tuple(scope), claims=claims
+    )
+
+
 def token_set_from(
     response: TokenResponse, claims: IdClaims | None, *, requested_at: float
 ) -> TokenSet:
@@ -69,16 +105,17 @@ def require_endpoint(metadata: AuthorizationServerMetadata, name: str) -> str:
 
 async def post_form(
     client: net.AsyncClient, url: str, form: Mapping[str, str], what: str
-) -> net.Response:
-    """POST a form; transport failures become ServerUnreachableError/TlsError."""
-    try:
-        return await client.post(
-            url,
-            data=dict(form),
-            headers={"Accept": "application/json", "Cache-Control": "no-store"},
-        )
-    except net.TransportError as exc:
-        raise net.describe_transport_error(exc, url) from None
+) -> net.Reply:
+    """POST a form; the answer is read within net's size limit and deadline, any status."""
+    return await net.send(
+        client,
+        "POST",
+        url,
+        what,
+        data=dict(form),
+        headers={"Accept": "application/json", "Cache-Control": "no-store"},
+        check=False,
+    )
 
 
 async def token_request(

@@ -1,4 +1,7 @@
-"""Where refresh and ID tokens live: the OS keyring, or memory only ("don't remember me").
+"""Where saved tokens live: the OS keyring, or memory only ("don't remember me").
+
+The refresh and ID tokens are kept there, and the current access token too, so that the
+window and ``uma-desktop`` commands share one sign-in instead of each renewing it.
 
 Entries sit under one service name, ``uma-desktop``. A secret is split into chunks of at
 most ``CHUNK_CHARS`` characters so a long JWT stays under Windows' per-entry limit; a small
@@ -55,6 +58,7 @@ ALLOWED_BACKENDS = frozenset(
 class TokenKind(StrEnum):
     REFRESH = "refresh"
     ID = "id"
+    ACCESS = "access"  # the current access token with its expiry, shared by this user's processes
 
 
 @runtime_checkable
@@ -188,6 +192,28 @@ def _translate(exc: BaseException) -> VaultError:
     return VaultError(f"The keyring failed ({type(exc).__name__}).")
 
 
+_SECRET_SERVICE = "keyring.backends.SecretService.Keyring"
+_DEFAULT_COLLECTION_ALIAS = "/org/freedesktop/secrets/aliases/default"
+TRANSIENT_RETRIES = 2  # a busy Secret Service now and then loses an item or a collection
+
+
+def _transient(exc: BaseException) -> bool:
+    """A failure worth one more try: a lookup that lost its object, not a refusal or lock."""
+    from keyring import errors as kerr
+
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    if any(isinstance(item, kerr.KeyringLocked) for item in chain):
+        return False
+    names = {type(item).__name__ for item in chain}
+    return "ItemNotFoundException" in names or any(
+        isinstance(item, kerr.InitError) for item in chain
+    )
+
+
 class KeyringVault:
     """Secrets in the OS keyring via ``keyring``, chunked, on an allow-listed backend only."""
 
@@ -233,7 +259,27 @@ class KeyringVault:
 
     def _call(self, operation: Callable[[], T]) -> T:
         with self._lock, self._guard():
-            return operation()
+            for attempt in range(TRANSIENT_RETRIES + 1):
+                try:
+                    result = operation()
+                except Exception as exc:
+                    if attempt == TRANSIENT_RETRIES or not _transient(exc):
+                        raise
+                    log.debug("keyring hiccup (%s); trying again", type(exc).__name__)
+                else:
+                    self._pin_collection()
+                    return result
+            raise AssertionError("unreachable")
+
+    def _pin_collection(self) -> None:
+        """Once the Secret Service's default collection is known to exist, address it by its
+        alias: a lookup that fails under load then fails (and is retried) instead of making
+        ``secretstorage`` create a new, empty "Default" collection in its place."""
+        backend = self.backend
+        if backend_name(backend) == _SECRET_SERVICE and not hasattr(
+            backend, "preferred_collection"
+        ):
+            backend.preferred_collection = _DEFAULT_COLLECTION_ALIAS
 
     def _get(self, key: str) -> str | None:
         value = self._call(lambda: self.backend.get_password(self._service, key))
@@ -273,17 +319,31 @@ class KeyringVault:
         _check_connection_id(connection_id)
         with self._lock:
             header = self._read_header(connection_id, kind)
-            if header is None:
-                return None
-            generation, count = header
-            parts: list[str] = []
-            for index in range(count):
-                part = self._get(self._chunk_key(connection_id, kind, generation, index))
-                if part is None:
-                    log.warning("a vault entry of connection %s is incomplete", connection_id)
+            for _attempt in range(3):
+                if header is None:
                     return None
-                parts.append(part)
-            return "".join(parts)
+                value = self._read_chunks(connection_id, kind, *header)
+                if value is not None:
+                    return value
+                # Another process may have just replaced the value (and dropped the chunks
+                # read half-way): a changed header means "read again", not "damaged".
+                current = self._read_header(connection_id, kind)
+                if current == header:
+                    break
+                header = current
+            log.warning("a vault entry of connection %s is incomplete", connection_id)
+            return None
+
+    def _read_chunks(
+        self, connection_id: str, kind: TokenKind, generation: str, count: int
+    ) -> str | None:
+        parts: list[str] = []
+        for index in range(count):
+            part = self._get(self._chunk_key(connection_id, kind, generation, index))
+            if part is None:
+                return None
+            parts.append(part)
+        return "".join(parts)
 
     def store(self, connection_id: str, kind: TokenKind, value: str) -> None:
         _check_connection_id(connection_id)

@@ -25,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
         help="print issuer, demo users, clients and resource servers as one JSON object",
     )
     parser.add_argument("--no-seed", action="store_true", help="start without the demo data")
+    parser.add_argument(
+        "--access-token-lifetime",
+        type=int,
+        metavar="SECONDS",
+        help="lifetime of the access tokens it issues (default: 300)",
+    )
     return parser
 
 
@@ -33,8 +39,15 @@ def main(args: list[str]) -> int:
     if not 0 <= options.port <= 65535:
         print("uma-desktop sandbox: --port must be 0..65535", file=sys.stderr)
         return 2
+    if options.access_token_lifetime is not None and options.access_token_lifetime < 1:
+        print("uma-desktop sandbox: --access-token-lifetime must be at least 1", file=sys.stderr)
+        return 2
     server = SandboxServer(
-        name=options.name, port=options.port, data_path=options.data, seed=not options.no_seed
+        name=options.name,
+        port=options.port,
+        data_path=options.data,
+        seed=not options.no_seed,
+        access_token_lifetime=options.access_token_lifetime,
     )
     try:
         server.bind()

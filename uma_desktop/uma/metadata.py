@@ -80,11 +80,11 @@ class AuthorizationServerMetadata(WireModel):
 
     @property
     def is_policy_manager(self) -> bool:
-        """True when the server speaks the owner API of docs/owner-api.md."""
+        """True when the server speaks the owner API of docs/owner-api.md: it says so in its
+        profiles, or it publishes the two endpoints that API cannot do without (Keycloak
+        publishes a ``policy_endpoint`` of its own, but no ``registered_resource_endpoint``)."""
         return POLICY_MANAGER_PROFILE in (self.uma_profiles_supported or []) or (
-            self.registered_resource_endpoint is not None
-            and self.policy_endpoint is not None
-            and self.pending_request_endpoint is not None
+            self.registered_resource_endpoint is not None and self.policy_endpoint is not None
         )
 
     @property

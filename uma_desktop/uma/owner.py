@@ -47,10 +47,6 @@ class PendingRequest(WireModel):
     requested_at: int | float | None = None
 
 
-class ApproveResult(WireModel):
-    policy_id: str
-
-
 class HistoryEntry(WireModel):
     id: str = Field(alias="_id")
     at: int | float
