@@ -264,6 +264,9 @@ class Controller(QObject):
         self.run(_call(last_known), name="open last-known data", on_done=opened)
 
     def reload_connections(self, then: Callable[[], None] | None = None) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
+
         def done(states: list[ConnectionState]) -> None:
             self._set_states(states)
             if then is not None:
@@ -390,6 +393,8 @@ class Controller(QObject):
 
     # --- reads ---------------------------------------------------------------------------
     def refresh_all(self, connection_id: str | None = None) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
         ids = [connection_id] if connection_id else list(self.states)
         for cid in ids:
             self.refresh_resources(cid)
@@ -397,6 +402,8 @@ class Controller(QObject):
         self.refresh_shared_with_me(connection_id)
 
     def refresh_resources(self, connection_id: str) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
         if connection_id not in self.states:
             return
         server = self.server_name(connection_id)
@@ -470,6 +477,8 @@ class Controller(QObject):
         return frozenset(servers), frozenset(types)
 
     def refresh_requests(self, connection_id: str | None = None) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
         ids = [connection_id] if connection_id else list(self.states)
         for cid in ids:
             self.run(
@@ -506,6 +515,9 @@ class Controller(QObject):
         self._emit_counts()
 
     def refresh_shared_with_me(self, connection_id: str | None = None) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
+
         def done(results: list[PerConnection[list[SharedWithMe]]]) -> None:
             for part in results:
                 if part.value is not None:
@@ -520,6 +532,8 @@ class Controller(QObject):
         )
 
     def refresh_history(self) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
         self.run(
             _call(self.control.history),
             name="read history",
@@ -528,6 +542,8 @@ class Controller(QObject):
         )
 
     def poll_now(self) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
         self.run(
             self.control.poll_once(),
             name="poll for requests",
