@@ -204,8 +204,6 @@ class RequestsPage(QWidget):
         self._selection_changed()
 
     def _selection_changed(self, *_: Any) -> None:
-        from uma_desktop.backends.base import Capability  # loaded with the core
-
         selected = self.selected_requests()
         for box in self.scope_boxes.values():
             self.scope_area.removeWidget(box)
@@ -228,6 +226,8 @@ class RequestsPage(QWidget):
                 f" · {age_text(request.requested_at)}"
                 + (f"<br>via {html.escape(request.client_id)}" if request.client_id else "")
             )
+            from uma_desktop.backends.base import Capability  # loaded with the core
+
             subset = Capability.SCOPE_SUBSET in self.controller.capabilities(request.connection_id)
             for n, scope in enumerate(request.scopes, start=1):
                 box = QCheckBox(f"{scope}" + (f"  (Alt+{n})" if n < 10 else ""))
@@ -254,11 +254,13 @@ class RequestsPage(QWidget):
         self.deny_button.setEnabled(self.deny_action.isEnabled())
 
     def _can_deny(self, requests: list[AccessRequest]) -> bool:
-        from uma_desktop.backends.base import Capability  # loaded with the core
-
         for request in requests:
             caps = self.controller.capabilities(request.connection_id)
-            if caps and Capability.DENY not in caps:
+            if not caps:
+                continue
+            from uma_desktop.backends.base import Capability  # loaded with the core
+
+            if Capability.DENY not in caps:
                 return False
         return True
 

@@ -209,13 +209,16 @@ class ResourceDetail(QFrame):
         return self.controller.capabilities(self.row.resource.connection_id)
 
     def _update_buttons(self, *_: Any) -> None:
-        from uma_desktop.backends.base import Capability  # loaded with the core
-
         has_share = self.selected_share() is not None
         caps = self._capabilities()
         self.share_button.setEnabled(self.row is not None)
         self.revoke_button.setEnabled(has_share)
-        self.narrow_button.setVisible(not caps or Capability.NARROW in caps)
+        if caps:
+            from uma_desktop.backends.base import Capability  # loaded with the core
+
+            self.narrow_button.setVisible(Capability.NARROW in caps)
+        else:
+            self.narrow_button.setVisible(True)
         self.narrow_button.setEnabled(has_share)
 
     def _toggle_favourite(self) -> None:
