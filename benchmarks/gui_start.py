@@ -151,6 +151,7 @@ def main() -> int:
         ("start, no connections → first paint", median("app", "first_paint"), base, "s"),
         ("offline start, 30,000 cached → first paint", median("offline", "first_paint"), base, "s"),
         ("offline start, 30,000 cached → all rows", median("offline", "all_rows"), base, "s"),
+        ("RSS, no connections", median("app", "rss_mib"), base_rss, "MiB"),
         ("RSS with 30,000 resources shown", median("offline", "rss_mib"), base_rss, "MiB"),
     ]
     print(f"medians of {args.rounds} rounds (baseline: a hello-world QMainWindow):")

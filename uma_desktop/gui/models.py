@@ -720,9 +720,12 @@ class ObjectFilterProxy(QAbstractTableModel):
 # --- concrete tables ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResourceRow:
-    """A resource plus what the table shows about it (server label, favourite flag)."""
+    """A resource plus what the table shows about it (server label, favourite flag).
+
+    Slots: a table holds tens of thousands of these, and a per-object dict is most of
+    their size."""
 
     resource: Resource
     server: str
