@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("load_resources.py", "keycloak_scan.py", "gui_heartbeat.py")
+BENCHMARKS = (
+    "load_resources.py",
+    "keycloak_scan.py",
+    "gui_heartbeat.py",
+    "gui_start.py",
+    "gui_interactions.py",
+    "gui_memory.py",
+    "gui_bulk.py",
+)
 
 
 def main() -> int:
