@@ -734,10 +734,13 @@ class ResourceRow:
     search_text: str = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        # built for every row of every load (off the GUI thread): kept to plain operations
         r = self.resource
+        text = f"{r.name} {r.type or ''} {r.resource_server} {self.server} {r.description or ''}"
+        if r.scopes:
+            text = f"{text} {' '.join(r.scopes)}"
         object.__setattr__(self, "key", (r.connection_id, r.id))
-        words = (r.name, r.type, r.resource_server, self.server, r.description, *r.scopes)
-        object.__setattr__(self, "search_text", " ".join(w for w in words if w).casefold())
+        object.__setattr__(self, "search_text", text.casefold())
 
 
 class ResourcesModel(ObjectTableModel[ResourceRow]):
