@@ -9,6 +9,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = (
     "load_resources.py",
+    "bulk_decisions.py",
+    "cli_commands.py",
     "keycloak_scan.py",
     "gui_heartbeat.py",
     "gui_start.py",
