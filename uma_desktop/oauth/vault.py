@@ -18,8 +18,10 @@ Keyring calls may block on an unlock prompt: call the vault from a worker thread
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -136,10 +138,9 @@ def select_backend(candidate: Any | None = None) -> Any:
     A chainer backend is searched for its first allowed member. Raises VaultUnavailableError
     naming what was found otherwise (no backend, null, fail, plaintext files, ...).
     """
-    import keyring
     from keyring.backends import chainer
 
-    chosen = candidate if candidate is not None else keyring.get_keyring()
+    chosen = candidate if candidate is not None else _keyring_choice()
     options = list(chosen.backends) if isinstance(chosen, chainer.ChainerBackend) else [chosen]
     for option in options:
         if backend_name(option) in ALLOWED_BACKENDS:
@@ -149,6 +150,32 @@ def select_backend(candidate: Any | None = None) -> Any:
         f"No secure keyring is available on this system (found: {found}); "
         "a login can be kept in memory only."
     )
+
+
+def _keyring_choice() -> Any:
+    """The backend keyring would choose. On Linux, when nothing is configured and KDE's
+    wallet would not outrank it, that is the Secret Service, taken directly: ranking every
+    backend loads the macOS one too, whose library search runs subprocesses on Linux."""
+    import keyring
+    from keyring import core
+
+    if (
+        sys.platform.startswith("linux")
+        and core._keyring_backend is None  # nothing set by keyring.set_keyring
+        and "KDE" not in os.environ.get("XDG_CURRENT_DESKTOP", "").split(":")
+    ):
+        configured = core.load_env() or core.load_config()  # PYTHON_KEYRING_BACKEND, keyringrc
+        if configured is not None:
+            return configured
+        from keyring.backends import SecretService
+
+        try:
+            SecretService.Keyring.priority  # noqa: B018 - raises when no Secret Service answers
+        except Exception:  # noqa: BLE001 - keyring's full ranking then names what was found
+            log.debug("no Secret Service: asking keyring for its choice")
+        else:
+            return SecretService.Keyring()
+    return keyring.get_keyring()
 
 
 T = TypeVar("T")
