@@ -160,6 +160,47 @@ def test_without_a_keyring_service_the_vault_is_unavailable() -> None:
     assert "MEMORY True" in result.stdout
 
 
+def _backend_in_fresh_process(env: dict[str, str]) -> str:
+    """The vault's backend (or its refusal) as a new process chooses it, and whether that
+    process loaded keyring's macOS backend on the way."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from uma_desktop.errors import VaultUnavailableError
+        from uma_desktop.oauth.vault import backend_name, open_vault
+        try:
+            print("BACKEND", backend_name(open_vault(remember=True).backend))
+        except VaultUnavailableError as exc:
+            print("UNAVAILABLE", exc)
+        print("MACOS", "keyring.backends.macOS" in sys.modules)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result.stdout + result.stderr
+
+
+def test_on_linux_the_secret_service_is_taken_without_ranking_every_backend() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
+    env.pop("XDG_CURRENT_DESKTOP", None)
+    output = _backend_in_fresh_process(env)
+    assert "BACKEND keyring.backends.SecretService.Keyring" in output, output
+    assert "MACOS False" in output, output
+
+
+def test_a_backend_configured_for_keyring_is_respected_and_still_checked() -> None:
+    """PYTHON_KEYRING_BACKEND wins over the Secret Service, and the allow-list still applies."""
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    output = _backend_in_fresh_process(env)
+    assert "UNAVAILABLE No secure keyring" in output, output
+    assert "keyring.backends.null.Keyring" in output, output
+
+
 def test_null_and_fail_backends_are_refused_never_used() -> None:
     from keyring.backends import fail, null
 

@@ -171,10 +171,10 @@ def _keyring_choice() -> Any:
 
         try:
             SecretService.Keyring.priority  # noqa: B018 - raises when no Secret Service answers
-        except Exception:  # noqa: BLE001 - keyring's full ranking then names what was found
+        except Exception:  # keyring's full ranking below then names what was found
             log.debug("no Secret Service: asking keyring for its choice")
         else:
-            return SecretService.Keyring()
+            return SecretService.Keyring()  # type: ignore[no-untyped-call]
     return keyring.get_keyring()
 
 
