@@ -70,6 +70,29 @@ def test_a_long_token_round_trips_in_chunks_under_the_windows_limit(
     assert KeyringVault(real_keyring, service=service).load("conn-1", TokenKind.REFRESH) == token
 
 
+def test_reading_a_chunked_token_opens_one_secret_service_connection(
+    real_keyring: Any, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """keyring connects anew for every entry; a load of header + chunks connects once."""
+    import secretstorage
+
+    vault = KeyringVault(real_keyring, service=service)
+    token = fake_jwt(5000)
+    vault.store("conn-1", TokenKind.REFRESH, token)
+    connections: list[object] = []
+    connect = secretstorage.dbus_init
+
+    def counted_connect() -> Any:
+        connections.append(connect())
+        return connections[-1]
+
+    monkeypatch.setattr(secretstorage, "dbus_init", counted_connect)
+    assert vault.load("conn-1", TokenKind.REFRESH) == token
+    assert len(connections) == 1
+    assert vault.load("conn-1", TokenKind.ID) is None
+    assert len(connections) == 2
+
+
 def test_replacing_a_token_leaves_no_old_chunks_and_kinds_are_separate(
     real_keyring: Any, service: str
 ) -> None:

@@ -249,6 +249,8 @@ class KeyringVault:
         self._backend: Any | None = None
         self._service = service
         self._lock = threading.RLock()
+        self._batched_reads = False  # inside load(): Secret Service reads share a connection
+        self._reading: Any | None = None  # the collection those reads go through
 
     @property
     def remembers(self) -> bool:
@@ -309,8 +311,44 @@ class KeyringVault:
             backend.preferred_collection = _DEFAULT_COLLECTION_ALIAS
 
     def _get(self, key: str) -> str | None:
-        value = self._call(lambda: self.backend.get_password(self._service, key))
+        value = self._call(lambda: self._read(key))
         return value if isinstance(value, str) else None
+
+    def _read(self, key: str) -> Any:
+        backend = self.backend
+        if not (self._batched_reads and backend_name(backend) == _SECRET_SERVICE):
+            return backend.get_password(self._service, key)
+        # keyring opens a D-Bus connection and an encrypted session for every entry, and a
+        # token is several entries: within one load() both are opened once, as keyring would.
+        try:
+            if self._reading is None:
+                self._reading = backend.get_preferred_collection()  # unlocks, as keyring does
+            collection = self._reading
+            for item in collection.search_items(backend._query(self._service, key)):
+                backend.unlock(item)
+                secret: bytes = item.get_secret()
+                if collection.session is None:
+                    collection.session = item.session  # the next entries reuse it
+                return secret.decode("utf-8")
+            return None
+        except Exception:
+            self._end_reading()  # a retry starts again from a fresh connection
+            raise
+
+    @contextmanager
+    def _one_connection(self) -> Iterator[None]:
+        self._batched_reads = True
+        try:
+            yield
+        finally:
+            self._batched_reads = False
+            self._end_reading()
+
+    def _end_reading(self) -> None:
+        collection, self._reading = self._reading, None
+        if collection is not None:
+            with suppress(Exception):
+                collection.connection.close()
 
     def _set(self, key: str, value: str) -> None:
         self._call(lambda: self.backend.set_password(self._service, key, value))
@@ -344,7 +382,7 @@ class KeyringVault:
 
     def load(self, connection_id: str, kind: TokenKind) -> str | None:
         _check_connection_id(connection_id)
-        with self._lock:
+        with self._lock, self._one_connection():
             header = self._read_header(connection_id, kind)
             for _attempt in range(3):
                 if header is None:
