@@ -1,6 +1,6 @@
 """What the command line leaves out: `--help` loads neither the app nor asyncio, a command
-on a saved login loads no login flow, no JWT library and not httpx's own CLI, and a listing that finds nothing
-new does not rewrite the snapshot file."""
+on a saved login loads no login flow, no JWT library and not httpx's own CLI, and a listing
+that finds nothing new does not rewrite the snapshot file."""
 
 from __future__ import annotations
 
