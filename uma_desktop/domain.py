@@ -1,7 +1,8 @@
 """The owner's domain, independent of any server family.
 
 Global identity of anything is (connection id, server-side id): two servers may reuse ids.
-All classes are immutable; times are timezone-aware UTC datetimes.
+All classes are immutable; times are timezone-aware UTC datetimes. They have slots, no
+per-object dict: the app holds tens of thousands of resources at once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ class BackendKind(StrEnum):
     FORGEROCK = "forgerock"  # ForgeRock AM / PingAM / OpenAM
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Connection:
     """One owner at one authorization server. Persisted without secrets."""
 
@@ -31,7 +32,7 @@ class Connection:
     remember: bool = True  # False: tokens kept in memory only ("don't remember me")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Party:
     """A person on a server: a requesting party, a recipient of a share, an owner."""
 
@@ -53,7 +54,7 @@ class Party:
         return self.label
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource:
     connection_id: str
     id: str
@@ -73,7 +74,7 @@ class Resource:
         return (self.connection_id, self.id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Share:
     """A grant: ``party`` may use ``scopes`` of the resource."""
 
@@ -86,7 +87,7 @@ class Share:
     id: str | None = None  # server-side id where the server has one (e.g. a policy id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccessRequest:
     """A pending request waiting for the owner's decision."""
 
@@ -104,7 +105,7 @@ class AccessRequest:
         return (self.connection_id, self.id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SharedWithMe:
     """A resource someone else shared with the logged-in owner."""
 
@@ -115,7 +116,7 @@ class SharedWithMe:
     expires_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """One thing the owner did in the app, kept in the local history.
 

@@ -636,7 +636,7 @@ class ControlPoint:
     def _note_success(self, live: _Live, **fresh: Any) -> None:
         now = _now()
         changed = any(getattr(live.snapshot, name) != value for name, value in fresh.items())
-        live.snapshot = live.snapshot.model_copy(update={**fresh, "last_success": now})
+        live.snapshot = replace(live.snapshot, **fresh, last_success=now)
         stamp_old = live.stored_success is None or now - live.stored_success > STAMP_REFRESH
         if changed or stamp_old:
             self._save_snapshot(live)
@@ -897,7 +897,7 @@ class ControlPoint:
         if live.snapshot.requests is not None:
             remaining = [r for r in live.snapshot.requests if r.id not in decided]
             if len(remaining) != len(live.snapshot.requests):
-                live.snapshot = live.snapshot.model_copy(update={"requests": remaining})
+                live.snapshot = replace(live.snapshot, requests=remaining)
                 self._save_snapshot(live)
         live.seen_requests -= decided
 
