@@ -177,10 +177,8 @@ def _dump_column(kind: _Kind, values: list[Any], yield_point: YieldPoint) -> str
         return _dump_list(encoded, yield_point)
     position = {value: number for number, value in enumerate(distinct)}
     index = list(map(position.__getitem__, encoded))
-    return (
-        f'{{"values":{_dump_list(distinct, yield_point)},'
-        f'"index":{_dump_list(index, yield_point)}}}'
-    )
+    values, positions = _dump_list(distinct, yield_point), _dump_list(index, yield_point)
+    return f'{{"values":{values},"index":{positions}}}'
 
 
 def _dump_table(table: _Table, items: Sequence[Any], yield_point: YieldPoint) -> str:
