@@ -177,8 +177,8 @@ def _dump_column(kind: _Kind, values: list[Any], yield_point: YieldPoint) -> str
         return _dump_list(encoded, yield_point)
     position = {value: number for number, value in enumerate(distinct)}
     index = list(map(position.__getitem__, encoded))
-    values, positions = _dump_list(distinct, yield_point), _dump_list(index, yield_point)
-    return f'{{"values":{values},"index":{positions}}}'
+    stored, positions = _dump_list(distinct, yield_point), _dump_list(index, yield_point)
+    return f'{{"values":{stored},"index":{positions}}}'
 
 
 def _dump_table(table: _Table, items: Sequence[Any], yield_point: YieldPoint) -> str:
