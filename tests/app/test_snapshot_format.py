@@ -92,6 +92,11 @@ def test_a_snapshot_reads_back_equal_with_repeated_values_shared(store: Snapshot
     assert first.scopes is third.scopes
     assert first.connection_id is third.connection_id
     assert loaded.resources[0].resource_server is loaded.resources[3].resource_server
+    for item in (first, loaded.requests[0], loaded.shared_with_me[1], ALICE):  # type: ignore[index]
+        assert type(item) in (Resource, AccessRequest, SharedWithMe, Party)
+        assert not hasattr(item, "__dict__") and hash(item) == hash(copy.copy(item))
+        with pytest.raises(FrozenInstanceError):
+            setattr(item, fields(item)[0].name, "elsewhere")
 
 
 def test_lists_never_loaded_and_empty_lists_stay_apart(store: SnapshotStore) -> None:
