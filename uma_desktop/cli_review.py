@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -136,6 +135,8 @@ async def review(cli: Cli) -> None:
 
     action = cli.args.action
     if action == "settings":
+        from dataclasses import replace  # not at import: `--help` would load inspect for it
+
         from uma_desktop.app.review import ReviewStore
 
         store = ReviewStore(cli.control.dirs.data)

@@ -1,5 +1,5 @@
-"""`uma-desktop --help` starts light: no pydantic, and the version is looked up only when
-asked for (importlib.metadata is slow to load)."""
+"""`uma-desktop --help` starts light: no pydantic, no inspect (dataclasses), and the version
+is looked up only when asked for (importlib.metadata is slow to load)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_FOR_HELP = ("pydantic", "importlib.metadata", "uma_desktop.domain")
+NOT_FOR_HELP = ("pydantic", "importlib.metadata", "inspect", "uma_desktop.domain")
 HELP_MODULES = f"""
 import contextlib, io, json, sys
 from uma_desktop.__main__ import main
