@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 
 from uma_desktop.sandbox.core import Sandbox, subject_view
+from uma_desktop.sandbox.decisions import deny_pending, remember_denials, remove_share
 from uma_desktop.sandbox.errors import OAuthError, invalid_request, not_found
 from uma_desktop.sandbox.routes_protection import resource_view
 from uma_desktop.sandbox.schemas import ApproveInput, PolicyInput
@@ -289,8 +290,7 @@ def delete_policy(sandbox: SandboxDep, owner: OwnerToken, policy_id: Id) -> Resp
     """Revoke a share completely (and the RPTs issued under it)."""
     policy, resource = _owned_policy(sandbox, owner.sub, policy_id)
     with sandbox.store.transaction():
-        sandbox.store.execute("DELETE FROM policies WHERE id = ?", (policy_id,))
-        sandbox.revoke_rpts(policy["sub"], resource["id"])
+        remove_share(sandbox, policy, resource["id"])
         _record(sandbox, owner.sub, "revoke", resource, policy["sub"], loads(policy["scopes"]))
     return Response(status_code=204)
 
@@ -373,12 +373,8 @@ def approve_request(
             store.execute("UPDATE policies SET scopes = ? WHERE id = ?", (dumps(merged), policy_id))
         _clear_denials(sandbox, resource["id"], sub, chosen)
         now = sandbox.now()
-        for scope in requested:
-            if scope not in chosen:
-                store.execute(
-                    "INSERT OR REPLACE INTO denials (resource_id, sub, scope, at) VALUES (?,?,?,?)",
-                    (resource["id"], sub, scope, now),
-                )
+        refused = [scope for scope in requested if scope not in chosen]
+        remember_denials(sandbox, resource["id"], sub, refused, now)
         store.execute(
             "UPDATE pending SET status = 'approved', decided_at = ? WHERE id = ?", (now, row["id"])
         )
@@ -393,16 +389,7 @@ def deny_request(sandbox: SandboxDep, owner: OwnerToken, request_id: Id) -> dict
     with store.transaction():
         row = _pending(sandbox, owner.sub, request_id)
         resource = _owned(sandbox, owner.sub, row["resource_id"])
-        now = sandbox.now()
-        scopes = loads(row["scopes"])
-        for scope in scopes:
-            store.execute(
-                "INSERT OR REPLACE INTO denials (resource_id, sub, scope, at) VALUES (?, ?, ?, ?)",
-                (resource["id"], row["requester_sub"], scope, now),
-            )
-        store.execute(
-            "UPDATE pending SET status = 'denied', decided_at = ? WHERE id = ?", (now, row["id"])
-        )
+        scopes = deny_pending(sandbox, row, resource["id"])
         _record(sandbox, owner.sub, "deny", resource, row["requester_sub"], scopes)
     return {}
 
