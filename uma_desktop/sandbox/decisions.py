@@ -1,9 +1,30 @@
-"""Decisions the owner's API and the support API take alike: remove a share, deny a request."""
+"""Steps the owner's API and the support API take alike: record a decision in the owner's
+history, remove a share, deny a request."""
 
 from __future__ import annotations
 
 from uma_desktop.sandbox.core import Sandbox
-from uma_desktop.sandbox.store import Row, loads
+from uma_desktop.sandbox.store import Row, dumps, loads, new_id
+
+
+def record_decision(
+    sandbox: Sandbox, owner_sub: str, action: str, resource: Row, sub: str | None, scopes: list[str]
+) -> None:
+    """One row of the owner's decision history."""
+    sandbox.store.execute(
+        "INSERT INTO history (id, owner_sub, at, action, resource_id, resource_name, sub, scopes) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            new_id("hist"),
+            owner_sub,
+            sandbox.now(),
+            action,
+            resource["id"],
+            resource["name"],
+            sub,
+            dumps(sorted(scopes)),
+        ),
+    )
 
 
 def remember_denials(

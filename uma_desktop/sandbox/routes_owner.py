@@ -10,7 +10,12 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 
 from uma_desktop.sandbox.core import Sandbox, subject_view
-from uma_desktop.sandbox.decisions import deny_pending, remember_denials, remove_share
+from uma_desktop.sandbox.decisions import (
+    deny_pending,
+    record_decision,
+    remember_denials,
+    remove_share,
+)
 from uma_desktop.sandbox.errors import OAuthError, invalid_request, not_found
 from uma_desktop.sandbox.routes_protection import resource_view
 from uma_desktop.sandbox.schemas import ApproveInput, PolicyInput
@@ -46,25 +51,6 @@ def _owned(sandbox: Sandbox, owner_sub: str, resource_id: str) -> Row:
     if row is None:
         raise not_found("resource")
     return row
-
-
-def _record(
-    sandbox: Sandbox, owner_sub: str, action: str, resource: Row, sub: str | None, scopes: list[str]
-) -> None:
-    sandbox.store.execute(
-        "INSERT INTO history (id, owner_sub, at, action, resource_id, resource_name, sub, scopes) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            new_id("hist"),
-            owner_sub,
-            sandbox.now(),
-            action,
-            resource["id"],
-            resource["name"],
-            sub,
-            dumps(sorted(scopes)),
-        ),
-    )
 
 
 # Registered resources ------------------------------------------------------------------------
@@ -219,7 +205,7 @@ def create_policy(
             ),
         )
         _clear_denials(sandbox, resource["id"], policy.sub, scopes)
-        _record(sandbox, owner.sub, "share", resource, policy.sub, scopes)
+        record_decision(sandbox, owner.sub, "share", resource, policy.sub, scopes)
     return JSONResponse(
         {"_id": policy_id},
         status_code=201,
@@ -277,7 +263,7 @@ def replace_policy(
         )
         if narrowed or expiry_moved_earlier:
             sandbox.revoke_rpts(current["sub"], resource["id"])
-        _record(
+        record_decision(
             sandbox, owner.sub, "narrow" if narrowed else "share", resource, current["sub"], scopes
         )
     updated = store.one("SELECT * FROM policies WHERE id = ?", (policy_id,))
@@ -291,7 +277,9 @@ def delete_policy(sandbox: SandboxDep, owner: OwnerToken, policy_id: Id) -> Resp
     policy, resource = _owned_policy(sandbox, owner.sub, policy_id)
     with sandbox.store.transaction():
         remove_share(sandbox, policy, resource["id"])
-        _record(sandbox, owner.sub, "revoke", resource, policy["sub"], loads(policy["scopes"]))
+        record_decision(
+            sandbox, owner.sub, "revoke", resource, policy["sub"], loads(policy["scopes"])
+        )
     return Response(status_code=204)
 
 
@@ -378,7 +366,7 @@ def approve_request(
         store.execute(
             "UPDATE pending SET status = 'approved', decided_at = ? WHERE id = ?", (now, row["id"])
         )
-        _record(sandbox, owner.sub, "approve", resource, sub, chosen)
+        record_decision(sandbox, owner.sub, "approve", resource, sub, chosen)
     return {"policy_id": policy_id}
 
 
@@ -390,7 +378,7 @@ def deny_request(sandbox: SandboxDep, owner: OwnerToken, request_id: Id) -> dict
         row = _pending(sandbox, owner.sub, request_id)
         resource = _owned(sandbox, owner.sub, row["resource_id"])
         scopes = deny_pending(sandbox, row, resource["id"])
-        _record(sandbox, owner.sub, "deny", resource, row["requester_sub"], scopes)
+        record_decision(sandbox, owner.sub, "deny", resource, row["requester_sub"], scopes)
     return {}
 
 

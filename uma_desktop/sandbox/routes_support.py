@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from uma_desktop.sandbox.core import AccessToken, Sandbox, subject_view
-from uma_desktop.sandbox.decisions import deny_pending, remove_share
+from uma_desktop.sandbox.decisions import deny_pending, record_decision, remove_share
 from uma_desktop.sandbox.errors import OAuthError, invalid_request, not_found
 from uma_desktop.sandbox.store import Row, dumps, loads, new_id
 from uma_desktop.sandbox.web import BearerCredentials, SandboxDep, require_json
@@ -269,20 +269,7 @@ def _audit(
             reason,
         ),
     )
-    sandbox.store.execute(
-        "INSERT INTO history (id, owner_sub, at, action, resource_id, resource_name, sub, scopes) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            new_id("hist"),
-            resource["owner_sub"],
-            sandbox.now(),
-            action,
-            resource["id"],
-            resource["name"],
-            sub,
-            dumps(sorted(scopes)),
-        ),
-    )
+    record_decision(sandbox, resource["owner_sub"], action, resource, sub, scopes)
     return audit_id
 
 
