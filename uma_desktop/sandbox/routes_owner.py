@@ -10,6 +10,12 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 
 from uma_desktop.sandbox.core import Sandbox, subject_view
+from uma_desktop.sandbox.decisions import (
+    deny_pending,
+    record_decision,
+    remember_denials,
+    remove_share,
+)
 from uma_desktop.sandbox.errors import OAuthError, invalid_request, not_found
 from uma_desktop.sandbox.routes_protection import resource_view
 from uma_desktop.sandbox.schemas import ApproveInput, PolicyInput
@@ -45,25 +51,6 @@ def _owned(sandbox: Sandbox, owner_sub: str, resource_id: str) -> Row:
     if row is None:
         raise not_found("resource")
     return row
-
-
-def _record(
-    sandbox: Sandbox, owner_sub: str, action: str, resource: Row, sub: str | None, scopes: list[str]
-) -> None:
-    sandbox.store.execute(
-        "INSERT INTO history (id, owner_sub, at, action, resource_id, resource_name, sub, scopes) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            new_id("hist"),
-            owner_sub,
-            sandbox.now(),
-            action,
-            resource["id"],
-            resource["name"],
-            sub,
-            dumps(sorted(scopes)),
-        ),
-    )
 
 
 # Registered resources ------------------------------------------------------------------------
@@ -218,7 +205,7 @@ def create_policy(
             ),
         )
         _clear_denials(sandbox, resource["id"], policy.sub, scopes)
-        _record(sandbox, owner.sub, "share", resource, policy.sub, scopes)
+        record_decision(sandbox, owner.sub, "share", resource, policy.sub, scopes)
     return JSONResponse(
         {"_id": policy_id},
         status_code=201,
@@ -276,7 +263,7 @@ def replace_policy(
         )
         if narrowed or expiry_moved_earlier:
             sandbox.revoke_rpts(current["sub"], resource["id"])
-        _record(
+        record_decision(
             sandbox, owner.sub, "narrow" if narrowed else "share", resource, current["sub"], scopes
         )
     updated = store.one("SELECT * FROM policies WHERE id = ?", (policy_id,))
@@ -289,9 +276,10 @@ def delete_policy(sandbox: SandboxDep, owner: OwnerToken, policy_id: Id) -> Resp
     """Revoke a share completely (and the RPTs issued under it)."""
     policy, resource = _owned_policy(sandbox, owner.sub, policy_id)
     with sandbox.store.transaction():
-        sandbox.store.execute("DELETE FROM policies WHERE id = ?", (policy_id,))
-        sandbox.revoke_rpts(policy["sub"], resource["id"])
-        _record(sandbox, owner.sub, "revoke", resource, policy["sub"], loads(policy["scopes"]))
+        remove_share(sandbox, policy, resource["id"])
+        record_decision(
+            sandbox, owner.sub, "revoke", resource, policy["sub"], loads(policy["scopes"])
+        )
     return Response(status_code=204)
 
 
@@ -373,16 +361,12 @@ def approve_request(
             store.execute("UPDATE policies SET scopes = ? WHERE id = ?", (dumps(merged), policy_id))
         _clear_denials(sandbox, resource["id"], sub, chosen)
         now = sandbox.now()
-        for scope in requested:
-            if scope not in chosen:
-                store.execute(
-                    "INSERT OR REPLACE INTO denials (resource_id, sub, scope, at) VALUES (?,?,?,?)",
-                    (resource["id"], sub, scope, now),
-                )
+        refused = [scope for scope in requested if scope not in chosen]
+        remember_denials(sandbox, resource["id"], sub, refused, now)
         store.execute(
             "UPDATE pending SET status = 'approved', decided_at = ? WHERE id = ?", (now, row["id"])
         )
-        _record(sandbox, owner.sub, "approve", resource, sub, chosen)
+        record_decision(sandbox, owner.sub, "approve", resource, sub, chosen)
     return {"policy_id": policy_id}
 
 
@@ -393,17 +377,8 @@ def deny_request(sandbox: SandboxDep, owner: OwnerToken, request_id: Id) -> dict
     with store.transaction():
         row = _pending(sandbox, owner.sub, request_id)
         resource = _owned(sandbox, owner.sub, row["resource_id"])
-        now = sandbox.now()
-        scopes = loads(row["scopes"])
-        for scope in scopes:
-            store.execute(
-                "INSERT OR REPLACE INTO denials (resource_id, sub, scope, at) VALUES (?, ?, ?, ?)",
-                (resource["id"], row["requester_sub"], scope, now),
-            )
-        store.execute(
-            "UPDATE pending SET status = 'denied', decided_at = ? WHERE id = ?", (now, row["id"])
-        )
-        _record(sandbox, owner.sub, "deny", resource, row["requester_sub"], scopes)
+        scopes = deny_pending(sandbox, row, resource["id"])
+        record_decision(sandbox, owner.sub, "deny", resource, row["requester_sub"], scopes)
     return {}
 
 
