@@ -149,6 +149,7 @@ class Controller(QObject):
         super().__init__()
         self.bridge = bridge
         self._control = control
+        self._when_open: list[Callable[[], None]] = []
         self.favourites = favourites
         self.states: dict[str, ConnectionState] = {}
         self.facets: dict[str, Facets] = {}
@@ -188,6 +189,16 @@ class Controller(QObject):
     def attach(self, control: ControlPoint) -> None:
         """The core is open: from now on the controller works on ``control``."""
         self._control = control
+        waiting, self._when_open = self._when_open, []
+        for callback in waiting:
+            callback()
+
+    def when_open(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` now if the core is open, else as soon as it is."""
+        if self._control is not None:
+            callback()
+        else:
+            self._when_open.append(callback)
 
     # --- plumbing ------------------------------------------------------------------------
     def run(

@@ -215,7 +215,7 @@ class MainWindow(QMainWindow):
         elif key == "history":
             self.controller.refresh_history()
         elif key == REVIEW_PAGE and not self.review_page.loaded_once:
-            self.review_page.load()
+            self.controller.when_open(self.review_page.load)  # the page may be restored first
 
     def _fit_nav(self) -> None:
         rows = self.nav.count()
