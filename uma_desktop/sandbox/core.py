@@ -13,7 +13,12 @@ from urllib.parse import unquote, urlsplit
 import jwt
 
 from uma_desktop.sandbox.crypto import Signer, check_password, same_secret
-from uma_desktop.sandbox.errors import OAuthError, insufficient_scope, invalid_token
+from uma_desktop.sandbox.errors import (
+    OAuthError,
+    insufficient_scope,
+    invalid_token,
+    no_credentials,
+)
 from uma_desktop.sandbox.store import Clock, Row, Store, digest, dumps, loads, new_id, new_secret
 from uma_desktop.uma.errors import ErrorCode
 
@@ -386,7 +391,9 @@ class Sandbox:
 
     def bearer(self, authorization: str | None, scope: str) -> AccessToken:
         """The request's bearer token, which must carry ``scope`` (401/403 otherwise)."""
-        if not authorization or authorization[:7].lower() != "bearer ":
+        if not authorization:
+            raise no_credentials(self.issuer)
+        if authorization[:7].lower() != "bearer ":
             raise invalid_token("A bearer access token is required.")
         token = self.verify_access_token(authorization[7:].strip())
         if token is None or token.kind != "access":

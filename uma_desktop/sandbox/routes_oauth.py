@@ -634,18 +634,24 @@ def revoke(
     form: Annotated[RevocationForm, Form()],
     authorization: Annotated[str | None, Header(max_length=4096)] = None,
 ) -> Response:
-    """Revoke a refresh token (its whole family), an access token/RPT, or a PCT."""
+    """Revoke a refresh token (its whole family), an access token/RPT, or a PCT. A token of
+    another client is refused and kept (RFC 7009 §2.1); an unknown token is a success (§2.2)."""
     client = sandbox.authenticate_client(authorization, form.client_id, form.client_secret)
     store = sandbox.store
     hashed = digest(form.token)
     refresh = store.one("SELECT family, client_id FROM refresh_tokens WHERE hash = ?", (hashed,))
-    if refresh is not None and refresh["client_id"] == client.client_id:
-        sandbox.revoke_family(refresh["family"])
-    store.execute(
-        "UPDATE pcts SET revoked = 1 WHERE hash = ? AND client_id = ?", (hashed, client.client_id)
-    )
+    pct = store.one("SELECT client_id FROM pcts WHERE hash = ?", (hashed,))
     access = sandbox.verify_access_token(form.token)
-    if access is not None and access.client_id == client.client_id:
+    owners = {row["client_id"] for row in (refresh, pct) if row is not None}
+    if access is not None:
+        owners.add(access.client_id)
+    if owners - {client.client_id}:
+        raise OAuthError(ErrorCode.UNAUTHORIZED_CLIENT, "This token was issued to another client.")
+    if refresh is not None:
+        sandbox.revoke_family(refresh["family"])
+    if pct is not None:
+        store.execute("UPDATE pcts SET revoked = 1 WHERE hash = ?", (hashed,))
+    if access is not None:
         store.execute("UPDATE access_tokens SET revoked = 1 WHERE jti = ?", (access.jti,))
     return Response(status_code=200, headers=NO_STORE)
 

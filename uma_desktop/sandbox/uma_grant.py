@@ -2,7 +2,10 @@
 
 Policy: the owner has every scope; a policy for (resource, person) that has not expired
 grants its scopes; scopes the owner refused stay refused; anything else becomes (or joins)
-a pending request for the owner, answered with ``request_submitted`` and a new ticket.
+a pending request for the owner. When nothing is granted yet the answer is
+``request_submitted`` with a new ticket; when some scopes are granted the answer is an RPT
+with those (UMA Grant §3.3.5 lets the server issue the partial set) while the owner is asked
+about the rest (docs/sandbox.md, "Partial grants").
 """
 
 from __future__ import annotations
@@ -174,15 +177,14 @@ def assess(
     return result
 
 
-def _submit_request(
+def _file_request(
     sandbox: Sandbox,
-    ticket: Row,
     client: Client,
     rqp_sub: str,
     undecided: dict[str, set[str]],
     resources: dict[str, Row],
-) -> OAuthError:
-    """Create or extend the owner's pending request(s), answer request_submitted."""
+) -> str | None:
+    """Create or extend the owner's pending request(s); the first request's id."""
     store = sandbox.store
     pending_id: str | None = None
     with store.transaction():
@@ -217,6 +219,19 @@ def _submit_request(
                     ),
                 )
                 pending_id = pending_id or created
+    return pending_id
+
+
+def _submit_request(
+    sandbox: Sandbox,
+    ticket: Row,
+    client: Client,
+    rqp_sub: str,
+    undecided: dict[str, set[str]],
+    resources: dict[str, Row],
+) -> OAuthError:
+    """File the owner's pending request(s), answer request_submitted."""
+    pending_id = _file_request(sandbox, client, rqp_sub, undecided, resources)
     new = continue_ticket(
         sandbox, ticket, rqp_sub=rqp_sub, client_id=client.client_id, pending_id=pending_id
     )
@@ -298,7 +313,10 @@ def uma_ticket_grant(
 
     result = assess(sandbox, rqp_sub, requested, resources)
     if any(result.undecided.values()):
-        raise _submit_request(sandbox, row, client, rqp_sub, result.undecided, resources)
+        if not any(result.granted.values()):
+            raise _submit_request(sandbox, row, client, rqp_sub, result.undecided, resources)
+        # Partial grant: an RPT for what is allowed now, the owner asked about the rest.
+        _file_request(sandbox, client, rqp_sub, result.undecided, resources)
     carried, old_jti = _old_rpt_permissions(sandbox, rpt, rqp_sub, client)
     if not any(result.granted.values()) and not carried:
         raise OAuthError(ErrorCode.REQUEST_DENIED, "The owner has not allowed this.", status=403)
