@@ -56,6 +56,7 @@ COMMANDS = frozenset(
         "shared-with-me",
         "history",
         "report",
+        "check",
     }
 )
 
@@ -151,6 +152,18 @@ def error_message(error: UmaDesktopError) -> str:
     if isinstance(error, VaultUnavailableError):
         return f"{error.user_message} {NO_KEYRING_HINT}"
     return error.user_message
+
+
+def print_check_report(report: Any, out: TextIO) -> None:
+    """A server check as aligned lines: outcome, check, detail, reference."""
+    print(f"Server check of {terminal_safe(report.target)}", file=out)
+    print(f"Owner API: {terminal_safe(report.owner_api or 'none found')}", file=out)
+    _table(
+        [[f.outcome.value.upper(), f.title, f.detail, f.reference] for f in report.findings],
+        ["RESULT", "CHECK", "DETAIL", "REFERENCE"],
+        out,
+    )
+    print(report.summary, file=out)
 
 
 # -- the command runner --------------------------------------------------------------------
@@ -471,6 +484,26 @@ class Cli:
             self.out,
         )
 
+    async def check(self) -> None:
+        """Check an authorization server (an issuer URL or a connection id) without signing in."""
+        from pathlib import Path
+
+        from uma_desktop.app.server_check import Outcome, check_server
+
+        issuers = {s.connection.id: s.connection.issuer for s in self.control.connections()}
+        report = await check_server(issuers.get(self.args.target, self.args.target))
+        if self.args.html:
+            try:
+                Path(self.args.html).write_text(report.to_html(), encoding="utf-8")
+            except OSError as exc:
+                raise ConfigurationError(f"Could not write {self.args.html}: {exc}") from None
+        if self.args.json:
+            self.emit_json(report.to_json())
+        else:
+            print_check_report(report, self.out)
+        if report.count(Outcome.FAIL):
+            self.exit_code = 4
+
     async def report(self) -> None:
         results = await self.control.all_shares()
         summary = self.fan_out_report(results)
@@ -589,6 +622,14 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="every share on every connection")
     report.add_argument("--format", choices=("csv", "json"), default="csv")
     report.set_defaults(run=Cli.report, json=False)
+    check = commands.add_parser(
+        "check",
+        parents=[json_flag],
+        help="check what a server offers, without signing in (exit 4 when a check fails)",
+    )
+    check.add_argument("target", help="issuer URL, or a connection id")
+    check.add_argument("--html", metavar="FILE", help="also write the report as an HTML page")
+    check.set_defaults(run=Cli.check)
     return parser
 
 
