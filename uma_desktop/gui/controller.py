@@ -194,6 +194,27 @@ class Controller(QObject):
             owner=owner,
         )
 
+    def check_server(
+        self,
+        url: str,
+        *,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> Worker:
+        """Run the server check (no sign-in) on ``url``; the report goes to ``on_done``."""
+        from uma_desktop.app.server_check import check_server
+
+        return self.run(
+            check_server(url),
+            name=f"check {url}",
+            group="server-check",
+            exclusive=True,
+            on_done=on_done,
+            on_error=on_error,
+            owner=owner,
+        )
+
     def is_busy(self) -> bool:
         return self.workers.is_busy()
 

@@ -222,6 +222,9 @@ class MainWindow(QMainWindow):
         self.refresh_action = self._menu_action(
             file_menu, "&Refresh everything", "Ctrl+R", self.controller.refresh_all, "refresh"
         )
+        self.check_action = self._menu_action(
+            file_menu, "C&heck server…", "Ctrl+Shift+K", self.open_check_server
+        )
         file_menu.addSeparator()
         self._menu_action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self._quit)
         self.view_menu = self.menuBar().addMenu("&View")
@@ -268,6 +271,19 @@ class MainWindow(QMainWindow):
         QApplication.quit()
 
     # --- dialogs -------------------------------------------------------------------------
+    def open_check_server(self, url: str | None = None) -> QWidget:
+        """The server check, on ``url`` or the selected connection's issuer."""
+        from uma_desktop.gui.check_dialog import CheckServerDialog
+
+        if url is None:
+            selected = self.connections.selected_id()
+            state = self.controller.states.get(selected) if selected else None
+            url = state.connection.issuer if state else None
+        dialog = CheckServerDialog(self.controller, url, self)
+        self.dialog = dialog
+        dialog.show()
+        return dialog
+
     def open_add_connection(self) -> AddConnectionDialog:
         dialog = AddConnectionDialog(self.controller, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
