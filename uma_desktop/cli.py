@@ -121,6 +121,16 @@ def _scopes(text: str | None) -> list[str] | None:
     return scopes
 
 
+def _claim(text: str) -> tuple[str, str]:
+    """``--claim NAME=VALUE`` as a pair (e.g. email_domain=example.org)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise ConfigurationError(
+            f"--claim {text!r} is not NAME=VALUE (e.g. email_domain=example.org)."
+        )
+    return name.strip(), value.strip()
+
+
 def parse_expiry(text: str) -> datetime:
     """``YYYY-MM-DD`` (end of that day, UTC) or an ISO date-time (UTC when no zone)."""
     value = text.strip()
@@ -433,9 +443,19 @@ class Cli:
             self.warn("this resource is not shared with anyone")
 
     async def share(self) -> None:
+        claims = [_claim(text) for text in self.args.claim or []]
+        if bool(claims) == bool(self.args.person):
+            raise ConfigurationError("Name a person, or give --claim NAME=VALUE (not both).")
         connection_id, resource_id = await self.find_resource(self.args.resource)
         scopes = _scopes(self.args.scopes) or []
         expires = parse_expiry(self.args.expires) if self.args.expires else None
+        if claims:
+            self.decided(
+                await self.control.share_with_claims(
+                    connection_id, resource_id, claims, scopes, expires
+                )
+            )
+            return
         self.decided(
             await self.control.share(connection_id, resource_id, self.args.person, scopes, expires)
         )
@@ -604,8 +624,15 @@ def build_parser() -> argparse.ArgumentParser:
     shares.set_defaults(run=Cli.shares)
     share = commands.add_parser("share", parents=[json_flag], help="give someone access")
     share.add_argument("resource", help="<connection-id>:<resource-id>")
-    share.add_argument("person", help="username or e-mail")
+    share.add_argument("person", nargs="?", help="username or e-mail (or use --claim)")
     share.add_argument("--scopes", required=True, help="comma-separated scopes")
+    share.add_argument(
+        "--claim",
+        action="append",
+        metavar="NAME=VALUE",
+        help="share with anyone presenting this claim, e.g. email_domain=example.org "
+        "(repeat for several; servers that evaluate claims only)",
+    )
     share.add_argument("--expires", help="YYYY-MM-DD or ISO date-time")
     share.set_defaults(run=Cli.share)
     revoke = commands.add_parser("revoke", parents=[json_flag], help="take access away")

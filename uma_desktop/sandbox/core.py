@@ -409,14 +409,15 @@ class Sandbox:
             self.store.execute("UPDATE refresh_tokens SET revoked = 1 WHERE family = ?", (family,))
             self.store.execute("UPDATE access_tokens SET revoked = 1 WHERE family = ?", (family,))
 
-    def revoke_rpts(self, sub: str, resource_id: str) -> int:
-        """Invalidate RPTs (and their refresh tokens) of ``sub`` that cover ``resource_id``."""
+    def revoke_rpts(self, sub: str | None, resource_id: str) -> int:
+        """Invalidate RPTs (and their refresh tokens) of ``sub`` (None: of anyone) that cover
+        ``resource_id``."""
         count = 0
         with self.store.transaction():
             for row in self.store.all(
                 "SELECT jti, family, permissions FROM access_tokens "
-                "WHERE sub = ? AND kind = 'rpt' AND revoked = 0",
-                (sub,),
+                "WHERE (? IS NULL OR sub = ?) AND kind = 'rpt' AND revoked = 0",
+                (sub, sub),
             ):
                 if any(
                     p.get("resource_id") == resource_id for p in loads(row["permissions"]) or []
@@ -429,8 +430,8 @@ class Sandbox:
                     count += 1
             for row in self.store.all(
                 "SELECT hash, family, permissions FROM refresh_tokens "
-                "WHERE sub = ? AND permissions IS NOT NULL AND revoked = 0",
-                (sub,),
+                "WHERE (? IS NULL OR sub = ?) AND permissions IS NOT NULL AND revoked = 0",
+                (sub, sub),
             ):
                 if any(
                     p.get("resource_id") == resource_id for p in loads(row["permissions"]) or []
