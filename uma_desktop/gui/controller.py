@@ -625,6 +625,26 @@ class Controller(QObject):
             owner,
         )
 
+    def share_with_claims(
+        self,
+        connection_id: str,
+        resource_id: str,
+        claims: Sequence[tuple[str, str]],
+        scopes: Sequence[str],
+        expires_at: datetime | None,
+        on_done: Callable[[Decision], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> None:
+        """Share with anyone presenting every (name, value) claim."""
+        self._run_decision(
+            self.control.share_with_claims(connection_id, resource_id, claims, scopes, expires_at),
+            "share",
+            on_done,
+            on_error,
+            owner,
+        )
+
     def revoke(
         self,
         connection_id: str,
