@@ -236,6 +236,9 @@ class MainWindow(QMainWindow):
         )
         self.trace_action.setToolTip("Every HTTP exchange with your servers, secrets hidden")
         self._view_actions[TRACE_PAGE] = self.trace_action
+        from uma_desktop.gui.zoom import install_zoom
+
+        self.zoom = install_zoom(self, self.view_menu, self.ui_state)  # presenter mode
         help_menu = self.menuBar().addMenu("&Help")
         self._menu_action(help_menu, "&About UMA Desktop", None, self._about)
 
