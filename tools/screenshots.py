@@ -107,13 +107,14 @@ def take(folder: Path) -> None:
     app.setStyle("Fusion")
     with tempfile.TemporaryDirectory(prefix="uma-shots-") as home:
         os.environ["UMA_DESKTOP_HOME"] = home
-        home_server = SandboxServer(name="Home").start()
-        work_server = SandboxServer(name="Work").start()
+        # The demo's two servers, each with its own services (as `make run` shows them).
+        home_server = SandboxServer(name="Health", seed_profile="health").start()
+        work_server = SandboxServer(name="Photos", seed_profile="photos").start()
         sessions: list[Session] = []
         try:
-            ask(home_server, "bob", "Holiday 2026", ["view", "download", "comment"])
-            ask(home_server, "dave", "Cat pictures", ["view"])
-            ask(work_server, "erin", "Allergies", ["read"])
+            ask(work_server, "bob", "Holiday 2026", ["view", "download", "comment"])
+            ask(work_server, "erin", "Cat pictures", ["view"])
+            ask(home_server, "erin", "Allergies", ["read"])
             session = launch(
                 app_dirs(Path(home)),
                 browser_opener=form_browser("alice", "alice"),
@@ -124,11 +125,11 @@ def take(folder: Path) -> None:
             window = session.window
             assert window is not None
             window.resize(*SIZE)
-            log_in(window, home_server.issuer, "Home")
-            log_in(window, work_server.issuer, "Work")
+            log_in(window, home_server.issuer, "Health")
+            log_in(window, work_server.issuer, "Photos")
             controller = window.controller
             model = window.resources_page.model
-            wait_until(lambda: model.rowCount() >= 16 and not model.is_loading(), "the resources")
+            wait_until(lambda: model.rowCount() >= 8 and not model.is_loading(), "the resources")
             wait_until(lambda: controller.requests.rowCount() >= 5, "the requests")
 
             # Resources with the sharing editor of a shared album
@@ -147,11 +148,32 @@ def take(folder: Path) -> None:
             save(dialog, folder, "share-dialog")
             dialog.reject()
 
+            # The sharing editor's claims option: anyone with a verified e-mail at a domain
+            vaccination = next(r for r in model.rows() if r.resource.name == "Vaccination record")
+            page.select_resource(*vaccination.key)
+            claims = page.detail.open_share_dialog()
+            assert claims is not None
+            claims.use_claim("email_domain", "example.org")
+            claims.check_scopes(["read"])
+            save(claims, folder, "claims-share-dialog")
+            claims.reject()
+
+            # The server check of one connection
+            check = window.open_check_server(home_server.issuer)
+            check.resize(1100, 560)
+            check.check_button.click()
+            wait_until(lambda: check.report is not None, "the server check")
+            settle()
+            save(check, folder, "check-report")
+            check.reject()
+
             # Inbox with one request selected, scopes to tick
             window.show_page("requests")
             inbox = window.requests_page
             holiday = next(
-                r for r in controller.requests.rows() if r.resource_name == "Holiday 2026"
+                r
+                for r in controller.requests.rows()
+                if r.resource_name == "Holiday 2026" and r.requester.username == "bob"
             )
             inbox.select_requests([holiday.key])
             inbox.toggle_scope(list(inbox.scope_boxes).index("comment"))
