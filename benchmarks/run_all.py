@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("load_resources.py", "keycloak_scan.py", "gui_heartbeat.py")
+BENCHMARKS = (
+    "load_resources.py",
+    "bulk_decisions.py",
+    "cli_commands.py",
+    "keycloak_scan.py",
+    "gui_heartbeat.py",
+)
 
 
 def main() -> int:

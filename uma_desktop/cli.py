@@ -4,7 +4,8 @@
 
 Requests and resources are named ``<connection-id>:<server-id>`` (as ``requests`` and
 ``resources`` print them); a bare server id is accepted when only one connection has it.
-Every read takes ``--json``. Results go to stdout, messages to stderr. Exit codes: 0 ok,
+Every read takes ``--json`` (indented on a terminal, one compact line for programs).
+Results go to stdout, messages to stderr. Exit codes: 0 ok,
 otherwise the ``exit_code`` of the error class (2 bad input, 3 unreachable, 4 server error,
 5 not supported, 6 login, 7 keyring, 8 local files unusable, 1 other; 130 interrupted, and
 a decision cut short is in ``history`` as "outcome unknown"); a fan-out read that got data from some
@@ -17,12 +18,9 @@ terminal (control and bidi characters show as escapes), and JSON escapes them as
 
 from __future__ import annotations
 
+# Imported lazily where used (asyncio, logging, the app, csv, ...): `uma-desktop --help`
+# and the GUI (which reads COMMANDS) only load argparse and what is below.
 import argparse
-import asyncio
-import csv
-import dataclasses
-import io
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
@@ -82,18 +80,32 @@ REPORT_FIELDS = (
 # -- output helpers ----------------------------------------------------------------------
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def json_default(value: Any) -> Any:
+    """What JSON output makes of a value the encoder does not know (its ``default``):
+    domain objects (dataclasses) as objects, datetimes as ISO text, sets sorted.
+
+    The encoder calls it again for what it returns, so nested objects need no recursion here.
+    """
+    names = _FIELD_NAMES.get(type(value))
+    if names is None:
+        import dataclasses
+
+        if not dataclasses.is_dataclass(value) or isinstance(value, type):
+            if isinstance(value, datetime):
+                return value.isoformat()
+            if isinstance(value, set | frozenset):
+                return sorted(value)
+            raise TypeError(f"{type(value).__name__} cannot be written as JSON")
+        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+    return {name: getattr(value, name) for name in names}
+
+
 def to_jsonable(value: Any) -> Any:
-    """Domain objects (dataclasses), enums, tuples and datetimes as plain JSON values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [to_jsonable(v) for v in value]
-        return sorted(items) if isinstance(value, set | frozenset) else items
-    return value
+    """A value as JSON output shows it, one level deep (a datetime as ISO text)."""
+    return value if value is None else json_default(value)
 
 
 def _when(moment: datetime | None) -> str:
@@ -201,7 +213,8 @@ class Cli:
             self.exit_code = error.exit_code
 
     def emit_json(self, data: Any) -> None:
-        print(safe_json(to_jsonable(data)), file=self.out)
+        indent = 2 if self.out.isatty() else None  # a person reads it, or a program does
+        print(safe_json(data, indent=indent, default=json_default), file=self.out)
 
     def listing(
         self,
@@ -554,6 +567,9 @@ class Cli:
                 {"generated_at": datetime.now(UTC), "shares": rows, "connections": summary}
             )
             return
+        import csv
+        import io
+
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=REPORT_FIELDS, lineterminator="\n")
         writer.writeheader()
@@ -707,6 +723,9 @@ def run(
         args = parser.parse_args(list(argv))
     except SystemExit as exc:  # argparse already printed usage or help
         return int(exc.code or 0) if isinstance(exc.code, int) else 2
+    import asyncio
+    import logging
+
     from uma_desktop.logs import configure_logging, reset_logging
     from uma_desktop.paths import app_dirs
 

@@ -496,7 +496,7 @@ async def _exchange_once(
 def _oauth_error(content: bytes) -> tuple[str | None, str]:
     try:
         body = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None, ""
     if not isinstance(body, dict):
         return None, ""
@@ -536,7 +536,7 @@ def json_body(response: Answer, what: str) -> Any:
     _check_json(response, what)
     try:
         return json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise MalformedResponseError(
             f"The server's {what} is not valid JSON.", status=response.status_code
         ) from None

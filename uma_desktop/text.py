@@ -16,8 +16,8 @@ characters as ``\\uXXXX`` so JSON output stays valid and still decodes to the or
 from __future__ import annotations
 
 import io
-import json
 import re
+from collections.abc import Callable
 from typing import Any, TextIO, cast
 
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
@@ -47,13 +47,19 @@ def terminal_safe(text: str, *, multiline: bool = False) -> str:
     return pattern.sub(_visible, text)
 
 
-def safe_json(value: Any, *, indent: int | None = 2) -> str:
+def safe_json(
+    value: Any, *, indent: int | None = 2, default: Callable[[Any], Any] | None = None
+) -> str:
     """``value`` as JSON whose text holds no control, bidi or separator character raw.
 
     Readable non-ASCII text (accents, other scripts) stays as it is; ``json.loads`` of the
-    result gives back exactly ``value``.
+    result gives back exactly ``value``. ``default`` converts what JSON does not know.
+    Without ``indent`` the encoder written in C does the work (several times faster on
+    large output); the unsafe characters are then escaped in one pass over the text.
     """
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    import json  # only commands that print JSON pay for it
+
+    text = json.dumps(value, indent=indent, ensure_ascii=False, default=default)
     return _UNSAFE_IN_JSON.sub(_json_escape, text)
 
 

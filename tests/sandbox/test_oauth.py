@@ -325,17 +325,19 @@ def test_device_authorization_grant(server: SandboxServer) -> None:
     assert device["interval"] == 1 and device["expires_in"] > 0
     pending = _device_poll(server, device["device_code"])
     assert pending.json()["error"] == "authorization_pending"
-    page = httpx.get(device["verification_uri_complete"])
-    assert page.status_code == 200 and device["user_code"] in page.text
-    assert "<script" not in page.text.lower()
-    approved = httpx.post(
-        f"{server.issuer}/device",
-        data={
-            "user_code": device["user_code"].lower().replace("-", ""),
-            "username": "alice",
-            "password": "alice",
-        },
-    )
+    with httpx.Client() as browser:
+        page = browser.get(device["verification_uri_complete"])
+        assert page.status_code == 200 and device["user_code"] in page.text
+        assert "<script" not in page.text.lower()
+        approved = browser.post(
+            f"{server.issuer}/device",
+            data={
+                "interaction": form_interaction(page.text),
+                "user_code": device["user_code"].lower().replace("-", ""),
+                "username": "alice",
+                "password": "alice",
+            },
+        )
     assert approved.status_code == 200 and "connected" in approved.text
     server.advance_clock(2)  # past the polling interval, without sleeping
     tokens = _device_poll(server, device["device_code"])
@@ -361,9 +363,19 @@ def test_device_denied(server: SandboxServer) -> None:
     device = httpx.post(
         f"{server.issuer}/device_authorization", data={"client_id": APP_CLIENT_ID}
     ).json()
-    httpx.post(
-        f"{server.issuer}/device", data={"user_code": device["user_code"], "decision": "deny"}
-    )
+    with httpx.Client() as browser:
+        page = browser.get(f"{server.issuer}/device")
+        denied = browser.post(
+            f"{server.issuer}/device",
+            data={
+                "interaction": form_interaction(page.text),
+                "user_code": device["user_code"],
+                "username": "alice",
+                "password": "alice",
+                "decision": "deny",
+            },
+        )
+    assert denied.status_code == 200 and "denied" in denied.text
     answer = _token(
         server,
         grant_type="urn:ietf:params:oauth:grant-type:device_code",

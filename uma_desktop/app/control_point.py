@@ -3,7 +3,8 @@
 Reads go to all connections at once, each under its own timeout; one slow or broken
 server yields a per-connection error (with its last-known data, marked stale) and never
 holds up or hides the others. Writes are recorded in the local history before they are sent
-and again with their outcome, also when cut short (then "outcome unknown").
+and again with their outcome, also when cut short (then "outcome unknown"). Snapshots are
+saved in a worker thread a moment after they change (``SnapshotWriter``), never on the loop.
 
 Local files that cannot be read or written (read-only or full disk, a busy history) never
 stop the app: opening notes them in ``problems`` and goes on with what it could read; a
@@ -17,7 +18,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -25,7 +26,7 @@ from uma_desktop import net
 from uma_desktop.app import auth
 from uma_desktop.app.history import INTERRUPTED_NOTE, NOT_SENT_NOTE, History
 from uma_desktop.app.registry import ConnectionRegistry, check_connection_id
-from uma_desktop.app.snapshots import Snapshot, SnapshotStore
+from uma_desktop.app.snapshots import Snapshot, SnapshotStore, SnapshotWriter
 from uma_desktop.app.state import (
     ConnectionsChanged,
     ConnectionState,
@@ -68,6 +69,7 @@ from uma_desktop.uma.metadata import AuthorizationServerMetadata
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+A = TypeVar("A")
 Listener = Callable[[Event], None]
 BrowserOpener = Callable[[str], object]
 
@@ -76,6 +78,9 @@ REVOCATION_WAIT = 5.0  # logging out forgets at once; the server's revocation ge
 BULK_PARALLEL_PER_SERVER = 4
 SHARE_SCAN_PARALLEL = 8
 NOT_REFRESHED = "Not refreshed yet."
+# A read that finds the data unchanged leaves the snapshot file alone, unless the "last
+# refreshed" time stored in it is older than this (then it is brought up to date).
+STAMP_REFRESH = timedelta(minutes=10)
 
 
 @dataclass
@@ -92,6 +97,7 @@ class _Live:
     backend: Backend | None = None
     vault: TokenVault | None = None
     seen_requests: set[str] = field(default_factory=set)
+    stored_success: datetime | None = None  # the last_success of the snapshot on disk
     gate: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(BULK_PARALLEL_PER_SERVER)
     )
@@ -133,6 +139,42 @@ def _unexpected(exc: BaseException) -> ServerError:
     return ServerError(f"Something unexpected went wrong ({type(exc).__name__}).")
 
 
+class _HistorySettler:
+    """Writes outcomes of many decisions to the history in a worker thread, a batch per
+    transaction: what arrives while one batch is written goes into the next."""
+
+    def __init__(
+        self,
+        history: History,
+        keep: Callable[[Callable[[list[tuple[int | None, Decision]]], None], Any], Any],
+    ) -> None:
+        self._history = history
+        self._keep = keep
+        self._queue: list[tuple[int | None, Decision]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, row: int | None, decision: Decision) -> None:
+        self._queue.append((row, decision))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            await asyncio.to_thread(self._keep, self._history.settle_many, batch)
+
+    async def finish(self) -> None:
+        """Return once every outcome added so far is written."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    def write_now(self, more: list[tuple[int | None, Decision]]) -> None:
+        """Write what is queued and ``more`` on this thread (the bulk is being torn down)."""
+        batch, self._queue = [*self._queue, *more], []
+        if batch:
+            self._keep(self._history.settle_many, batch)
+
+
 class ControlPoint:
     """The owner's single control point across authorization servers (Qt-free, async)."""
 
@@ -154,6 +196,7 @@ class ControlPoint:
         self._browser_opener = browser_opener
         self._registry = ConnectionRegistry(self.dirs.config)
         self._snapshots = SnapshotStore(self.dirs.cache, yield_point)
+        self._snapshot_writer = SnapshotWriter(self._snapshots)
         self._history = History(self.dirs.data)
         self._live: dict[str, _Live] = {}
         self._listeners: list[Listener] = []
@@ -205,6 +248,7 @@ class ControlPoint:
                 self.problems.append(exc.user_message)
             snapshot = Snapshot()
         live = _Live(connection=connection, snapshot=snapshot)
+        live.stored_success = snapshot.last_success
         live.seen_requests = {r.id for r in snapshot.requests or []}
         if snapshot.last_success is not None:
             live.status, live.message = ConnectionStatus.STALE, NOT_REFRESHED
@@ -324,6 +368,8 @@ class ControlPoint:
         await self._close_live(live)
         self._registry.remove(connection_id)
         del self._live[connection_id]
+        self._snapshot_writer.discard(connection_id)
+        await self._snapshot_writer.flush()  # no write of it still under way
         try:
             self._snapshots.delete(connection_id)
         except StorageError as exc:  # the connection is gone; stale cache is only clutter
@@ -437,8 +483,15 @@ class ControlPoint:
             if live.backend is not None:
                 return live.backend
             client = self._client(live)
-            metadata = await self._metadata(live)
-            vault = await self._vault(live)
+            # independent: the server's discovery overlaps with opening the keyring
+            metadata, vault = await asyncio.gather(
+                self._metadata(live), self._vault(live), return_exceptions=True
+            )
+            for failure in (metadata, vault):
+                if isinstance(failure, BaseException):
+                    raise failure
+            assert isinstance(metadata, AuthorizationServerMetadata)
+            assert isinstance(vault, TokenVault)
             session = await auth.resume(live.connection, metadata, client, vault)
             if session is None:
                 raise LoginRequiredError(f"Log in to {live.connection.display_name}.")
@@ -510,12 +563,22 @@ class ControlPoint:
         self._set_status(live, status, error.user_message)
 
     def _note_success(self, live: _Live, **fresh: Any) -> None:
-        live.snapshot = live.snapshot.model_copy(update={**fresh, "last_success": _now()})
-        try:
-            self._snapshots.save(live.connection.id, live.snapshot)
-        except StorageError as exc:  # a full disk must not hide fresh data
-            log.warning("could not save the snapshot of %s: %s", live.connection.id, exc)
+        now = _now()
+        changed = any(getattr(live.snapshot, name) != value for name, value in fresh.items())
+        live.snapshot = live.snapshot.model_copy(update={**fresh, "last_success": now})
+        stamp_old = live.stored_success is None or now - live.stored_success > STAMP_REFRESH
+        if changed or stamp_old:
+            self._save_snapshot(live)
         self._set_status(live, ConnectionStatus.OK)
+
+    def _save_snapshot(self, live: _Live) -> None:
+        """Have the connection's snapshot written soon, off the event loop."""
+        live.stored_success = live.snapshot.last_success
+        self._snapshot_writer.due(live.connection.id, live.snapshot)
+
+    async def save_snapshots(self) -> None:
+        """Write every changed snapshot now (they are otherwise written a moment later)."""
+        await self._snapshot_writer.flush()
 
     async def _fan_out(
         self,
@@ -717,10 +780,10 @@ class ControlPoint:
             raise error
         return decision
 
-    def _keep_in_history(self, write: Callable[[Decision], T], decision: Decision) -> T | None:
-        """``write(decision)``; a history that cannot be written is noted, never fatal."""
+    def _keep_in_history(self, write: Callable[[A], T], decisions: A) -> T | None:
+        """``write(decisions)``; a history that cannot be written is noted, never fatal."""
         try:
-            return write(decision)
+            return write(decisions)
         except StorageError as exc:  # the decision goes ahead; say it is not in the history
             log.error("could not record a decision in the history: %s", exc)
             note = f"A decision could not be written to the history: {exc.user_message}"
@@ -758,13 +821,14 @@ class ControlPoint:
             extra=extra,
         )
 
-    def _forget_request(self, live: _Live, request: AccessRequest) -> None:
+    def _forget_requests(self, live: _Live, decided: set[str]) -> None:
+        """Drop decided requests from the connection's pending list (and its snapshot)."""
         if live.snapshot.requests is not None:
-            remaining = [r for r in live.snapshot.requests if r.id != request.id]
-            live.snapshot = live.snapshot.model_copy(update={"requests": remaining})
-            with contextlib.suppress(StorageError):
-                self._snapshots.save(live.connection.id, live.snapshot)
-        live.seen_requests.discard(request.id)
+            remaining = [r for r in live.snapshot.requests if r.id not in decided]
+            if len(remaining) != len(live.snapshot.requests):
+                live.snapshot = live.snapshot.model_copy(update={"requests": remaining})
+                self._save_snapshot(live)
+        live.seen_requests -= decided
 
     async def approve(
         self, request: AccessRequest, scopes: Sequence[str] | None = None
@@ -782,7 +846,7 @@ class ControlPoint:
             request_id=request.id,
         )
         decision = await self._decide(live, draft, lambda b: b.approve(request, scopes))
-        self._forget_request(live, request)
+        self._forget_requests(live, {request.id})
         self._emit(RequestsChanged())
         self._emit(DataChanged(live.connection.id))
         return decision
@@ -799,7 +863,7 @@ class ControlPoint:
             request_id=request.id,
         )
         decision = await self._decide(live, draft, lambda b: b.deny(request))
-        self._forget_request(live, request)
+        self._forget_requests(live, {request.id})
         self._emit(RequestsChanged())
         return decision
 
@@ -807,30 +871,99 @@ class ControlPoint:
         self, action: Literal["approve", "deny"], requests: Sequence[AccessRequest]
     ) -> list[Decision]:
         """Approve (all scopes) or deny many requests concurrently, a few at a time per
-        server. Never raises for one request: each Decision says whether it worked."""
+        server. Never raises for one request: each Decision says whether it worked.
+
+        Every decision is in the history as sent (one transaction) before the first request
+        leaves; outcomes are written in batches as they come. Listeners hear once, at the
+        end: one RequestsChanged, and one DataChanged per connection where an approval
+        went through. The snapshots on disk hold the result when this returns.
+        """
         if action not in ("approve", "deny"):
             raise ConfigurationError(f"Unknown bulk action {action!r}: approve or deny.")
-
-        async def one(request: AccessRequest) -> Decision:
+        decisions: list[Decision | None] = [None] * len(requests)
+        work: list[tuple[int, _Live, Decision]] = []
+        for index, request in enumerate(requests):
+            draft = Decision(
+                connection_id=request.connection_id,
+                action=action,
+                resource_id=request.resource_id,
+                resource_name=request.resource_name,
+                party=request.requester.full_label,
+                scopes=request.scopes,
+                at=_now(),
+                ok=False,
+                extra={"request_id": request.id},
+            )
             try:
-                if action == "approve":
-                    return await self.approve(request)
-                return await self.deny(request)
-            except UmaDesktopError as error:
-                return Decision(
-                    connection_id=request.connection_id,
-                    action=action,
-                    resource_id=request.resource_id,
-                    resource_name=request.resource_name,
-                    party=request.requester.full_label,
-                    scopes=request.scopes,
-                    at=_now(),
-                    ok=False,
-                    detail=error.user_message,
-                    extra={"request_id": request.id},
-                )
+                work.append((index, self._get(request.connection_id), draft))
+            except UmaDesktopError as error:  # an unknown connection: nothing to send
+                decisions[index] = replace(draft, detail=error.user_message)
+        drafts = [draft for _, _, draft in work]
+        begun = await asyncio.to_thread(self._keep_in_history, self._history.begin_many, drafts)
+        rows: list[int | None] = list(begun) if begun is not None else [None] * len(drafts)
+        settler = _HistorySettler(self._history, self._keep_in_history)
+        sent: set[int] = set()
 
-        return list(await asyncio.gather(*(one(r) for r in requests)))
+        async def decide(index: int, live: _Live, draft: Decision, row: int | None) -> None:
+            request = requests[index]
+            error: UmaDesktopError | None = None
+            async with live.gate:
+                sent.add(index)
+                try:
+                    if action == "approve":
+                        await self._guarded(live, lambda b: b.approve(request, None))
+                    else:
+                        await self._guarded(live, lambda b: b.deny(request))
+                except UmaDesktopError as exc:
+                    error = exc
+            decision = replace(
+                draft, at=_now(), ok=error is None, detail=error.user_message if error else ""
+            )
+            decisions[index] = decision
+            settler.add(row, decision)
+            if error is not None:
+                self._note_failure(live, error)
+
+        try:
+            await asyncio.gather(
+                *(decide(i, live, d, row) for (i, live, d), row in zip(work, rows, strict=True))
+            )
+            await settler.finish()
+        except BaseException:
+            # Written here and now, not in a thread: the task is being torn down.
+            unsettled = []
+            for (index, _, draft), row in zip(work, rows, strict=True):
+                if decisions[index] is not None:
+                    continue
+                note = INTERRUPTED_NOTE if index in sent else NOT_SENT_NOTE
+                cut_short = replace(draft, at=_now(), ok=False, detail=note)
+                unsettled.append((row, replace(cut_short, settled=index not in sent)))
+            settler.write_now(unsettled)
+            raise
+        self._after_bulk(action, requests, decisions)
+        await self._snapshot_writer.flush()
+        return [d for d in decisions if d is not None]
+
+    def _after_bulk(
+        self,
+        action: str,
+        requests: Sequence[AccessRequest],
+        decisions: Sequence[Decision | None],
+    ) -> None:
+        """Forget the decided requests and tell listeners, once per kind of change."""
+        done: dict[str, set[str]] = {}
+        for request, decision in zip(requests, decisions, strict=True):
+            if decision is not None and decision.ok:
+                done.setdefault(request.connection_id, set()).add(request.id)
+        for connection_id, decided in done.items():
+            live = self._live.get(connection_id)
+            if live is not None:
+                self._forget_requests(live, decided)
+        if done:
+            self._emit(RequestsChanged())
+        if action == "approve":
+            for connection_id in done:
+                self._emit(DataChanged(connection_id))
 
     async def share(
         self,
@@ -971,5 +1104,6 @@ class ControlPoint:
 
     async def aclose(self) -> None:
         await self.stop_polling()
+        await self._snapshot_writer.flush()
         for live in list(self._live.values()):
             await self._close_live(live)

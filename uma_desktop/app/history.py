@@ -1,11 +1,13 @@
 """The local decision history: every approve, deny, share, narrow and revoke taken here.
 
 SQLite in the data dir (file mode 0600). A decision is written twice: as *sent* before the
-request leaves (:meth:`History.begin`), then with its outcome (:meth:`History.settle`), so
-a decision cut short by Ctrl-C, a crash or a closed window still shows, as "outcome
-unknown". Only a file that is not a database is kept aside; a database another program
-holds is *busy* (HistoryBusyError), and one that cannot be written is unavailable
-(StorageError) — neither is ever moved. A row that cannot be read is skipped and counted.
+request leaves (:meth:`History.begin`), then with its outcome (:meth:`History.settle`), so a
+decision cut short by Ctrl-C, a crash or a closed window still shows, as "outcome unknown".
+Many decisions at once (a bulk approval) are written as sent in one transaction
+(:meth:`History.begin_many`) and settled in a few (:meth:`History.settle_many`). Only a file
+that is not a database is kept aside; a database another program holds is *busy*
+(HistoryBusyError), and one that cannot be written is unavailable (StorageError) — neither
+is ever moved. A row that cannot be read is skipped and counted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -148,12 +150,16 @@ class History:
                 kept_at=kept,
             ) from None
 
-    def _run(self, sql: str, values: tuple[Any, ...]) -> int:
+    def _run_many(self, statements: list[tuple[str, tuple[Any, ...]]]) -> list[int]:
+        """Run ``statements`` in one transaction; the row id each one touched."""
         try:
             with self._db() as db:
-                return int(db.execute(sql, values).lastrowid or 0)
+                return [int(db.execute(sql, values).lastrowid or 0) for sql, values in statements]
         except _Damaged as exc:
             raise StorageError(f"The decision history at {self.path} is damaged ({exc}).") from None
+
+    def _run(self, sql: str, values: tuple[Any, ...]) -> int:
+        return self._run_many([(sql, values)])[0]
 
     @staticmethod
     def _values(decision: Decision) -> tuple[Any, ...]:
@@ -177,16 +183,24 @@ class History:
 
     def begin(self, draft: Decision) -> int:
         """Store ``draft`` as sent, outcome not known yet; returns the row for ``settle``."""
-        return self.record(
-            Decision(**{**_fields(draft), "ok": False, "settled": False, "detail": SENT_NOTE})
-        )
+        return self.record(_as_sent(draft))
+
+    def begin_many(self, drafts: list[Decision]) -> list[int]:
+        """``begin`` for every draft, in one transaction; their rows in the same order."""
+        return self._run_many([(_INSERT, self._values(_as_sent(d))) for d in drafts])
 
     def settle(self, row_id: int | None, decision: Decision) -> None:
         """Replace the sent row with the outcome (insert it when ``begin`` failed)."""
-        if row_id is None:
-            self.record(decision)
-            return
-        self._run(_UPDATE, (*self._values(decision), row_id))
+        self.settle_many([(row_id, decision)])
+
+    def settle_many(self, outcomes: list[tuple[int | None, Decision]]) -> None:
+        """``settle`` for every (row, outcome) pair, in one transaction."""
+        self._run_many(
+            [
+                (_INSERT, self._values(d)) if row is None else (_UPDATE, (*self._values(d), row))
+                for row, d in outcomes
+            ]
+        )
 
     def read(self, limit: int = 500) -> HistoryRead:
         """The newest ``limit`` rows; rows that cannot be read are skipped and listed."""
@@ -209,8 +223,8 @@ class History:
         return self.read(limit).decisions
 
 
-def _fields(decision: Decision) -> dict[str, Any]:
-    return {name: getattr(decision, name) for name in Decision.__dataclass_fields__}
+def _as_sent(draft: Decision) -> Decision:
+    return replace(draft, ok=False, settled=False, detail=SENT_NOTE)
 
 
 def _text(value: object) -> str:

@@ -6,10 +6,17 @@ The file is named after the connection id, which is checked first (strict charac
 no id can name a file outside the snapshot folder.
 Snapshots are written a slice of items at a time (see ``to_json``) so that saving 10,000
 resources never holds the interpreter lock for long while the window wants it.
+
+Saving is ``SnapshotWriter``'s job: a change marks the connection's snapshot as due, and a
+worker thread writes the latest one a moment later, so a burst of changes (a bulk decision,
+a reload of every server) costs one write per connection and none on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +30,10 @@ from uma_desktop.backends.base import YieldPoint, no_yield
 from uma_desktop.domain import AccessRequest, Resource, SharedWithMe
 from uma_desktop.errors import StorageError
 
+log = logging.getLogger(__name__)
+
 FORMAT_VERSION = 1
+SAVE_DELAY = 0.5  # seconds a due snapshot waits for more changes before it is written
 # Items serialised per call into pydantic's serialiser: about a millisecond each. Between
 # calls Python code runs, so other threads (the GUI's) get the interpreter lock back.
 ITEMS_PER_SLICE = 500
@@ -108,3 +118,59 @@ class SnapshotStore:
             raise StorageError(
                 f"The saved data of {connection_id} could not be deleted ({exc.strerror})."
             ) from None
+
+
+class SnapshotWriter:
+    """Writes each connection's latest snapshot in a worker thread, coalescing changes.
+
+    ``due`` is cheap and never blocks the event loop; the write follows ``delay`` seconds
+    later, or at once on ``flush``. A failed write is logged: the snapshot is cache, and the
+    data stays in memory.
+    """
+
+    def __init__(self, store: SnapshotStore, delay: float = SAVE_DELAY) -> None:
+        self.store = store
+        self.delay = delay
+        self._due: dict[str, Snapshot] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._hurry = asyncio.Event()
+        self._flushing = 0
+
+    def due(self, connection_id: str, snapshot: Snapshot) -> None:
+        """Save ``snapshot`` soon (a later call for the same connection replaces it)."""
+        self._due[connection_id] = snapshot
+        if self._task is None or self._task.done():
+            self._hurry = asyncio.Event()  # of the running loop
+            self._task = asyncio.get_running_loop().create_task(
+                self._write_due(), name="uma-snapshot-writer"
+            )
+
+    def discard(self, connection_id: str) -> None:
+        """Forget an unsaved snapshot (the connection is being removed)."""
+        self._due.pop(connection_id, None)
+
+    async def flush(self) -> None:
+        """Write every due snapshot now and return once nothing is being written."""
+        self._flushing += 1
+        try:
+            while self._task is not None and not self._task.done():
+                self._hurry.set()
+                await asyncio.shield(self._task)
+        finally:
+            self._flushing -= 1
+            if not self._flushing:
+                self._hurry.clear()
+
+    async def _write_due(self) -> None:
+        while self._due:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.delay):
+                    await self._hurry.wait()
+            batch, self._due = self._due, {}
+            for connection_id, snapshot in batch.items():
+                try:
+                    await asyncio.to_thread(self.store.save, connection_id, snapshot)
+                except StorageError as exc:
+                    log.warning("could not save the snapshot of %s: %s", connection_id, exc)
+                except Exception:  # cache only: a failed save must not break the caller
+                    log.exception("saving the snapshot of %s failed", connection_id)

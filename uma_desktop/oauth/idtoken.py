@@ -20,6 +20,7 @@ ALLOWED_ALGORITHMS = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
 )  # fmt: skip
 CLOCK_SKEW_SECONDS = 60
+MAX_ID_TOKEN_CHARS = 256 * 1024  # real ones are a few KiB; the JWT library is slow on MiBs
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,18 @@ class IdClaims:
 
 async def fetch_jwks(client: net.AsyncClient, jwks_uri: str) -> jwt.PyJWKSet:
     response = await net.send(client, "GET", jwks_uri, "the key set (JWKS) request")
-    data = net.json_body(response, "key set (JWKS)")
+    return parse_jwks(net.json_body(response, "key set (JWKS)"))
+
+
+def parse_jwks(data: Any) -> jwt.PyJWKSet:
+    """The usable keys of a JWKS document; MalformedResponseError when there are none."""
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        raise MalformedResponseError("The server's key set (JWKS) is not a JSON key set.")
+    # Keys of unknown or broken shape are skipped, as a key set may list keys for others.
+    keys = [key for key in data["keys"] if isinstance(key, dict)]
     try:
-        return jwt.PyJWKSet.from_dict(data)
-    except (jwt.PyJWKSetError, jwt.PyJWKError, TypeError, KeyError):
+        return jwt.PyJWKSet.from_dict({"keys": keys})
+    except (jwt.PyJWKSetError, jwt.PyJWKError, TypeError, KeyError, ValueError):
         raise MalformedResponseError("The server's key set (JWKS) has no usable keys.") from None
 
 
@@ -81,6 +90,9 @@ class IdTokenVerifier:
     ) -> tuple[IdClaims, dict[str, Any]]:
         """Check signature, iss, aud, azp, exp, iat and (when given) nonce; return the claims."""
         try:
+            # A JWT is ASCII (the library fails untyped on other text), and small.
+            if not id_token.isascii() or len(id_token) > MAX_ID_TOKEN_CHARS:
+                raise jwt.DecodeError("not ASCII or too large")
             header = jwt.get_unverified_header(id_token)
         except jwt.PyJWTError:
             raise SecurityCheckError("The ID token is not a valid JWT.") from None
@@ -99,7 +111,9 @@ class IdTokenVerifier:
         claims = self.decode(id_token, key, alg)
         if nonce is not None:
             sent = claims.get("nonce")
-            if not isinstance(sent, str) or not hmac.compare_digest(sent, nonce):
+            if not isinstance(sent, str) or not hmac.compare_digest(
+                sent.encode("utf-8", "surrogatepass"), nonce.encode("utf-8", "surrogatepass")
+            ):
                 raise SecurityCheckError("The ID token does not belong to this sign-in (nonce).")
         return _identity(claims), claims
 
@@ -142,6 +156,8 @@ class IdTokenVerifier:
 def stored_identity(id_token: str) -> IdClaims | None:
     """The identity in an ID token that was verified when it was received (read back from
     the vault after a restart); None when it cannot be read. Not a verification."""
+    if not id_token.isascii() or len(id_token) > MAX_ID_TOKEN_CHARS:
+        return None
     try:
         claims = jwt.decode(id_token, options={"verify_signature": False})
     except jwt.PyJWTError:

@@ -56,7 +56,10 @@ def check_callback(
 ) -> str:
     """Judge an authorization response; return the code or raise (state, iss, error)."""
     sent_state = params.get("state")
-    if sent_state is None or not hmac.compare_digest(sent_state, state):
+    # Bytes: compare_digest refuses str with non-ASCII characters, which a callback may carry.
+    if sent_state is None or not hmac.compare_digest(
+        sent_state.encode("utf-8", "surrogatepass"), state.encode("utf-8", "surrogatepass")
+    ):
         raise SecurityCheckError(
             "The sign-in response does not belong to this sign-in (state mismatch); it was refused."
         )

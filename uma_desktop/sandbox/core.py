@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 import jwt
 
-from uma_desktop.sandbox.crypto import Signer, check_password, same_secret
+from uma_desktop.sandbox.crypto import Signer, check_password, dummy_password_hash, same_secret
 from uma_desktop.sandbox.errors import (
     OAuthError,
     insufficient_scope,
@@ -20,6 +20,7 @@ from uma_desktop.sandbox.errors import (
     no_credentials,
 )
 from uma_desktop.sandbox.store import Clock, Row, Store, digest, dumps, loads, new_id, new_secret
+from uma_desktop.sandbox.throttle import SignInThrottle
 from uma_desktop.uma.errors import ErrorCode
 
 log = logging.getLogger("uma_desktop.sandbox")
@@ -42,6 +43,12 @@ class Settings:
     request_interval: int = 5
     pct_lifetime: int = 30 * 24 * 3600
     interaction_lifetime: int = 900
+    # sign-in throttling: lock a username after this many failures in a row (an address
+    # after the second number), first for the base delay, doubled per further failure
+    login_failure_limit: int = 5
+    login_address_failure_limit: int = 20
+    login_lockout_seconds: float = 30.0
+    login_lockout_max_seconds: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,8 @@ class Sandbox:
         self.settings = settings or Settings()
         self.clock = clock or Clock()
         self.signer = Signer(store)
+        self.sign_ins = SignInThrottle(self.now)
+        dummy_password_hash()  # computed now, not during the first unknown user's sign-in
 
     def now(self) -> float:
         return self.clock.now()
@@ -167,10 +176,27 @@ class Sandbox:
             "SELECT * FROM users WHERE lower(username) = ? OR lower(email) = ?", (text, text)
         )
 
-    def authenticate_user(self, username: str, password: str) -> Row | None:
-        user = self.store.one("SELECT * FROM users WHERE username = ?", (username.strip(),))
-        if user is None or not check_password(password, user["password_hash"]):
+    def authenticate_user(
+        self, username: str, password: str, client_address: str | None = None
+    ) -> Row | None:
+        """The user whose password this is, or None. Raises SignInRefused while the username
+        or the client address is locked out after repeated failures. Unknown usernames cost
+        the same password hash as known ones, so timing does not tell which exist."""
+        name = username.strip()
+        settings = self.settings
+        keys = [("user:" + name.casefold(), settings.login_failure_limit)]
+        if client_address:
+            keys.append(("address:" + client_address, settings.login_address_failure_limit))
+        self.sign_ins.begin(
+            keys,
+            base_delay=settings.login_lockout_seconds,
+            max_delay=settings.login_lockout_max_seconds,
+        )
+        user = self.store.one("SELECT * FROM users WHERE username = ?", (name,))
+        stored = dummy_password_hash() if user is None else user["password_hash"]
+        if not check_password(password, stored) or user is None:
             return None
+        self.sign_ins.succeeded([key for key, _ in keys])
         return user
 
     # clients

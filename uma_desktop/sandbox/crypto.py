@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -80,6 +81,12 @@ def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     derived = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=2**12, r=8, p=1)
     return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(derived).decode()
+
+
+@functools.cache
+def dummy_password_hash() -> str:
+    """A hash no password matches, checked for unknown users so they cost the same time."""
+    return hash_password(secrets.token_urlsafe(32))
 
 
 def check_password(password: str, stored: str) -> bool:

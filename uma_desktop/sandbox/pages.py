@@ -82,18 +82,26 @@ def login_form(
     return page(title, body, server_name=server_name, status=status)
 
 
+def with_retry_after(response: HTMLResponse, seconds: int) -> HTMLResponse:
+    """``response`` with a Retry-After header (sign-in throttled, RFC 6585 §4)."""
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def device_code_form(
     *,
     server_name: str,
     action: str,
+    interaction: str,
     user_code: str = "",
     error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     error_html = f"<p class='error' role='alert'>{escape(error)}</p>" if error else ""
     body = (
-        "<p>Enter the code shown on your device, then sign in to allow it.</p>"
+        "<p>Enter the code shown on your device, then sign in to allow or deny it.</p>"
         f"{error_html}<form method='post' action='{escape(action)}'>"
+        f"<input type='hidden' name='interaction' value='{escape(interaction)}'>"
         "<label for='user_code'>Code</label>"
         f"<input type='text' id='user_code' name='user_code' value='{escape(user_code)}' "
         "autocomplete='off' required>"
@@ -104,7 +112,7 @@ def device_code_form(
         "required>"
         "<div class='buttons'>"
         "<button type='submit' name='decision' value='allow' id='allow'>Sign in and allow</button>"
-        "<button type='submit' name='decision' value='deny' id='deny' formnovalidate>Deny</button>"
+        "<button type='submit' name='decision' value='deny' id='deny'>Sign in and deny</button>"
         "</div></form>"
     )
     return page("Connect a device", body, server_name=server_name, status=status)

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from uma_desktop.sandbox import pages
-from uma_desktop.sandbox.core import redirect_uri_matches
+from uma_desktop.sandbox.core import Sandbox, redirect_uri_matches
 from uma_desktop.sandbox.errors import OAuthError
 from uma_desktop.sandbox.store import digest, loads
+from uma_desktop.sandbox.throttle import SignInRefused
 from uma_desktop.sandbox.uma_grant import consume_ticket, continue_ticket
-from uma_desktop.sandbox.web import SandboxDep, redirect, require_form, with_query
+from uma_desktop.sandbox.web import (
+    SandboxDep,
+    client_address,
+    redirect,
+    require_form,
+    with_query,
+)
 
 router = APIRouter(tags=["uma"])
 
@@ -85,8 +92,24 @@ class ClaimsForm(BaseModel):
     decision: str = Field(default="allow", max_length=16)
 
 
+def _claims_form_again(sandbox: Sandbox, form: ClaimsForm, error: str, status: int) -> HTMLResponse:
+    return pages.login_form(
+        server_name=sandbox.name,
+        title="Who is asking?",
+        action="/claims/login",
+        interaction=form.interaction,
+        purpose="Sign in so the owner knows who you are.",
+        scopes=[],
+        error=error,
+        username=form.username,
+        status=status,
+    )
+
+
 @router.post("/claims/login", response_class=HTMLResponse, dependencies=[Depends(require_form)])
-def claims_login(sandbox: SandboxDep, form: Annotated[ClaimsForm, Form()]) -> Response:
+def claims_login(
+    sandbox: SandboxDep, request: Request, form: Annotated[ClaimsForm, Form()]
+) -> Response:
     """Check the password, then redirect to the client's claims_redirect_uri with a new ticket."""
     data = sandbox.peek_interaction(form.interaction, "claims")
     if data is None:
@@ -98,19 +121,14 @@ def claims_login(sandbox: SandboxDep, form: Annotated[ClaimsForm, Form()]) -> Re
         return redirect(
             with_query(data["redirect"], {"error": "access_denied", "state": data["state"]})
         )
-    user = sandbox.authenticate_user(form.username, form.password)
-    if user is None:
-        return pages.login_form(
-            server_name=sandbox.name,
-            title="Who is asking?",
-            action="/claims/login",
-            interaction=form.interaction,
-            purpose="Sign in so the owner knows who you are.",
-            scopes=[],
-            error="Wrong username or password.",
-            username=form.username,
-            status=401,
+    try:
+        user = sandbox.authenticate_user(form.username, form.password, client_address(request))
+    except SignInRefused as refused:
+        return pages.with_retry_after(
+            _claims_form_again(sandbox, form, refused.message, 429), refused.retry_after
         )
+    if user is None:
+        return _claims_form_again(sandbox, form, "Wrong username or password.", 401)
     sandbox.finish_interaction(form.interaction)
     try:
         row = consume_ticket(sandbox, data["ticket_hash"])

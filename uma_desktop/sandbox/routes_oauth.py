@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Header, Query
+from fastapi import APIRouter, Cookie, Depends, Form, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -15,10 +15,12 @@ from uma_desktop.sandbox.core import POLICY_MANAGER, UMA_PROTECTION, Client, San
 from uma_desktop.sandbox.crypto import s256
 from uma_desktop.sandbox.errors import NO_STORE, OAuthError, invalid_request
 from uma_desktop.sandbox.store import digest, loads, new_id, new_secret
+from uma_desktop.sandbox.throttle import SignInRefused
 from uma_desktop.sandbox.uma_grant import uma_ticket_grant
 from uma_desktop.sandbox.web import (
     BearerCredentials,
     SandboxDep,
+    client_address,
     redirect,
     require_form,
     with_query,
@@ -231,6 +233,7 @@ def _authorize_form(
     *,
     error: str | None = None,
     username: str = "",
+    status: int | None = None,
 ) -> HTMLResponse:
     return pages.login_form(
         server_name=sandbox.name,
@@ -241,7 +244,7 @@ def _authorize_form(
         scopes=scopes,
         error=error,
         username=username,
-        status=401 if error else 200,
+        status=status or (401 if error else 200),
     )
 
 
@@ -258,7 +261,9 @@ class LoginForm(BaseModel):
     response_class=HTMLResponse,
     dependencies=[Depends(require_form)],
 )
-def authorize_login(sandbox: SandboxDep, form: Annotated[LoginForm, Form()]) -> Response:
+def authorize_login(
+    sandbox: SandboxDep, request: Request, form: Annotated[LoginForm, Form()]
+) -> Response:
     """The sign-in form's target: checks the password and redirects with the code."""
     data = sandbox.peek_interaction(form.interaction, "authorize")
     if data is None:
@@ -274,7 +279,21 @@ def authorize_login(sandbox: SandboxDep, form: Annotated[LoginForm, Form()]) -> 
         return _authorization_error(
             sandbox, data["redirect_uri"], data["state"], "access_denied", "The user said no."
         )
-    user = sandbox.authenticate_user(form.username, form.password)
+    try:
+        user = sandbox.authenticate_user(form.username, form.password, client_address(request))
+    except SignInRefused as refused:
+        return pages.with_retry_after(
+            _authorize_form(
+                sandbox,
+                client,
+                form.interaction,
+                data["scope"].split(),
+                error=refused.message,
+                username=form.username,
+                status=429,
+            ),
+            refused.retry_after,
+        )
     if user is None:
         return _authorize_form(
             sandbox,
@@ -558,64 +577,138 @@ def _device_grant(sandbox: Sandbox, client: Client, form: TokenForm) -> dict[str
     return sandbox.token_response(client, sub=row["sub"], scope=row["scope"])
 
 
+DEVICE_FORM_COOKIE = "sandbox_device_form"
+
+
+def _device_form(
+    sandbox: Sandbox,
+    *,
+    user_code: str,
+    interaction: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The verification form. Its ``interaction`` field is a one-use token that must come
+    back together with the same value in a SameSite=Strict cookie (cross-site forms fail)."""
+    fresh = interaction is None
+    if interaction is None:
+        interaction = sandbox.start_interaction("device", {})
+    page = pages.device_code_form(
+        server_name=sandbox.name,
+        action="/device",
+        interaction=interaction,
+        user_code=user_code,
+        error=error,
+        status=status,
+    )
+    if fresh:
+        page.set_cookie(
+            DEVICE_FORM_COOKIE,
+            interaction,
+            max_age=sandbox.settings.interaction_lifetime,
+            path="/device",
+            httponly=True,
+            samesite="strict",
+        )
+    return page
+
+
 @router.get("/device", tags=["oauth"], response_class=HTMLResponse)
 def device_page(
     sandbox: SandboxDep, user_code: Annotated[str | None, Query(max_length=64)] = None
 ) -> HTMLResponse:
     """Verification page where the user enters the code and signs in."""
-    return pages.device_code_form(
-        server_name=sandbox.name, action="/device", user_code=user_code or ""
-    )
+    return _device_form(sandbox, user_code=user_code or "")
 
 
 class DeviceVerifyForm(BaseModel):
+    interaction: str = Field(default="", max_length=256)
     user_code: str = Field(default="", max_length=64)
     username: str = Field(default="", max_length=256)
     password: str = Field(default="", max_length=1024)
     decision: str = Field(default="allow", max_length=16)
 
 
+def _device_form_is_genuine(sandbox: Sandbox, interaction: str, cookie: str | None) -> bool:
+    import hmac
+
+    if not interaction or not cookie or sandbox.peek_interaction(interaction, "device") is None:
+        return False
+    return hmac.compare_digest(interaction.encode(), cookie.encode())
+
+
 @router.post(
     "/device", tags=["oauth"], response_class=HTMLResponse, dependencies=[Depends(require_form)]
 )
-def device_verify(sandbox: SandboxDep, form: Annotated[DeviceVerifyForm, Form()]) -> HTMLResponse:
-    """Approve or deny a device code after signing in."""
+def device_verify(
+    sandbox: SandboxDep,
+    request: Request,
+    form: Annotated[DeviceVerifyForm, Form()],
+    form_cookie: Annotated[str | None, Cookie(alias=DEVICE_FORM_COOKIE, max_length=256)] = None,
+) -> HTMLResponse:
+    """Approve or deny a device code; both need the user to sign in on this server's form."""
+    if not _device_form_is_genuine(sandbox, form.interaction, form_cookie):
+        return _device_form(
+            sandbox,
+            user_code=form.user_code,
+            error="This form has expired or was not opened on this server. "
+            "Check the code and sign in again.",
+            status=403,
+        )
     code = _normalise_user_code(form.user_code)
     row = sandbox.store.one(
         "SELECT * FROM device_codes WHERE user_code = ? AND status = 'pending'", (code,)
     )
     if row is None or row["exp"] <= sandbox.now():
-        return pages.device_code_form(
-            server_name=sandbox.name,
-            action="/device",
+        return _device_form(
+            sandbox,
+            interaction=form.interaction,
             user_code=form.user_code,
             error="This code is unknown or has expired.",
             status=400,
         )
-    if form.decision == "deny":
-        sandbox.store.execute(
-            "UPDATE device_codes SET status = 'denied' WHERE hash = ?", (row["hash"],)
+    try:
+        user = sandbox.authenticate_user(form.username, form.password, client_address(request))
+    except SignInRefused as refused:
+        return pages.with_retry_after(
+            _device_form(
+                sandbox,
+                interaction=form.interaction,
+                user_code=form.user_code,
+                error=refused.message,
+                status=429,
+            ),
+            refused.retry_after,
         )
-        return pages.message_page(
-            "Device not connected", "You denied the request.", server_name=sandbox.name
-        )
-    user = sandbox.authenticate_user(form.username, form.password)
     if user is None:
-        return pages.device_code_form(
-            server_name=sandbox.name,
-            action="/device",
+        return _device_form(
+            sandbox,
+            interaction=form.interaction,
             user_code=form.user_code,
             error="Wrong username or password.",
             status=401,
         )
-    sandbox.store.execute(
-        "UPDATE device_codes SET status = 'approved', sub = ? "
-        "WHERE hash = ? AND status = 'pending'",
-        (user["sub"], row["hash"]),
-    )
-    return pages.message_page(
-        "Device connected", "You can return to your device now.", server_name=sandbox.name
-    )
+    sandbox.finish_interaction(form.interaction)
+    if form.decision == "deny":
+        sandbox.store.execute(
+            "UPDATE device_codes SET status = 'denied', sub = ? "
+            "WHERE hash = ? AND status = 'pending'",
+            (user["sub"], row["hash"]),
+        )
+        page = pages.message_page(
+            "Device not connected", "You denied the request.", server_name=sandbox.name
+        )
+    else:
+        sandbox.store.execute(
+            "UPDATE device_codes SET status = 'approved', sub = ? "
+            "WHERE hash = ? AND status = 'pending'",
+            (user["sub"], row["hash"]),
+        )
+        page = pages.message_page(
+            "Device connected", "You can return to your device now.", server_name=sandbox.name
+        )
+    page.delete_cookie(DEVICE_FORM_COOKIE, path="/device", httponly=True, samesite="strict")
+    return page
 
 
 # Revocation (RFC 7009) and userinfo --------------------------------------------------------

@@ -155,6 +155,11 @@ def _has_body(request: Request) -> bool:
     return "transfer-encoding" in request.headers
 
 
+def client_address(request: Request) -> str | None:
+    """The peer's address, a key for sign-in throttling."""
+    return request.client.host if request.client else None
+
+
 def require_json(request: Request) -> None:
     """JSON endpoints refuse other content types with 415 (an empty body is left to the route)."""
     if not _has_body(request):

@@ -61,6 +61,8 @@ class ErrorCode(StrEnum):
             return None
 
 
+MAX_DESCRIPTION_CHARS = 500  # of a server's error_description quoted in a message
+
 # Keycloak answers access_denied with the UMA code in the description (keycloak#9298).
 _DESCRIPTION_ALIASES = {
     "request_submitted": ErrorCode.REQUEST_SUBMITTED,
@@ -110,7 +112,7 @@ def parse_error_body(content: bytes | str | Any) -> ErrorBody | None:
     if isinstance(content, bytes | str):
         try:
             data = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             return None
     if not isinstance(data, dict):
         return None
@@ -127,7 +129,10 @@ class UmaError(ServerError):
     """
 
     def __init__(self, body: ErrorBody, *, status: int | None = None, what: str = "the request"):
-        description = f": {body.error_description}" if body.error_description else ""
+        text = body.error_description or ""
+        if len(text) > MAX_DESCRIPTION_CHARS:
+            text = text[:MAX_DESCRIPTION_CHARS] + "…"
+        description = f": {text}" if text else ""
         status_text = f"HTTP {status}, " if status is not None else ""
         super().__init__(
             f"The server refused {what} ({status_text}{body.error}{description}).",

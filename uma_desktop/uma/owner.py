@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
-from uma_desktop.uma._base import WireModel, parse_model
+from uma_desktop.uma._base import EpochSeconds, WireModel, parse_model
 from uma_desktop.uma.errors import RequiredClaim
 from uma_desktop.uma.resources import RegisteredResource
 
@@ -32,8 +32,8 @@ class PolicyDescription(WireModel):
     resource_scopes: list[str]
     required_claims: list[RequiredClaim] = Field(default_factory=list)
     sub: str | None = None
-    expires_at: int | float | None = None
-    created_at: int | float | None = None
+    expires_at: EpochSeconds | None = None
+    created_at: EpochSeconds | None = None
     subject: Subject | None = None
     audience: str | None = None  # a claims policy's readable audience (UMA Desktop extension)
 
@@ -45,12 +45,12 @@ class PendingRequest(WireModel):
     resource_scopes: list[str]
     requester: Subject
     client_id: str | None = None
-    requested_at: int | float | None = None
+    requested_at: EpochSeconds | None = None
 
 
 class HistoryEntry(WireModel):
     id: str = Field(alias="_id")
-    at: int | float
+    at: EpochSeconds
     action: str
     resource_id: str
     resource_name: str | None = None
@@ -62,7 +62,7 @@ class SharedWithMeEntry(WireModel):
     resource: RegisteredResource
     owner: Subject | None = None
     resource_scopes: list[str] = Field(default_factory=list)
-    expires_at: int | float | None = None
+    expires_at: EpochSeconds | None = None
 
 
 def parse_policy(data: Any) -> PolicyDescription:
