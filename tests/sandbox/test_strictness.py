@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.fixtures.sandbox import client_secret, sandbox_login
+from tests.fixtures.sandbox import client_secret, form_interaction, sandbox_login
 from tests.sandbox.flows import ID_TOKEN_FORMAT, UMA_GRANT, Parties, parties
 from uma_desktop.sandbox import SandboxServer
 
@@ -215,3 +215,25 @@ def test_partial_grant_gives_an_rpt_for_the_allowed_scopes_and_asks_the_owner(
     assert upgraded.json()["upgraded"] is True
     permissions = story.introspect(upgraded.json()["access_token"])["permissions"]
     assert permissions == [{"resource_id": resource_id, "resource_scopes": ["download", "view"]}]
+
+
+def test_a_wrong_password_shows_the_form_again_without_a_401(story: Parties) -> None:
+    """A 401 needs a WWW-Authenticate challenge (RFC 9110 §15.5.2); a form has none."""
+    resource_id = story.register("Password album", ["view"])
+    with httpx.Client() as browser:
+        page = browser.get(
+            f"{story.server.issuer}/claims",
+            params={
+                "client_id": "rqp-app",
+                "ticket": story.ticket(resource_id, ["view"]),
+                "claims_redirect_uri": "http://127.0.0.1/claims-callback",
+            },
+        )
+        assert page.status_code == 200, page.text
+        wrong = browser.post(
+            f"{story.server.issuer}/claims/login",
+            data={"interaction": form_interaction(page.text), "username": "bob", "password": "x"},
+        )
+    assert wrong.status_code == 400
+    assert "www-authenticate" not in wrong.headers
+    assert "Wrong username or password" in wrong.text

@@ -34,6 +34,7 @@ from uma_desktop.uma.metadata import (
 
 router = APIRouter()
 
+WRONG_PASSWORD_STATUS = 400  # the sign-in form again, with its error (see _authorize_form)
 PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 PKCE_VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
@@ -244,7 +245,9 @@ def _authorize_form(
         scopes=scopes,
         error=error,
         username=username,
-        status=status or (401 if error else 200),
+        # A wrong password shows the form again with 400: a 401 would need a
+        # WWW-Authenticate challenge (RFC 9110 §15.5.2), which a form has none of.
+        status=status or (WRONG_PASSWORD_STATUS if error else 200),
     )
 
 
@@ -686,7 +689,7 @@ def device_verify(
             interaction=form.interaction,
             user_code=form.user_code,
             error="Wrong username or password.",
-            status=401,
+            status=WRONG_PASSWORD_STATUS,
         )
     sandbox.finish_interaction(form.interaction)
     if form.decision == "deny":
