@@ -59,8 +59,8 @@ async def test_reset_restores_the_seed_and_alice_stays_signed_in(
         token = sandbox_owner_token(health)
         seeded = pending(health, token)
         await asyncio.to_thread(ask, health, "bob", "Allergies", ["read"])
-        [result, _] = await control.requests()
-        asked = next(r for r in result.value or [] if r.requester.username == "bob")
+        requests = {r.connection_id: r.value or [] for r in await control.requests()}
+        asked = next(r for r in requests[health_id] if r.requester.username == "bob")
         await control.approve(asked)
         vaccination = health.resource_id("Vaccination record")
         await control.share(health_id, vaccination, "erin", ["read"])
@@ -74,12 +74,12 @@ async def test_reset_restores_the_seed_and_alice_stays_signed_in(
         assert allergies == []  # bob's approval is gone with the rest
         for state in control.connections():
             assert state.status is not ConnectionStatus.LOGIN_NEEDED
-        names = {r.name for r in (await control.resources())[1].value or []}
+        resources = {r.connection_id: r.value or [] for r in await control.resources()}
+        names = {r.name for r in resources[photos_id]}
         assert names == {"Holiday 2026", "Family portraits", "Cat pictures"} | {
             "Work calendar",
             "Family calendar",
         }
-        assert photos_id
     finally:
         await control.aclose()
 
