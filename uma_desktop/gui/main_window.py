@@ -420,6 +420,7 @@ class MainWindow(QMainWindow):
             self.resources_page.table.horizontalHeader().restoreState(
                 QByteArray.fromBase64(header.encode())
             )
+            self.resources_page.adopt_column_widths()  # widths the person chose stay
         page = state.get("page")
         if isinstance(page, str) and page in self._pages:
             self.show_page(page)

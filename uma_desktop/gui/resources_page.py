@@ -118,6 +118,9 @@ class ResourcesPage(QWidget):
         self._fit_timer.setInterval(0)
         self._fit_timer.timeout.connect(self.fit_columns)
         self.table.viewport().installEventFilter(self)
+        self._fitting = False
+        self._chosen_widths: dict[int, int] = {}  # columns the person resized themselves
+        header.sectionResized.connect(self._section_resized)
         for signal in (self.proxy.modelReset, self.proxy.layoutChanged, self.proxy.rowsInserted):
             signal.connect(self._fit_timer.start)
         self.table.clicked.connect(self._clicked)
@@ -300,7 +303,25 @@ class ResourcesPage(QWidget):
             self._fit_timer.start()
         return super().eventFilter(watched, event)
 
+    def _section_resized(self, column: int, _old: int, new: int) -> None:
+        if not self._fitting and column in dict(self.COLUMN_WIDTHS):
+            self._chosen_widths[column] = new
+
+    def adopt_column_widths(self) -> None:
+        """Keep the widths a restored header state holds where they differ from ours."""
+        for column, width in self.COLUMN_WIDTHS:
+            if self.table.columnWidth(column) not in (0, width):
+                self._chosen_widths[column] = self.table.columnWidth(column)
+        self._fit_timer.start()
+
     def fit_columns(self) -> None:
+        self._fitting = True
+        try:
+            self._fit_columns()
+        finally:
+            self._fitting = False
+
+    def _fit_columns(self) -> None:
         """Give Name the width its longest (sampled) name needs; the other columns shrink
         towards their header's width first, and Name takes whatever room is left over."""
         available = self.table.viewport().width() - self.table.columnWidth(ResourcesModel.FAVOURITE)
@@ -316,7 +337,7 @@ class ResourcesPage(QWidget):
             ]
         )
         header = self.table.horizontalHeader().model()
-        preferred = dict(self.COLUMN_WIDTHS)
+        preferred = {**dict(self.COLUMN_WIDTHS), **self._chosen_widths}
         minimum = {
             column: min(
                 width,
@@ -325,6 +346,7 @@ class ResourcesPage(QWidget):
             )
             for column, width in self.COLUMN_WIDTHS
         }
+        minimum.update(self._chosen_widths)  # never shrink what the person chose
         spare = available - name_needed - sum(preferred.values())
         if spare >= 0:
             widths = preferred
