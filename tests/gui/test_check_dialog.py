@@ -12,6 +12,7 @@ import pytest
 from tests.fixtures.browser import form_browser
 from tests.fixtures.gui import WAIT, log_in
 from tests.fixtures.hostile import Answer, HostileServer
+from uma_desktop.gui.check_dialog import CheckServerDialog
 
 pytestmark = pytest.mark.gui
 
@@ -21,8 +22,11 @@ def test_check_on_a_connection_lists_every_pass_and_exports(
 ) -> None:
     server = sandbox_factory(name="Home")
     window = gui_app(form_browser("alice", "alice"))
-    log_in(qtbot, window, server.issuer, name="Home")
-    dialog = window.open_check_server()  # the connection is offered by name
+    home_id = log_in(qtbot, window, server.issuer, name="Home")
+    [check] = [a for a in window.connections.actions_for(home_id) if a.text() == "Check server…"]
+    check.trigger()  # the connection's own menu
+    dialog = window.dialog
+    assert isinstance(dialog, CheckServerDialog)
     assert dialog.target.currentText().startswith("Home")
     assert dialog.url() == server.issuer
     dialog.check_button.click()

@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self.connections = ConnectionsPanel(controller)
         self.connections.add_requested.connect(self.open_add_connection)
         self.connections.login_requested.connect(self.open_login)
+        self.connections.check_requested.connect(self._check_connection)
 
         sidebar = QWidget()
         sidebar.setObjectName("sidebar")
@@ -274,6 +275,11 @@ class MainWindow(QMainWindow):
         QApplication.quit()
 
     # --- dialogs -------------------------------------------------------------------------
+    def _check_connection(self, connection_id: str) -> None:
+        state = self.controller.states.get(connection_id)
+        if state is not None:
+            self.open_check_server(state.connection.issuer)
+
     def open_check_server(self, url: str | None = None) -> QWidget:
         """The server check, on ``url`` or the selected connection's issuer."""
         from uma_desktop.gui.check_dialog import CheckServerDialog
