@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export UMA_CACHE ?= $(HOME)/.cache/uma-desktop
 
-.PHONY: run test setup system-deps system-deps-gui lint pytest package package-test keycloak-dist keycloak screenshots benchmarks clean
+.PHONY: run test setup system-deps system-deps-gui lint pytest package package-test keycloak-dist keycloak openam-dist openam screenshots benchmarks clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,7 +27,7 @@ run: system-deps-gui setup
 
 ## Everything CI runs: install, lint, type-check, layer check, the whole test suite, then
 ## the packages built and smoke-tested as installed.
-test: system-deps setup keycloak-dist lint pytest package-test
+test: system-deps setup keycloak-dist openam-dist lint pytest package-test
 
 lint: setup
 	$(BIN)/ruff check uma_desktop tests tools benchmarks
@@ -54,6 +54,15 @@ keycloak-dist: setup
 ## A Keycloak with the test realm on http://127.0.0.1:18080 for manual use (Ctrl-C stops it).
 keycloak: keycloak-dist
 	$(PY) tools/keycloak.py serve --port 18080
+
+## Download and unpack the pinned OpenAM WAR and Tomcat into $(UMA_CACHE)/openam (not the repo).
+openam-dist: setup
+	$(PY) tools/openam.py fetch
+
+## An OpenAM (ForgeRock AM family) with the UMA test realm on http://127.0.0.1:18181/openam
+## for manual use; configured afresh on every start (about 2 minutes), Ctrl-C stops it.
+openam: openam-dist
+	$(PY) tools/openam.py serve --port 18181
 
 ## Render each main view from the real app on seeded sandboxes into docs/screenshots/.
 screenshots: system-deps-gui setup

@@ -13,6 +13,8 @@ BENCHMARKS = (
     "cli_commands.py",
     "keycloak_scan.py",
     "gui_heartbeat.py",
+    "support_lookup.py",
+    "review_shares.py",
 )
 
 

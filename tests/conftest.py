@@ -22,6 +22,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.keycloak",
+    "tests.fixtures.openam",
     "tests.fixtures.browser",
     "tests.fixtures.keyring",
     "tests.fixtures.wire",

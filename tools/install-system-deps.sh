@@ -15,6 +15,8 @@ packages=(
   unzip
   # building and checking the Debian package (make package, make package-test)
   lintian binutils man-db
+  # rendering the exported PDF report in tests; checking the systemd timer units
+  poppler-utils systemd
 )
 [ "${1:-}" = "--gui-only" ] && packages=("${packages[@]:0:13}")
 missing=()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,8 +26,11 @@ from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from tests.fixtures.browser import form_browser  # noqa: E402
+from uma_desktop.app.support import SupportDesk  # noqa: E402
 from uma_desktop.gui.app import Session, ensure_application, launch  # noqa: E402
 from uma_desktop.gui.main_window import MainWindow  # noqa: E402
+from uma_desktop.gui.support_desk import open_support_desk  # noqa: E402
+from uma_desktop.oauth.vault import MemoryVault  # noqa: E402
 from uma_desktop.paths import app_dirs  # noqa: E402
 from uma_desktop.sandbox import SandboxServer  # noqa: E402
 from uma_desktop.sandbox.requesting_party import RequestingParty  # noqa: E402
@@ -54,6 +59,19 @@ def save(widget: QWidget, folder: Path, name: str) -> None:
     if not widget.grab().save(str(path)):
         raise OSError(f"could not write {path}")
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def render_pdf_page(pdf: Path, target: Path) -> None:
+    """The PDF's first page as a PNG, rendered by poppler's pdftoppm (poppler-utils)."""
+    renderer = shutil.which("pdftoppm")
+    if renderer is None:
+        raise OSError("pdftoppm is missing: run tools/install-system-deps.sh")
+    stem = target.with_suffix("")
+    subprocess.run(
+        [renderer, "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(stem)],
+        check=True,
+    )
+    print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
 
 
 def ask(server: SandboxServer, person: str, resource: str, scopes: list[str]) -> None:
@@ -100,6 +118,29 @@ def dark_palette() -> QPalette:
     ):
         palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7d8084"))
     return palette
+
+
+def shoot_support_desk(window: MainWindow, server: SandboxServer, folder: Path) -> None:
+    """Lookup by owner with the why-answer for a pending request (secret in memory only)."""
+    photos = next(r for r in server.config["resource_servers"] if r["key"] == "photos")
+    desk = open_support_desk(
+        window.controller.run,
+        SupportDesk(app_dirs(), vault_factory=MemoryVault),
+    )
+    desk.resize(*SIZE)
+    desk.add_connection(server.issuer, photos["client_id"], photos["client_secret"], "Photo Cloud")
+    wait_until(lambda: desk.connection_box.count() == 1, "the support connection")
+    desk.role_box.setCurrentIndex(desk.role_box.findData("owner"))
+    desk.query.setText("alice")
+    desk.search(0)
+    wait_until(lambda: desk.results.topLevelItemCount() >= 2, "the support lookup")
+    desk.select_grant(lambda g: g.person.username == "dave")
+    desk.why_scope.setText("view")
+    desk.why_button.click()
+    wait_until(lambda: "pending" in desk.why_answer.text(), "the why-answer")
+    desk.note.setText("Call from Alice: who can see my photos?")
+    save(desk, folder, "support-desk")
+    desk.close()
 
 
 def take(folder: Path) -> None:
@@ -190,10 +231,32 @@ def take(folder: Path) -> None:
             wait_until(lambda: controller.shared_with_me.rowCount() > 0, "shared with me")
             save(window, folder, "shared-with-me")
 
+            # The access review: two shares reviewed, one flagged row selected
+            window.open_review()
+            review = window.review_page
+            wait_until(lambda: review.model.rowCount() >= 5 and not review.model.is_loading(),
+                       "the shares under review")  # fmt: skip
+            rows = review.model.rows()
+            kept = [r for r in rows if r.resource.name == "Work calendar"]
+            review.act("keep", kept)
+            wait_until(lambda: review.progress_label.text().startswith("2 of"), "the keep")
+            review.select_keys([r.key for r in rows if r.resource.name == "Family portraits"])
+            save(window, folder, "review")
+
+            # The "who can see my data" report, its first PDF page rendered by poppler
+            pdf = Path(home) / "report.pdf"
+            pages: list[int] = []
+            review.export_pdf(pdf, then=pages.append)
+            wait_until(lambda: bool(pages), "the PDF report")
+            render_pdf_page(pdf, folder / "report-pdf.png")
+
             add = window.open_add_connection()
             add.issuer.setText("https://auth.example.org/realms/me")
             save(add, folder, "add-server")
             add.reject()
+
+            # The support desk: a resource server's help desk looks up alice's shares
+            shoot_support_desk(window, home_server, folder)
 
             # The same resources view in a dark palette
             app.setPalette(dark_palette())

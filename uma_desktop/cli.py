@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from uma_desktop import __version__
+from uma_desktop import __version__, cli_review
 from uma_desktop.errors import (
     ConfigurationError,
     NotFoundError,
@@ -55,26 +55,14 @@ COMMANDS = frozenset(
         "history",
         "report",
         "check",
+        "support",
+        "review",
+        "expire",
     }
 )
 
 T = TypeVar("T")
 BrowserOpener = Callable[[str], object]
-REPORT_FIELDS = (
-    "connection_id",
-    "server",
-    "issuer",
-    "resource_id",
-    "resource_name",
-    "resource_server",
-    "person_id",
-    "person_username",
-    "person_email",
-    "person_name",
-    "scopes",
-    "granted_at",
-    "expires_at",
-)
 
 
 # -- output helpers ----------------------------------------------------------------------
@@ -155,6 +143,20 @@ def parse_expiry(text: str) -> datetime:
             f"--expires {text!r} is not a date (YYYY-MM-DD) or ISO date-time."
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _ask_credentials(server: str, username: str | None) -> Any:
+    """Username and password for a server that logs in with them (typed, never stored)."""
+    import getpass
+
+    from uma_desktop.app.auth import Credentials
+
+    prompt = terminal_safe(server)
+    name = input(f"Username at {prompt}{f' [{username}]' if username else ''}: ").strip()
+    name = name or (username or "")
+    if not name:
+        raise ConfigurationError("A username is needed to log in.")
+    return Credentials(name, getpass.getpass(f"Password for {name} at {prompt}: "))
 
 
 def _say(stream: TextIO, message: str) -> None:
@@ -372,8 +374,20 @@ class Cli:
             where = code.verification_uri_complete or code.verification_uri
             self.warn(f"open {where} in any browser and enter the code {code.user_code}")
 
+        credentials = None
+        connection = self.control.connection(self.args.id)
+        if connection.kind == "forgerock":
+            import asyncio  # loaded only when a command runs (keeps --help light)
+
+            # This family's REST takes a username and password; only its session token is kept.
+            credentials = await asyncio.to_thread(
+                _ask_credentials, connection.display_name, connection.username
+            )
         state = await self.control.login(
-            self.args.id, device=self.args.device, on_device_code=show_code
+            self.args.id,
+            device=self.args.device,
+            on_device_code=show_code,
+            credentials=credentials,
         )
         who = state.connection.username or state.connection.subject or "you"
         if self.args.json:
@@ -441,13 +455,14 @@ class Cli:
         if self.args.json:
             self.emit_json({"items": shares})
             return
+        kept = cli_review.enforced_expiries(self.control, shares)
         rows = [
             [
                 s.party.label,
                 s.party.email or "",
                 ",".join(s.scopes),
                 _when(s.granted_at),
-                _when(s.expires_at),
+                _when(s.expires_at) or kept.get(s.party.id, ""),
             ]
             for s in shares
         ]
@@ -538,44 +553,7 @@ class Cli:
             self.exit_code = 4
 
     async def report(self) -> None:
-        results = await self.control.all_shares()
-        summary = self.fan_out_report(results)
-        connections = {s.connection.id: s.connection for s in self.control.connections()}
-        rows = []
-        for result in results:
-            connection = connections[result.connection_id]
-            for resource, share in result.value or []:
-                rows.append(
-                    {
-                        "connection_id": connection.id,
-                        "server": connection.display_name,
-                        "issuer": connection.issuer,
-                        "resource_id": resource.id,
-                        "resource_name": resource.name,
-                        "resource_server": resource.resource_server,
-                        "person_id": share.party.id,
-                        "person_username": share.party.username or "",
-                        "person_email": share.party.email or "",
-                        "person_name": share.party.name or "",
-                        "scopes": list(share.scopes),
-                        "granted_at": to_jsonable(share.granted_at) or "",
-                        "expires_at": to_jsonable(share.expires_at) or "",
-                    }
-                )
-        if self.args.format == "json":
-            self.emit_json(
-                {"generated_at": datetime.now(UTC), "shares": rows, "connections": summary}
-            )
-            return
-        import csv
-        import io
-
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=REPORT_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "scopes": " ".join(row["scopes"])})
-        self.out.write(buffer.getvalue())
+        await cli_review.report(self)
 
 
 # -- argument parsing ------------------------------------------------------------------------
@@ -589,7 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Manage who may access your resources on UMA authorization servers.",
         epilog="Requests and resources are named <connection-id>:<server-id>; a bare "
         "server id works when only one connection has it. `uma-desktop sandbox --help` "
-        "runs the built-in authorization server.",
+        "runs the built-in authorization server; `uma-desktop support --help` is the "
+        "support desk (a resource server's credentials).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -598,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     conn_commands = conns.add_subparsers(dest="subcommand", required=True, metavar="ACTION")
     add = conn_commands.add_parser("add", parents=[json_flag], help="connect to a server")
     add.add_argument("issuer", help="the server's issuer URL")
-    add.add_argument("--kind", help="policy-manager or keycloak (default: detected)")
+    add.add_argument("--kind", help="policy-manager, keycloak or forgerock (default: detected)")
     add.add_argument("--name", help="a display name")
     add.add_argument(
         "--no-remember",
@@ -663,7 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--limit", type=int, default=500)
     history.set_defaults(run=Cli.history)
     report = commands.add_parser("report", help="every share on every connection")
-    report.add_argument("--format", choices=("csv", "json"), default="csv")
+    report.add_argument("--format", choices=("csv", "json", "html"), default="csv")
     report.set_defaults(run=Cli.report, json=False)
     check = commands.add_parser(
         "check",
@@ -673,6 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("target", help="issuer URL, or a connection id")
     check.add_argument("--html", metavar="FILE", help="also write the report as an HTML page")
     check.set_defaults(run=Cli.check)
+    cli_review.add_commands(commands, json_flag)
     return parser
 
 
@@ -696,6 +676,8 @@ async def _run(
 
     try:
         tell_problems()
+        if not (args.command == "expire" and args.due):
+            await cli_review.enforce_at_start(control, err, getattr(args, "clock", None))
         cli = Cli(control, args, out, err)
         await args.run(cli)
         return cli.exit_code
@@ -711,10 +693,12 @@ def run(
     err: TextIO | None = None,
     browser_opener: BrowserOpener | None = None,
     vault_factory: Any = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> int:
     """Parse and run one command; returns the exit code (never raises for expected errors).
 
-    ``browser_opener`` and ``vault_factory`` default to the system browser and the OS keyring.
+    ``browser_opener`` and ``vault_factory`` default to the system browser and the OS keyring;
+    ``clock`` (default: the system's) decides which app-kept expiries are due.
     """
     out = SafeWriter.wrap(out or sys.stdout)  # every byte printed passes through it
     err = SafeWriter.wrap(err or sys.stderr)
@@ -726,6 +710,7 @@ def run(
     import asyncio
     import logging
 
+    args.clock = clock
     from uma_desktop.logs import configure_logging, reset_logging
     from uma_desktop.paths import app_dirs
 
@@ -748,6 +733,10 @@ def main(argv: list[str] | None = None) -> int:
         from uma_desktop.sandbox.cli import main as sandbox_main
 
         return int(sandbox_main(args[1:]))
+    if args and args[0] == "support":
+        from uma_desktop.cli_support import main as support_main
+
+        return support_main(args[1:])
     # Also what argparse and the log's console handler write goes through the safe writers.
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = SafeWriter.wrap(sys.stdout), SafeWriter.wrap(sys.stderr)

@@ -14,6 +14,7 @@ from enum import StrEnum
 class BackendKind(StrEnum):
     POLICY_MANAGER = "policy-manager"
     KEYCLOAK = "keycloak"
+    FORGEROCK = "forgerock"  # ForgeRock AM / PingAM / OpenAM
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Resource:
     icon_uri: str | None = None
     owner: str | None = None
     share_count: int | None = None  # number of people it is shared with, when known
+    labels: tuple[str, ...] = ()  # the owner's or the resource server's labels, when offered
 
     @property
     def key(self) -> tuple[str, str]:

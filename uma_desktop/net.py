@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import http.cookiejar
 import json
 import threading
 import time
@@ -241,6 +242,13 @@ def sync_client(
     )
 
 
+def refuse_cookies(client: httpx.AsyncClient) -> None:
+    """Make ``client`` keep and send no cookies (for servers that read a session from a
+    cookie before the header the app sets, so a stale cookie would win)."""
+    client.cookies.jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    client.cookies.clear()
+
+
 def _host(url: str) -> str:
     try:
         return httpx.URL(url).host or "the server"
@@ -270,9 +278,22 @@ class BearerAuth(httpx.Auth):
 
     requires_response_body = False
 
-    def __init__(self, source: TokenSource, client: AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        source: TokenSource,
+        client: AsyncClient | None = None,
+        header: str = "Authorization",
+    ) -> None:
         self._source = source
         self._client = client
+        self._header = header
+
+    def _sign(self, request: Request, token: str) -> None:
+        """``Authorization: Bearer <token>``, or the bare token in a vendor's own header."""
+        if self._header == "Authorization":
+            request.headers["Authorization"] = f"Bearer {token}"
+        else:
+            request.headers[self._header] = token
 
     def sync_auth_flow(self, request: Request) -> Generator[Request, Response, None]:
         raise RuntimeError("BearerAuth is for the async client only")
@@ -280,7 +301,7 @@ class BearerAuth(httpx.Auth):
     async def async_auth_flow(self, request: Request) -> AsyncGenerator[Request, Response]:
         request.extensions[_BEARER] = True
         token = await self._source.access_token()
-        request.headers["Authorization"] = f"Bearer {token}"
+        self._sign(request, token)
         response = yield request
         if response.status_code != 401:
             return
@@ -292,7 +313,7 @@ class BearerAuth(httpx.Auth):
             self._client.emit(response, body)
         await self._source.token_rejected(token)
         token = await self._source.access_token()
-        request.headers["Authorization"] = f"Bearer {token}"
+        self._sign(request, token)
         response = yield request
         if response.status_code == 401:
             await self._source.token_rejected(token)
@@ -413,16 +434,22 @@ async def send(
     hints: Mapping[int, str] | None = None,
     deadline: float | None = None,
     limit: int = MAX_BODY_BYTES,
+    token_header: str = "Authorization",  # noqa: S107 (a header name, not a secret)
 ) -> Reply:
     """One exchange, read whole within ``limit`` bytes and ``deadline`` seconds.
 
-    ``tokens`` authenticates with :class:`BearerAuth`. ``check`` maps an error status through
-    :func:`raise_for_error` (``hints`` adds a sentence per status). Raises only
+    ``tokens`` authenticates with :class:`BearerAuth` (in ``token_header`` when a server
+    wants its own session header instead of ``Authorization: Bearer``). ``check`` maps an
+    error status through :func:`raise_for_error` (``hints`` adds a sentence per status). Raises only
     ``uma_desktop.errors`` types: ServerTooSlowError when the deadline passes.
     """
     bounded_client = client if isinstance(client, AsyncClient) else None
     seconds = deadline or (bounded_client.deadline if bounded_client else DEFAULT_DEADLINE)
-    auth = BearerAuth(tokens, bounded_client) if tokens is not None else httpx.USE_CLIENT_DEFAULT
+    auth = (
+        BearerAuth(tokens, bounded_client, token_header)
+        if tokens is not None
+        else httpx.USE_CLIENT_DEFAULT
+    )
     waited = 0.0
     try:
         async with asyncio.timeout(seconds):

@@ -53,3 +53,34 @@ def test_parse_kind_explains_bad_input() -> None:
     assert parse_kind(" Keycloak ") is BackendKind.KEYCLOAK
     with pytest.raises(ConfigurationError, match="choose one of"):
         parse_kind("pingam")
+
+
+def test_forgerock_by_oauth2_issuer_and_uma1_fields_even_with_keycloak_like_fields() -> None:
+    issuer = "https://am.example.org/openam/oauth2/realms/root/realms/family"
+    meta = parse(
+        {
+            "issuer": issuer,
+            "rpt_endpoint": "https://am.example.org/openam/uma/realms/root/realms/family/authz_request",
+            "check_session_iframe": f"{issuer}/connect/checkSession",  # AM's OpenID has it too
+        }
+    )
+    assert detect_kind(meta) is BackendKind.FORGEROCK
+    root = parse(
+        {"issuer": "https://am.example.org/am/oauth2", "pat_profiles_supported": ["bearer"]}
+    )
+    assert detect_kind(root) is BackendKind.FORGEROCK
+
+
+def test_forgerock_issuer_gives_the_rest_base_and_realm() -> None:
+    from uma_desktop.backends.forgerock import split_issuer
+
+    assert split_issuer("https://am.example.org/openam/oauth2/realms/root/realms/a") == (
+        "https://am.example.org/openam",
+        "/realms/root/realms/a",
+    )
+    assert split_issuer("https://am.example.org/am/oauth2") == (
+        "https://am.example.org/am",
+        "/realms/root",
+    )
+    with pytest.raises(ConfigurationError):
+        split_issuer("https://kc.example.org/realms/demo")

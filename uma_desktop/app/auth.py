@@ -9,19 +9,27 @@ import webbrowser
 from collections.abc import Callable
 
 from uma_desktop import net
+from uma_desktop.backends.forgerock import split_issuer
 from uma_desktop.domain import BackendKind, Connection
+from uma_desktop.errors import ConfigurationError, NotSupportedError, UmaDesktopError
+from uma_desktop.oauth.am_session import AmSession, AskCredentials, Credentials
 from uma_desktop.oauth.device import DeviceCode, login_with_device
 from uma_desktop.oauth.discovery import discover as _discover
 from uma_desktop.oauth.login import login_in_browser
 from uma_desktop.oauth.session import SessionState, TokenSession
 from uma_desktop.oauth.vault import TokenKind, TokenVault, open_vault
+from uma_desktop.uma import metadata as uma_metadata
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
+    "AnySession",
+    "AskCredentials",
+    "Credentials",
     "DeviceCode",
     "Session",
     "VaultFactory",
+    "am_session",
     "default_vault",
     "discover",
     "has_saved_login",
@@ -36,10 +44,12 @@ VaultFactory = Callable[[bool], TokenVault]
 _SCOPES: dict[BackendKind, tuple[str, ...]] = {
     BackendKind.POLICY_MANAGER: ("openid", "profile", "email", "uma_policy_manager"),
     BackendKind.KEYCLOAK: ("openid", "profile", "email"),
+    BackendKind.FORGEROCK: (),  # logs in with its own session token, not OAuth
 }
 
 
 Session = TokenSession  # a connection's live tokens; the TokenSource its backend uses
+AnySession = TokenSession | AmSession  # OAuth tokens, or a ForgeRock AM session token
 
 
 def default_vault(remember: bool) -> TokenVault:
@@ -48,7 +58,8 @@ def default_vault(remember: bool) -> TokenVault:
 
 def has_saved_login(connection_id: str, vault: TokenVault) -> bool:
     """True when ``vault`` keeps a login of the connection (blocking: run it in a thread)."""
-    return vault.load(connection_id, TokenKind.REFRESH) is not None
+    kinds = (TokenKind.REFRESH, TokenKind.SESSION)
+    return any(vault.load(connection_id, kind) is not None for kind in kinds)
 
 
 def login_scopes(kind: BackendKind, metadata: AuthorizationServerMetadata) -> tuple[str, ...]:
@@ -61,7 +72,53 @@ def login_scopes(kind: BackendKind, metadata: AuthorizationServerMetadata) -> tu
 
 
 async def discover(issuer: str, client: net.AsyncClient) -> AuthorizationServerMetadata:
-    return await _discover(issuer, client)
+    """UMA 2.0 discovery; failing that, a ForgeRock AM family server's UMA 1.0 document."""
+    try:
+        return await _discover(issuer, client)
+    except NotSupportedError:
+        forgerock = await _discover_forgerock(issuer, client)
+        if forgerock is None:
+            raise
+        return forgerock
+
+
+async def _discover_forgerock(
+    issuer: str, client: net.AsyncClient
+) -> AuthorizationServerMetadata | None:
+    """AM publishes UMA 1.0 at ``<server>/uma/.well-known/uma-configuration?realm=<realm>``
+    beside its OpenID document; both must name the same issuer."""
+    try:
+        server_url, realm_path = split_issuer(issuer)
+    except ConfigurationError:
+        return None
+    oidc = await _discover(issuer, client, require_uma=False)
+    realm = "/" + "/".join(realm_path.split("/")[4::2])  # /realms/root/realms/a -> /a
+    try:
+        reply = await net.send(
+            client,
+            "GET",
+            f"{server_url}/uma/.well-known/uma-configuration",
+            "UMA 1.0 discovery document",
+            params={"realm": realm},
+        )
+        uma1 = uma_metadata.parse(net.json_body(reply, "UMA 1.0 discovery document"))
+    except UmaDesktopError:
+        return None
+    if uma1.issuer.rstrip("/") != oidc.issuer.rstrip("/"):
+        return None
+    return uma_metadata.merge(uma1, oidc)
+
+
+def am_session(
+    connection: Connection,
+    metadata: AuthorizationServerMetadata,
+    client: net.AsyncClient,
+    vault: TokenVault,
+    ask: AskCredentials,
+) -> AmSession:
+    """The session-token source of a ForgeRock AM family connection."""
+    server_url, realm_path = split_issuer(metadata.issuer)
+    return AmSession(connection.id, server_url, realm_path, client, vault, ask)
 
 
 async def login(

@@ -62,7 +62,7 @@ from uma_desktop.errors import (
     UmaDesktopError,
     VaultError,
 )
-from uma_desktop.oauth.vault import TokenKind, TokenVault
+from uma_desktop.oauth.vault import TokenVault
 from uma_desktop.paths import AppDirs, app_dirs
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
 
@@ -93,7 +93,7 @@ class _Live:
     message: str = ""
     metadata: AuthorizationServerMetadata | None = None
     client: net.AsyncClient | None = None
-    session: auth.Session | None = None
+    session: auth.AnySession | None = None
     backend: Backend | None = None
     vault: TokenVault | None = None
     seen_requests: set[str] = field(default_factory=set)
@@ -112,6 +112,18 @@ class _Live:
             capabilities=self.backend.capabilities if self.backend else frozenset(),
             last_success=self.snapshot.last_success,
         )
+
+
+@dataclass(frozen=True)
+class RevokeTarget:
+    """One share to revoke (``scopes`` None) or narrow (take ``scopes`` away)."""
+
+    connection_id: str
+    resource_id: str
+    person: str  # username or e-mail, as the backend's revoke accepts
+    party_label: str  # how the history names the person
+    resource_name: str
+    scopes: tuple[str, ...] | None = None
 
 
 def _now() -> datetime:
@@ -382,11 +394,19 @@ class ControlPoint:
         *,
         device: bool = False,
         on_device_code: Callable[[auth.DeviceCode], None] | None = None,
+        credentials: auth.Credentials | None = None,
     ) -> ConnectionState:
-        """Log the owner in (system browser, or device grant) and keep the tokens."""
+        """Log the owner in (system browser, or device grant) and keep the tokens.
+
+        A ForgeRock AM family server logs in with ``credentials`` instead (username and
+        password typed by the owner; only the server's session token is kept).
+        """
         live = self._get(connection_id)
         try:
-            await self._tracked(live, self._login(live, device, on_device_code))
+            if live.connection.kind is BackendKind.FORGEROCK:
+                await self._tracked(live, self._login_am(live, credentials))
+            else:
+                await self._tracked(live, self._login(live, device, on_device_code))
         except UmaDesktopError as error:
             self._set_status(live, ConnectionStatus.LOGIN_NEEDED, error.user_message)
             raise
@@ -425,6 +445,44 @@ class ControlPoint:
             if changes:
                 live.connection = self._registry.update(live.connection, **changes)
 
+    async def _login_am(self, live: _Live, credentials: auth.Credentials | None) -> None:
+        if credentials is None:
+            raise LoginRequiredError(
+                f"{live.connection.display_name} needs your username and password."
+            )
+        given: list[auth.Credentials] = [credentials]
+
+        async def ask_once(prompt: str) -> auth.Credentials | None:
+            return given.pop() if given else None
+
+        async with live.setup_lock:
+            client = self._client(live)
+            metadata = await self._metadata(live)
+            vault = await self._vault(live)
+            session = auth.am_session(live.connection, metadata, client, vault, ask_once)
+            await session.login()
+            self._attach(live, metadata, session)
+            if session.username and session.username != live.connection.username:
+                live.connection = self._registry.update(live.connection, username=session.username)
+
+    def _attach(
+        self, live: _Live, metadata: AuthorizationServerMetadata, session: auth.AnySession
+    ) -> None:
+        live.session = session
+        live.backend = make_backend(
+            live.connection.kind,
+            connection_id=live.connection.id,
+            metadata=metadata,
+            client=self._client(live),
+            tokens=session,
+            yield_point=self._yield,
+        )
+
+    @staticmethod
+    async def _no_credentials(prompt: str) -> auth.Credentials | None:
+        """A session that expires mid-work asks nobody: the owner logs in again."""
+        return None
+
     async def logout(self, connection_id: str) -> None:
         """Revoke and forget this connection's tokens; its snapshot stays (shown as stale)."""
         live = self._get(connection_id)
@@ -432,6 +490,12 @@ class ControlPoint:
         async with live.setup_lock:
             session, live.session, live.backend = live.session, None, None
             vault = await self._vault(live)
+            if session is None and live.connection.kind is BackendKind.FORGEROCK:
+                with contextlib.suppress(UmaDesktopError):
+                    metadata = await self._metadata(live)
+                    session = auth.am_session(
+                        live.connection, metadata, self._client(live), vault, self._no_credentials
+                    )
             if session is None and await self._saved_login(vault, connection_id):
                 # A saved login from an earlier run: resume it so the server revokes it too.
                 with contextlib.suppress(UmaDesktopError, TimeoutError):
@@ -455,7 +519,7 @@ class ControlPoint:
     async def _saved_login(vault: TokenVault, connection_id: str) -> bool:
         """Whether a login from an earlier run is kept (only then is the server asked)."""
         try:
-            return bool(await asyncio.to_thread(vault.load, connection_id, TokenKind.REFRESH))
+            return await asyncio.to_thread(auth.has_saved_login, connection_id, vault)
         except UmaDesktopError:
             return True  # the keyring could not tell: let the resume try and say why
 
@@ -492,6 +556,13 @@ class ControlPoint:
                     raise failure
             assert isinstance(metadata, AuthorizationServerMetadata)
             assert isinstance(vault, TokenVault)
+            if live.connection.kind is BackendKind.FORGEROCK:
+                am = auth.am_session(live.connection, metadata, client, vault, self._no_credentials)
+                if not await am.resume():
+                    raise LoginRequiredError(f"Log in to {live.connection.display_name}.")
+                self._attach(live, metadata, am)
+                assert live.backend is not None
+                return live.backend
             session = await auth.resume(live.connection, metadata, client, vault)
             if session is None:
                 raise LoginRequiredError(f"Log in to {live.connection.display_name}.")
@@ -972,17 +1043,21 @@ class ControlPoint:
         person: str,
         scopes: Sequence[str],
         expires_at: datetime | None = None,
+        *,
+        action: str = "share",
+        resource_name: str | None = None,
     ) -> Decision:
-        """Give ``person`` (username or e-mail) ``scopes`` on a resource."""
+        """Give ``person`` (username or e-mail) ``scopes`` on a resource (``action`` names
+        it in the history, e.g. "set-expiry" when only the expiry changes)."""
         live = self._get(connection_id)
         if expires_at is not None and expires_at <= _now():
             raise ConfigurationError("The expiry date is in the past.")
         extra = {"expires_at": expires_at.isoformat()} if expires_at else {}
         draft = self._draft(
             live,
-            "share",
+            action,
             resource_id,
-            self._resource_name(live, resource_id),
+            resource_name or self._resource_name(live, resource_id),
             await self._person_label(live, resource_id, person),
             scopes,
             **extra,
@@ -1028,23 +1103,101 @@ class ControlPoint:
         resource_id: str,
         person: str,
         scopes: Sequence[str] | None = None,
+        *,
+        action: str | None = None,
+        extra: dict[str, str] | None = None,
+        resource_name: str | None = None,
     ) -> Decision:
-        """Take ``scopes`` (default: all) of a resource away from ``person``."""
+        """Take ``scopes`` (default: all) of a resource away from ``person``; ``action`` and
+        ``extra`` label it in the history (e.g. "expire" for an automatic revoke)."""
         live = self._get(connection_id)
-        action = "revoke" if scopes is None else "narrow"
+        action = action or ("revoke" if scopes is None else "narrow")
         if scopes is not None and not scopes:
             raise ConfigurationError("Choose the scopes to take away, or revoke all.")
         draft = self._draft(
             live,
             action,
             resource_id,
-            self._resource_name(live, resource_id),
+            resource_name or self._resource_name(live, resource_id),
             await self._person_label(live, resource_id, person),
             scopes or (),
+            **(extra or {}),
         )
         decision = await self._decide(live, draft, lambda b: b.revoke(resource_id, person, scopes))
         self._emit(DataChanged(connection_id))
         return decision
+
+    async def revoke_many(self, targets: Sequence[RevokeTarget]) -> list[Decision]:
+        """Revoke or narrow many shares at once, a few at a time per server, written to the
+        history as ``bulk`` writes it (all sent in one transaction, outcomes in batches).
+        Never raises for one share: each Decision says whether it worked; cut short, the
+        ones already sent say "outcome unknown"."""
+        lives = [self._get(t.connection_id) for t in targets]
+        drafts = [
+            self._draft(
+                live,
+                "revoke" if t.scopes is None else "narrow",
+                t.resource_id,
+                t.resource_name,
+                t.party_label,
+                t.scopes or (),
+            )
+            for live, t in zip(lives, targets, strict=True)
+        ]
+        if not drafts:
+            return []
+        begun = await asyncio.to_thread(self._keep_in_history, self._history.begin_many, drafts)
+        rows: list[int | None] = list(begun) if begun is not None else [None] * len(drafts)
+        settler = _HistorySettler(self._history, self._keep_in_history)
+        sent: set[int] = set()
+        outcomes: list[Decision | None] = [None] * len(drafts)
+
+        async def one(index: int) -> None:
+            live, target = lives[index], targets[index]
+            error: UmaDesktopError | None = None
+            async with live.gate:
+                sent.add(index)
+                try:
+                    await self._guarded(
+                        live, lambda b: b.revoke(target.resource_id, target.person, target.scopes)
+                    )
+                except UmaDesktopError as exc:
+                    error = exc
+            decision = replace(
+                drafts[index],
+                at=_now(),
+                ok=error is None,
+                detail=error.user_message if error else "",
+            )
+            outcomes[index] = decision
+            settler.add(rows[index], decision)
+            if error is not None:
+                self._note_failure(live, error)
+
+        try:
+            await asyncio.gather(*(one(i) for i in range(len(drafts))))
+            await settler.finish()
+        except BaseException:
+            # Written here and now, not in a thread: the task is being torn down.
+            unsettled = [
+                (
+                    row,
+                    replace(
+                        draft,
+                        at=_now(),
+                        ok=False,
+                        settled=index not in sent,
+                        detail=INTERRUPTED_NOTE if index in sent else NOT_SENT_NOTE,
+                    ),
+                )
+                for index, (row, draft) in enumerate(zip(rows, drafts, strict=True))
+                if outcomes[index] is None
+            ]
+            settler.write_now(unsettled)
+            raise
+        for connection_id in dict.fromkeys(t.connection_id for t in targets):
+            self._emit(DataChanged(connection_id))
+        return [o for o in outcomes if o is not None]
 
     def history(self, limit: int = 500) -> list[Decision]:
         """Decisions taken in this app, newest first; rows that cannot be read are left out

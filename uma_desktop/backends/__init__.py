@@ -21,6 +21,10 @@ _KEYCLOAK_ISSUER = re.compile(r"/realms/[^/]+/?$")
 # Discovery fields only Keycloak publishes (besides its uma-policy endpoint path).
 _KEYCLOAK_FIELDS = ("check_session_iframe", "mtls_endpoint_aliases")
 _KEYCLOAK_POLICY_PATH = "/authz/protection/uma-policy"
+# ForgeRock AM / PingAM / OpenAM: issuer .../oauth2[/realms/root[/realms/<name>]...] and
+# UMA 1.0 discovery fields (rpt_endpoint) or its AAT/PAT profile lists.
+_FORGEROCK_ISSUER = re.compile(r"/oauth2(?:/realms/[^/]+)*/?$")
+_FORGEROCK_FIELDS = ("rpt_endpoint", "pat_profiles_supported", "aat_grant_types_supported")
 
 
 def describe_kinds() -> str:
@@ -42,6 +46,9 @@ def detect_kind(metadata: AuthorizationServerMetadata) -> BackendKind | None:
     if metadata.is_policy_manager:
         return BackendKind.POLICY_MANAGER
     extra = metadata.model_extra or {}
+    # Before Keycloak: AM's OpenID document also has check_session_iframe and /realms/<x>.
+    if _FORGEROCK_ISSUER.search(metadata.issuer) and any(n in extra for n in _FORGEROCK_FIELDS):
+        return BackendKind.FORGEROCK
     keycloak_fields = any(name in extra for name in _KEYCLOAK_FIELDS) or (
         (metadata.policy_endpoint or "").rstrip("/").endswith(_KEYCLOAK_POLICY_PATH)
     )
@@ -90,4 +97,8 @@ def make_backend(
 
         backend: Backend = KeycloakBackend(connection_id, metadata.issuer, client, tokens)
         return backend
+    if kind is BackendKind.FORGEROCK:
+        from uma_desktop.backends.forgerock import ForgeRockBackend
+
+        return ForgeRockBackend(connection_id, metadata.issuer, client, tokens)
     raise ConfigurationError(f"Unknown server kind {kind!r}; choose one of: {describe_kinds()}.")

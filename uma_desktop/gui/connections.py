@@ -31,6 +31,7 @@ from uma_desktop.app import ConnectionState, ConnectionStatus
 from uma_desktop.domain import BackendKind, Connection
 from uma_desktop.errors import BrowserUnavailableError, SecurityCheckError, UmaDesktopError
 from uma_desktop.gui.controller import Controller
+from uma_desktop.gui.credentials import CredentialsDialog
 from uma_desktop.gui.errors import error_text
 from uma_desktop.gui.icons import icon, status_icon
 from uma_desktop.gui.widgets import PlainLabel, rich_tooltip
@@ -51,6 +52,7 @@ KIND_CHOICES: list[tuple[str, BackendKind | None]] = [
     ("Detect automatically", None),
     ("UMA Policy Manager (sandbox and compatible servers)", BackendKind.POLICY_MANAGER),
     ("Keycloak", BackendKind.KEYCLOAK),
+    ("ForgeRock AM / PingAM / OpenAM", BackendKind.FORGEROCK),
 ]
 
 ConnectionIdRole = Qt.ItemDataRole.UserRole + 10
@@ -225,6 +227,7 @@ class AddConnectionDialog(QDialog):
         self.connection = connection
         self._worker: Worker | None = None
         self.device_link: str | None = None  # the validated address the device link opens
+        self.credentials_dialog: CredentialsDialog | None = None
         self.setObjectName("addConnectionDialog")
         self.setWindowTitle("Log in" if connection else "Add server")
         self.setMinimumWidth(480)
@@ -340,7 +343,11 @@ class AddConnectionDialog(QDialog):
 
     def _added(self, connection: Connection) -> None:
         self.connection = connection
-        kind = {BackendKind.KEYCLOAK: "Keycloak", BackendKind.POLICY_MANAGER: "UMA Policy Manager"}
+        kind = {
+            BackendKind.KEYCLOAK: "Keycloak",
+            BackendKind.POLICY_MANAGER: "UMA Policy Manager",
+            BackendKind.FORGEROCK: "ForgeRock AM family",
+        }
         kind_name = kind.get(connection.kind, str(connection.kind))
         self.progress.setText(f"Found a {kind_name} server at {connection.issuer}.")
         self.setWindowTitle(f"Log in to {connection.display_name}")
@@ -351,6 +358,9 @@ class AddConnectionDialog(QDialog):
 
     def _login(self) -> None:
         assert self.connection is not None
+        if self.connection.kind is BackendKind.FORGEROCK:
+            self._login_with_password()
+            return
         device = self.use_device.isChecked()
         self.progress.setText(
             self.progress.text()
@@ -364,6 +374,31 @@ class AddConnectionDialog(QDialog):
             self.connection.id,
             device=device,
             on_device_code=self._show_device_code,
+            on_done=self._logged_in,
+            on_error=self._failed,
+            owner=self,
+        )
+
+    def _login_with_password(self) -> None:
+        """This family logs in with username and password (asked in its own dialog)."""
+        assert self.connection is not None
+        dialog = CredentialsDialog(self.connection, self)
+        self.credentials_dialog = dialog
+        dialog.finished.connect(self._credentials_given)
+        dialog.open()
+
+    def _credentials_given(self, result: int) -> None:
+        dialog, self.credentials_dialog = self.credentials_dialog, None
+        assert dialog is not None and self.connection is not None
+        credentials = dialog.take_credentials() if result == QDialog.DialogCode.Accepted else None
+        dialog.deleteLater()
+        if credentials is None:
+            self._fail_text("Log in with your username and password to use this server.")
+            return
+        self.progress.setText(self.progress.text() + "\nLogging in…")
+        self._worker = self.controller.login(
+            self.connection.id,
+            credentials=credentials,
             on_done=self._logged_in,
             on_error=self._failed,
             owner=self,

@@ -25,6 +25,7 @@ from uma_desktop.app import (
     ControlPoint,
     PerConnection,
 )
+from uma_desktop.app.auth import Credentials
 from uma_desktop.backends.base import Capability
 from uma_desktop.demo import Demo
 from uma_desktop.domain import (
@@ -302,6 +303,7 @@ class Controller(QObject):
         *,
         device: bool = False,
         on_device_code: Callable[[Any], None] | None = None,
+        credentials: Credentials | None = None,
         on_done: Callable[[ConnectionState], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         owner: QObject | None = None,
@@ -328,7 +330,12 @@ class Controller(QObject):
             done(state)
 
         return self.run(
-            self.control.login(connection_id, device=device, on_device_code=relay.send),
+            self.control.login(
+                connection_id,
+                device=device,
+                on_device_code=relay.send,
+                credentials=credentials,
+            ),
             name=f"log in to {connection_id}",
             group="login",
             on_done=succeeded,

@@ -36,6 +36,8 @@ from uma_desktop.gui.errors import show_error
 from uma_desktop.gui.inbox_view import RequestsPage
 from uma_desktop.gui.lists_view import history_page, shared_with_me_page
 from uma_desktop.gui.resources_page import ResourcesPage
+from uma_desktop.gui.review_control import ReviewControl
+from uma_desktop.gui.review_page import ReviewPage
 from uma_desktop.gui.settings import UiState
 from uma_desktop.gui.trace_view import TraceView, install_trace_page
 from uma_desktop.gui.widgets import notification_text
@@ -43,6 +45,8 @@ from uma_desktop.gui.widgets import notification_text
 PageKeyRole = Qt.ItemDataRole.UserRole + 20
 APP_ID = "org.umadesktop.UmaDesktop"
 TRACE_PAGE = "trace"
+REVIEW_PAGE = "review"
+REVIEW_REMINDER = "Time to review your shares"
 
 
 class MainWindow(QMainWindow):
@@ -100,10 +104,13 @@ class MainWindow(QMainWindow):
         self.requests_page = RequestsPage(controller)
         self.shared_page = shared_with_me_page(controller)
         self.history_page = history_page(controller)
+        self.review = ReviewControl(controller)
+        self.review_page = ReviewPage(self.review)
         self.add_page("resources", "Resources", self.resources_page, "resources")
         self.add_page("requests", "Inbox", self.requests_page, "inbox")
         self.add_page("shared", "Shared with me", self.shared_page, "shared-with-me")
         self.add_page("history", "History", self.history_page, "history")
+        self.add_page(REVIEW_PAGE, "Review shares", self.review_page, "review")
         self._fit_nav()
 
         self.busy_label = QLabel()
@@ -119,6 +126,9 @@ class MainWindow(QMainWindow):
         controller.problem.connect(lambda text: self.statusBar().showMessage(text, 8000))
         controller.bridge.unhandled_error.connect(lambda exc: show_error(self, exc))
         self.page_changed.connect(self._page_shown)
+        self.review.reminder_due.connect(self._review_reminder)
+        self.review.expired.connect(self._shares_expired)
+        self.review.start()
         QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: self.retheme())
         self.restore_state()
         if self.nav.currentRow() < 0:
@@ -200,6 +210,8 @@ class MainWindow(QMainWindow):
             self.controller.mark_requests_read()
         elif key == "history":
             self.controller.refresh_history()
+        elif key == REVIEW_PAGE and not self.review_page.loaded_once:
+            self.review_page.load()
 
     def _fit_nav(self) -> None:
         rows = self.nav.count()
@@ -240,6 +252,9 @@ class MainWindow(QMainWindow):
         from uma_desktop.gui.zoom import install_zoom
 
         self.zoom = install_zoom(self, self.view_menu, self.ui_state)  # presenter mode
+        self.support_action = self._menu_action(
+            self.view_menu, "&Support desk…", "Ctrl+Shift+D", self.open_support_desk
+        )
         help_menu = self.menuBar().addMenu("&Help")
         self._menu_action(help_menu, "&About UMA Desktop", None, self._about)
 
@@ -261,6 +276,13 @@ class MainWindow(QMainWindow):
         action.triggered.connect(lambda _=False: slot())
         menu.addAction(action)
         return action
+
+    def open_support_desk(self) -> QWidget:
+        """A separate window for support staff (resource-server credentials, never mixed in)."""
+        from uma_desktop.app.support import SupportDesk
+        from uma_desktop.gui.support_desk import open_support_desk
+
+        return open_support_desk(self.controller.run, SupportDesk(self.controller.control.dirs))
 
     def _about(self) -> None:
         QMessageBox.about(
@@ -368,18 +390,46 @@ class MainWindow(QMainWindow):
         show.triggered.connect(self._raise)
         inbox = menu.addAction("Open requests")
         inbox.triggered.connect(self._open_inbox)
+        self.review_tray_action = menu.addAction("Review your shares (due)")
+        self.review_tray_action.triggered.connect(self.open_review)
+        self.review_tray_action.setVisible(False)
         menu.addSeparator()
         quit_action = menu.addAction("Quit")
         quit_action.triggered.connect(self._quit)
         tray.setContextMenu(menu)
         tray.activated.connect(self._tray_activated)
-        tray.messageClicked.connect(self._open_inbox)
+        tray.messageClicked.connect(self._message_clicked)
         tray.show()
         return tray
 
     def _tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:
             self._raise()
+
+    def _message_clicked(self) -> None:
+        if self.last_notification and self.last_notification[0] == REVIEW_REMINDER:
+            self.open_review()
+        else:
+            self._open_inbox()
+
+    def _review_reminder(self) -> None:
+        """The last finished review is older than the interval: say so, offer to open it."""
+        if self.tray is not None:
+            self.review_tray_action.setVisible(True)
+        self.notify(REVIEW_REMINDER, "Go through who can access what, and keep or revoke.")
+
+    def _shares_expired(self, decisions: list[Any]) -> None:
+        done = [d for d in decisions if d.ok]
+        if done:
+            self.notify(
+                "Shares expired",
+                f"UMA Desktop revoked {len(done)} share{'s' if len(done) != 1 else ''} whose "
+                "expiry date has passed.",
+            )
+
+    def open_review(self) -> None:
+        self._raise()
+        self.show_page(REVIEW_PAGE)
 
     def _open_inbox(self) -> None:
         self._raise()

@@ -150,6 +150,8 @@ class ResourceDetail(QFrame):
             ("Type", r.type or "—"),
             ("Scopes", scopes_text(r.scopes) or "—"),
         ]
+        if r.labels:
+            facts.append(("Labels", ", ".join(r.labels)))
         if r.description:
             facts.append(("About", r.description))
         self.facts.setText(

@@ -59,6 +59,8 @@ class TokenKind(StrEnum):
     REFRESH = "refresh"
     ID = "id"
     ACCESS = "access"  # the current access token with its expiry, shared by this user's processes
+    CLIENT_SECRET = "client_secret"  # a support connection's resource-server secret
+    SESSION = "session"  # a ForgeRock AM session token with its expiry (oauth/am_session.py)
 
 
 @runtime_checkable

@@ -12,6 +12,7 @@ from uma_desktop.sandbox import (
     routes_oauth,
     routes_owner,
     routes_protection,
+    routes_support,
 )
 from uma_desktop.sandbox.core import Sandbox
 from uma_desktop.sandbox.web import MAX_BODY_BYTES, BodyLimitMiddleware, install_error_handlers
@@ -33,7 +34,14 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     app.state.demo_servers = demo_rs.runtimes(sandbox)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
-    for module in (routes_oauth, routes_protection, routes_claims, routes_owner, demo_rs):
+    for module in (
+        routes_oauth,
+        routes_protection,
+        routes_claims,
+        routes_owner,
+        routes_support,
+        demo_rs,
+    ):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

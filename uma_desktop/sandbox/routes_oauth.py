@@ -109,6 +109,7 @@ def metadata(sandbox: Sandbox) -> dict[str, Any]:
         "decision_history_endpoint": url("/owner/history"),
         "person_lookup_endpoint": url("/owner/people"),
         "shared_with_me_endpoint": url("/owner/shared-with-me"),
+        "support_endpoint": url("/support"),  # support API (docs/owner-api.md)
     }
 
 

@@ -276,7 +276,8 @@ def seed(sandbox: Sandbox, profile: str = "full") -> None:
                     secret=new_secret(18),
                     kind="rs",
                     redirect_uris=[LOOPBACK_CALLBACK],
-                    grant_types=["authorization_code", "refresh_token"],
+                    # client_credentials: the RS's own token for the support API
+                    grant_types=["authorization_code", "refresh_token", "client_credentials"],
                     scopes=["openid", "profile", UMA_PROTECTION],
                     rs_name=rs.key,
                 )

@@ -77,6 +77,13 @@ CREATE TABLE IF NOT EXISTS pcts (
     revoked INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS interactions (
     hash TEXT PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL, exp REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS pending_requester ON pending (requester_sub);
+CREATE INDEX IF NOT EXISTS pending_resource ON pending (resource_id);
+CREATE TABLE IF NOT EXISTS support_audit (
+    id TEXT PRIMARY KEY, rs_client_id TEXT NOT NULL, at REAL NOT NULL, action TEXT NOT NULL,
+    target_id TEXT NOT NULL, resource_id TEXT NOT NULL, owner_sub TEXT NOT NULL, sub TEXT,
+    scopes TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS support_audit_rs ON support_audit (rs_client_id, at);
 CREATE TABLE IF NOT EXISTS demo_rs_grants (
     rs_client_id TEXT NOT NULL, owner_sub TEXT NOT NULL, refresh_token TEXT NOT NULL,
     PRIMARY KEY (rs_client_id, owner_sub));

@@ -42,6 +42,8 @@ SECRET_KEYS: frozenset[str] = frozenset(
         "private_key",
         "interaction",  # a login in progress (the sandbox's handle)
         "client_data",  # Keycloak's login-form parameter: carries the app's state
+        "tokenid",  # ForgeRock AM's session token in its login answer
+        "sessionhandle",  # ForgeRock AM: a handle that can end the session
     }
 )
 """Parameter / member names whose values are always secret (compared case-insensitively)."""
@@ -63,7 +65,15 @@ NOT_SECRET_KEYS: frozenset[str] = frozenset(
 """Names that look like secrets by the rules above but only describe or point at one."""
 
 SECRET_HEADERS: frozenset[str] = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "dpop", "x-api-key"}
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "dpop",
+        "x-api-key",
+        "iplanetdirectorypro",  # ForgeRock AM's default session-token header
+    }
 )
 SECRET_HEADER_SUFFIXES: tuple[str, ...] = ("-token", "-key", "-secret", "-password", "-session")
 

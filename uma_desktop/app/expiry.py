@@ -1,0 +1,242 @@
+"""Expiry everywhere: the server's own where it has one, else a due date the app enforces.
+
+A server that declares ``Capability.EXPIRY`` (the sandbox) keeps the date on the share and
+stops granting at that moment. For any other server (Keycloak) the app keeps the due date in
+``expiry.json`` in the data dir (0600, atomic writes) and revokes the share once it falls
+due: in the running window (a timer), at the start of every CLI command (a cheap read of the
+file, network only when something is due) and by ``uma-desktop expire --due`` for a
+scheduler. Such a share shows "expires (enforced by UMA Desktop)"; the automatic revoke is
+in the history as action ``expire``. The clock is a parameter so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from uma_desktop.app.control_point import ControlPoint
+from uma_desktop.app.history import History
+from uma_desktop.app.storage import read_json, report_corrupt, write_json
+from uma_desktop.backends.base import Capability
+from uma_desktop.domain import Decision, Resource, Share
+from uma_desktop.errors import ConfigurationError, UmaDesktopError
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "expiry.json"
+ENFORCED_LABEL = "expires (enforced by UMA Desktop)"
+EXPIRE_ACTION = "expire"
+SET_EXPIRY_ACTION = "set-expiry"
+ENFORCER = "UMA Desktop"
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_date(text: str) -> datetime:
+    """``YYYY-MM-DD`` (the end of that day, UTC) or an ISO date-time (UTC when no zone)."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = datetime.fromisoformat(value)
+            return day.replace(hour=23, minute=59, second=59, tzinfo=UTC)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigurationError(f"{text!r} is not a date (YYYY-MM-DD) or ISO date-time.") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def share_key(connection_id: str, resource_id: str, party_id: str) -> str:
+    """One share across servers: connection, resource and person (NUL cannot occur in ids)."""
+    return f"{connection_id}\0{resource_id}\0{party_id}"
+
+
+def person_of(share: Share) -> str:
+    """What a backend's ``revoke``/``share`` accepts to name the share's person."""
+    return share.party.username or share.party.email or share.party.id
+
+
+@dataclass(frozen=True)
+class DueDate:
+    """A share the app revokes at ``due`` because its server cannot expire it."""
+
+    connection_id: str
+    resource_id: str
+    resource_name: str
+    party_id: str
+    person: str  # username or e-mail, what the backend's revoke accepts
+    party_label: str
+    due: datetime
+    set_at: datetime
+
+    @property
+    def key(self) -> str:
+        return share_key(self.connection_id, self.resource_id, self.party_id)
+
+    def to_json(self) -> dict[str, str]:
+        data = asdict(self)
+        data["due"], data["set_at"] = self.due.isoformat(), self.set_at.isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, raw: Any) -> DueDate:
+        if not isinstance(raw, dict):
+            raise ValueError("an entry is not an object")
+        texts = {name: raw.get(name) for name in cls.__dataclass_fields__}
+        if not all(isinstance(value, str) for value in texts.values()):
+            raise ValueError("an entry lacks a field")
+        due, set_at = (datetime.fromisoformat(str(texts.pop(n))) for n in ("due", "set_at"))
+        if due.tzinfo is None or set_at.tzinfo is None:
+            raise ValueError("a time without a zone")
+        return cls(due=due, set_at=set_at, **{k: str(v) for k, v in texts.items()})
+
+
+class ExpiryStore:
+    """The due dates the app enforces, one JSON file in the data dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / FILE_NAME
+
+    def load(self) -> list[DueDate]:
+        """Every kept due date; a damaged file is kept aside (CorruptFileError)."""
+        raw = read_json(self.path, "list of expiry dates")
+        if raw is None:
+            return []
+        try:
+            if not isinstance(raw, dict) or not isinstance(raw.get("due_dates"), list):
+                raise ValueError("no list of due dates")
+            return [DueDate.from_json(item) for item in raw["due_dates"]]
+        except ValueError as exc:
+            raise report_corrupt(self.path, "list of expiry dates", str(exc)) from None
+
+    def save(self, entries: list[DueDate]) -> None:
+        ordered = sorted(entries, key=lambda e: (e.due, e.key))
+        write_json(self.path, {"version": 1, "due_dates": [e.to_json() for e in ordered]})
+
+    def by_key(self) -> dict[str, DueDate]:
+        return {entry.key: entry for entry in self.load()}
+
+    def put(self, entry: DueDate) -> None:
+        kept = [e for e in self.load() if e.key != entry.key]
+        self.save([*kept, entry])
+
+    def drop(self, key: str) -> None:
+        entries = self.load()
+        remaining = [e for e in entries if e.key != key]
+        if len(remaining) != len(entries):
+            self.save(remaining)
+
+    def due(self, now: datetime) -> list[DueDate]:
+        """The entries whose date has come (cheap: reads one small local file)."""
+        return [e for e in self.load() if e.due <= now]
+
+
+def natively_expiring(control: ControlPoint, connection_id: str) -> bool:
+    """Whether the connection's server keeps expiry itself (its backend is live)."""
+    return Capability.EXPIRY in control.capabilities(connection_id)
+
+
+async def set_expiry(
+    control: ControlPoint,
+    resource: Resource,
+    share: Share,
+    when: datetime,
+    *,
+    clock: Clock = system_clock,
+) -> Decision:
+    """Make ``share`` end at ``when``: on the server when it can, else kept by the app."""
+    now = clock()
+    if when <= now:
+        raise ConfigurationError("The expiry date is in the past.")
+    connection_id = share.connection_id
+    store = ExpiryStore(control.dirs.data)
+    key = share_key(connection_id, resource.id, share.party.id)
+    if natively_expiring(control, connection_id):
+        decision = await control.share(
+            connection_id,
+            resource.id,
+            person_of(share),
+            share.scopes,
+            when,
+            action=SET_EXPIRY_ACTION,
+            resource_name=resource.name,
+        )
+        store.drop(key)  # the server keeps it now
+        return decision
+    entry = DueDate(
+        connection_id=connection_id,
+        resource_id=resource.id,
+        resource_name=resource.name,
+        party_id=share.party.id,
+        person=person_of(share),
+        party_label=share.party.full_label,
+        due=when,
+        set_at=now,
+    )
+    store.put(entry)
+    decision = Decision(
+        connection_id=connection_id,
+        action=SET_EXPIRY_ACTION,
+        resource_id=resource.id,
+        resource_name=resource.name,
+        party=share.party.full_label,
+        scopes=share.scopes,
+        at=now,
+        ok=True,
+        detail=f"{ENFORCED_LABEL}: revoked by the app after {when.isoformat()}",
+        extra={"expires_at": when.isoformat(), "enforced_by": ENFORCER},
+    )
+    History(control.dirs.data).record(decision)
+    return decision
+
+
+async def revoke_due(control: ControlPoint, *, clock: Clock = system_clock) -> list[Decision]:
+    """Revoke every app-kept share whose due date has come; each lands in the history as
+    ``expire``. A failed revoke keeps its due date (tried again next time)."""
+    store = ExpiryStore(control.dirs.data)
+    now = clock()
+    due = store.due(now)
+    decisions = []
+    for entry in due:
+        try:
+            decision = await control.revoke(
+                entry.connection_id,
+                entry.resource_id,
+                entry.person,
+                action=EXPIRE_ACTION,
+                extra={"enforced_by": ENFORCER, "due": entry.due.isoformat()},
+                resource_name=entry.resource_name,
+            )
+        except UmaDesktopError as error:
+            log.warning("an expired share could not be revoked yet: %s", error.user_message)
+            decisions.append(
+                Decision(
+                    connection_id=entry.connection_id,
+                    action=EXPIRE_ACTION,
+                    resource_id=entry.resource_id,
+                    resource_name=entry.resource_name,
+                    party=entry.party_label,
+                    scopes=(),
+                    at=clock(),
+                    ok=False,
+                    detail=error.user_message,
+                )
+            )
+            continue
+        store.drop(entry.key)
+        decisions.append(decision)
+    return decisions
+
+
+def forget(control: ControlPoint, share: Share) -> None:
+    """Drop an app-kept due date (the share was revoked by hand)."""
+    ExpiryStore(control.dirs.data).drop(
+        share_key(share.connection_id, share.resource_id, share.party.id)
+    )

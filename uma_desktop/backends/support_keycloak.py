@@ -1,0 +1,218 @@
+"""Support adapter for Keycloak: the protection API with the resource server's own token.
+
+Resources by owner come from ``resource_set?owner=&deep=true`` and shares/requests from
+``permission/ticket`` (one ticket per resource, requester and scope; granted = share,
+not granted = pending request). Keycloak keeps no timestamps, no expiry, no denied state
+and no reason: revoke and deny delete the tickets, and the reason stays in the local audit
+log only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from uma_desktop import net
+from uma_desktop.backends.support_base import (
+    SUPPORT_PAGE_SIZE,
+    ActionReceipt,
+    GrantStatus,
+    Page,
+    PersonLookup,
+    SupportGrant,
+    SupportPerson,
+    SupportResource,
+)
+from uma_desktop.errors import ForbiddenError, NotFoundError
+
+Text = Annotated[str, Field(max_length=2000)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Scope(_Wire):
+    name: Text
+
+
+class _Owner(_Wire):
+    id: Text
+    name: Text | None = None
+
+
+class _Resource(_Wire):
+    id: Text = Field(alias="_id")
+    name: Text
+    displayName: Text | None = None
+    owner: _Owner | None = None
+    scopes: Annotated[list[_Scope], Field(max_length=500)] = []
+
+
+class _Ticket(_Wire):
+    id: Text
+    owner: Text
+    ownerName: Text | None = None
+    resource: Text
+    resourceName: Text | None = None
+    scopeName: Text | None = None
+    requester: Text
+    requesterName: Text | None = None
+    granted: bool = False
+
+
+class _User(_Wire):
+    id: Text
+    username: Text
+    email: Text | None = None
+    firstName: Text | None = None
+    lastName: Text | None = None
+
+
+RESOURCES = TypeAdapter(Annotated[list[_Resource], Field(max_length=5000)])
+RESOURCE = TypeAdapter(_Resource)
+TICKETS = TypeAdapter(Annotated[list[_Ticket], Field(max_length=5000)])
+USERS = TypeAdapter(Annotated[list[_User], Field(max_length=100)])
+
+
+def _label(resource: _Resource) -> str:
+    return resource.displayName or resource.name
+
+
+class KeycloakSupportBackend:
+    kind = "keycloak"
+    records_reasons = False
+
+    def __init__(self, issuer: str, client: net.AsyncClient, tokens: net.TokenSource) -> None:
+        self._issuer = issuer.rstrip("/")
+        self._protection = self._issuer + "/authz/protection"
+        base, _, realm = self._issuer.rpartition("/realms/")
+        self._admin_users = f"{base}/admin/realms/{realm}/users"
+        self._client = client
+        self._tokens = tokens
+        self._scopes: dict[str, tuple[str, ...]] = {}
+
+    async def _get(self, url: str, params: dict[str, str | int], what: str) -> net.Reply:
+        return await net.send(self._client, "GET", url, what, params=params, tokens=self._tokens)
+
+    async def find_person(self, query: str) -> PersonLookup:
+        text = query.strip()
+        key = "email" if "@" in text else "username"
+        try:
+            reply = await self._get(
+                self._admin_users, {key: text, "exact": "true"}, "the person lookup"
+            )
+        except ForbiddenError:
+            return PersonLookup(
+                SupportPerson(text, username=None if "@" in text else text),
+                "as typed: this service account may not read users, so search by username "
+                "or user id (an e-mail cannot be resolved)",
+            )
+        users = net.parse(reply, USERS, "user list")
+        if not users:
+            raise NotFoundError(f"Nobody on this server has the {key} {text!r}.")
+        user = users[0]
+        name = " ".join(p for p in (user.firstName, user.lastName) if p) or None
+        return PersonLookup(
+            SupportPerson(user.id, user.username, user.email, name), f"by {key} (user directory)"
+        )
+
+    async def resources(
+        self,
+        *,
+        owner: str | None,
+        name: str | None = None,
+        offset: int = 0,
+        limit: int = SUPPORT_PAGE_SIZE,
+    ) -> Page[SupportResource]:
+        params: dict[str, str | int] = {"deep": "true", "first": offset, "max": limit}
+        if owner:
+            params["owner"] = owner
+        if name:
+            params["name"] = name
+        reply = await self._get(self._protection + "/resource_set", params, "the resource lookup")
+        found = net.parse(reply, RESOURCES, "resource list")
+        items = []
+        for resource in found:
+            scopes = tuple(s.name for s in resource.scopes)
+            self._scopes[resource.id] = scopes
+            owner_person = SupportPerson(
+                resource.owner.id if resource.owner else "",
+                resource.owner.name if resource.owner else None,
+            )
+            items.append(SupportResource(resource.id, _label(resource), scopes, owner_person))
+        return Page(tuple(items), offset + limit if len(found) >= limit else None)
+
+    async def _resource_scopes(self, resource_id: str) -> tuple[str, ...]:
+        if resource_id not in self._scopes:
+            reply = await self._get(
+                f"{self._protection}/resource_set/{quote(resource_id, safe='')}",
+                {},
+                "the resource",
+            )
+            resource = net.parse(reply, RESOURCE, "resource")
+            self._scopes[resource_id] = tuple(s.name for s in resource.scopes)
+        return self._scopes[resource_id]
+
+    async def grants(
+        self,
+        *,
+        owner: str | None = None,
+        requester: str | None = None,
+        resource_id: str | None = None,
+        offset: int = 0,
+        limit: int = SUPPORT_PAGE_SIZE,
+    ) -> Page[SupportGrant]:
+        params: dict[str, str | int] = {"returnNames": "true", "first": offset, "max": limit}
+        for key, value in (("owner", owner), ("requester", requester), ("resourceId", resource_id)):
+            if value:
+                params[key] = value
+        reply = await self._get(self._protection + "/permission/ticket", params, "the share lookup")
+        tickets = net.parse(reply, TICKETS, "ticket list")
+        groups: dict[tuple[str, str, bool], list[_Ticket]] = {}
+        for ticket in tickets:
+            groups.setdefault((ticket.resource, ticket.requester, ticket.granted), []).append(
+                ticket
+            )
+        items = []
+        for (resource, _requester, granted), group in groups.items():
+            first = group[0]
+            items.append(
+                SupportGrant(
+                    id=first.id,
+                    status=GrantStatus.GRANTED if granted else GrantStatus.PENDING,
+                    resource_id=resource,
+                    resource_name=first.resourceName or resource,
+                    resource_scopes=await self._resource_scopes(resource),
+                    owner=SupportPerson(first.owner, first.ownerName),
+                    person=SupportPerson(first.requester, first.requesterName),
+                    scopes=tuple(sorted(t.scopeName or "" for t in group if t.scopeName)),
+                    server_ids=tuple(t.id for t in group),
+                )
+            )
+        return Page(tuple(items), offset + limit if len(tickets) >= limit else None)
+
+    async def _delete(self, grant: SupportGrant, what: str) -> ActionReceipt:
+        for ticket_id in grant.server_ids:
+            await net.send(
+                self._client,
+                "DELETE",
+                f"{self._protection}/permission/ticket/{quote(ticket_id, safe='')}",
+                what,
+                tokens=self._tokens,
+            )
+        return ActionReceipt(
+            grant.id, None, "Keycloak deleted the tickets; it keeps no reason (local log only)"
+        )
+
+    async def revoke(self, grant: SupportGrant, reason: str) -> ActionReceipt:
+        if grant.status is not GrantStatus.GRANTED:
+            raise NotFoundError("Only a share can be revoked; deny a pending request instead.")
+        return await self._delete(grant, "the revoke")
+
+    async def deny(self, grant: SupportGrant, reason: str) -> ActionReceipt:
+        if grant.status is not GrantStatus.PENDING:
+            raise NotFoundError("Only a pending request can be denied.")
+        return await self._delete(grant, "the denial")
