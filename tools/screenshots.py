@@ -21,11 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the scripted user lives with the test helpers
 
+import httpx  # noqa: E402
 from PySide6.QtCore import QEventLoop  # noqa: E402
 from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from tests.fixtures.browser import form_browser  # noqa: E402
+from tests.fixtures.sandbox import sandbox_owner_token  # noqa: E402
 from uma_desktop.app.support import SupportDesk  # noqa: E402
 from uma_desktop.gui.app import Session, ensure_application, launch  # noqa: E402
 from uma_desktop.gui.main_window import MainWindow  # noqa: E402
@@ -120,6 +122,24 @@ def dark_palette() -> QPalette:
     return palette
 
 
+def share_directly(server: SandboxServer, resource: str, person: str, scopes: list[str]) -> None:
+    """alice shares through the owner API, so the review has a few shares to show."""
+    token = sandbox_owner_token(server, "alice")
+    headers = {"Authorization": f"Bearer {token}"}
+    found = httpx.get(f"{server.issuer}/owner/people", params={"q": person}, headers=headers)
+    found.raise_for_status()
+    answer = httpx.post(
+        f"{server.issuer}/owner/policies",
+        json={
+            "resource_id": server.resource_id(resource),
+            "resource_scopes": scopes,
+            "sub": found.json()["sub"],
+        },
+        headers=headers,
+    )
+    answer.raise_for_status()
+
+
 def shoot_support_desk(window: MainWindow, server: SandboxServer, folder: Path) -> None:
     """Lookup by owner with the why-answer for a pending request (secret in memory only)."""
     photos = next(r for r in server.config["resource_servers"] if r["key"] == "photos")
@@ -156,6 +176,12 @@ def take(folder: Path) -> None:
             ask(work_server, "bob", "Holiday 2026", ["view", "download", "comment"])
             ask(work_server, "erin", "Cat pictures", ["view"])
             ask(home_server, "erin", "Allergies", ["read"])
+            for server, resource, person, scopes in (
+                (home_server, "Allergies", "carol", ["read"]),
+                (home_server, "Vaccination record", "dave", ["read"]),
+                (work_server, "Cat pictures", "carol", ["view"]),
+            ):
+                share_directly(server, resource, person, scopes)
             session = launch(
                 app_dirs(Path(home)),
                 browser_opener=form_browser("alice", "alice"),
@@ -239,7 +265,7 @@ def take(folder: Path) -> None:
             rows = review.model.rows()
             kept = [r for r in rows if r.resource.name == "Work calendar"]
             review.act("keep", kept)
-            wait_until(lambda: review.progress_label.text().startswith("2 of"), "the keep")
+            wait_until(lambda: review.progress_label.text().startswith("1 of"), "the keep")
             review.select_keys([r.key for r in rows if r.resource.name == "Family portraits"])
             save(window, folder, "review")
 
@@ -256,7 +282,7 @@ def take(folder: Path) -> None:
             add.reject()
 
             # The support desk: a resource server's help desk looks up alice's shares
-            shoot_support_desk(window, home_server, folder)
+            shoot_support_desk(window, work_server, folder)
 
             # The same resources view in a dark palette
             app.setPalette(dark_palette())
