@@ -15,6 +15,10 @@ BENCHMARKS = (
     "gui_heartbeat.py",
     "support_lookup.py",
     "review_shares.py",
+    "gui_start.py",
+    "gui_interactions.py",
+    "gui_memory.py",
+    "gui_bulk.py",
 )
 
 

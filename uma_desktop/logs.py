@@ -20,7 +20,7 @@ import sys
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-from uma_desktop.oauth import RedactingFilter, install_redaction
+from uma_desktop.oauth.redact import RedactingFilter, install_redaction
 from uma_desktop.paths import PRIVATE_FILE_MODE, AppDirs, make_private_dir, secure_tree
 
 LOG_FILE_NAME = "uma-desktop.log"

@@ -1,5 +1,6 @@
-"""What the command line leaves out: `--help` loads neither the app nor asyncio, and a
-listing that finds nothing new does not rewrite the snapshot file."""
+"""What the command line leaves out: `--help` loads neither the app nor asyncio, a command
+on a saved login loads no login flow, no JWT library and not httpx's own CLI, and a listing
+that finds nothing new does not rewrite the snapshot file."""
 
 from __future__ import annotations
 
@@ -36,6 +37,25 @@ def test_help_loads_neither_the_app_nor_asyncio() -> None:
     assert seen["code"] == 0
     assert "usage: uma-desktop" in seen["help"] and "resources" in seen["help"]
     assert seen["heavy"] == []
+
+
+# the login flows and PyJWT (a login needs them), httpx's command-line tool (nobody does)
+NOT_FOR_COMMANDS = ("jwt", "uma_desktop.oauth.login", "uma_desktop.oauth.device", "rich", "click")
+COMMAND_RUNNER_MODULES = f"""
+import json, sys
+import uma_desktop.app.control_point, uma_desktop.cli, uma_desktop.logs, uma_desktop.oauth
+from uma_desktop.oauth.idtoken import stored_identity
+loaded = [name for name in {NOT_FOR_COMMANDS!r} if name in sys.modules]
+print(json.dumps(loaded))
+"""
+
+
+def test_commands_on_a_saved_login_load_neither_login_flows_nor_jwt() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", COMMAND_RUNNER_MODULES],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=True,
+    )  # fmt: skip
+    assert json.loads(done.stdout) == []
 
 
 def test_a_listing_with_nothing_new_leaves_the_snapshot_file_alone(

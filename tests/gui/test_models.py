@@ -12,6 +12,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 
 from uma_desktop.domain import AccessRequest, Decision, Party, Resource
 from uma_desktop.gui.models import (
+    FILTER_AT_ONCE,
     HistoryModel,
     ObjectFilterProxy,
     ObjectRole,
@@ -122,3 +123,34 @@ def test_ten_thousand_rows_arrive_in_steps(qtbot: Any) -> None:
     qtbot.waitUntil(lambda: not model.is_loading(), timeout=10_000)
     assert model.rowCount() == 10_000
     assert len(inserted) >= 5 and max(inserted) <= 1000
+
+
+def test_a_big_table_is_filtered_in_steps_and_keeps_order_and_selection(qtbot: Any) -> None:
+    model = ResourcesModel()
+    proxy = ObjectFilterProxy()
+    proxy.setSourceModel(model)
+    selection = QItemSelectionModel(proxy)
+    count = FILTER_AT_ONCE + 5000
+    model.set_rows(rows("a", [f"item {i:05d}" for i in range(count)]))
+    proxy.sort(ResourcesModel.NAME, Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(lambda: not model.is_busy(), timeout=5000)
+    keep = proxy.mapFromSource(model.index(model.row_for_key(("a", "a-item 00070")), 0))
+    selection.select(keep, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    proxy.set_predicate(lambda row: row.resource.name.endswith("0"))
+    assert proxy.is_filtering() and proxy.rowCount() == count  # the old rows until done
+    qtbot.waitUntil(lambda: not proxy.is_filtering(), timeout=5000)
+    shown = [proxy.index(r, 0).data(ObjectRole).resource.name for r in range(proxy.rowCount())]
+    assert shown == [f"item {i:05d}" for i in range(0, count, 10)]
+    assert [i.data(ObjectRole).resource.name for i in selection.selectedIndexes()] == ["item 00070"]
+
+    # rows arriving while a filter is computed: it starts over and misses none
+    proxy.set_predicate(lambda row: row.resource.name.endswith("5"))
+    model.replace_group("b", rows("b", ["item b5", "item b6"]))
+    qtbot.waitUntil(lambda: not proxy.is_filtering() and not model.is_busy(), timeout=5000)
+    shown = [proxy.index(r, 0).data(ObjectRole).resource.name for r in range(proxy.rowCount())]
+    assert shown == sorted([f"item {i:05d}" for i in range(5, count, 10)] + ["item b5"])
+    assert selection.selectedIndexes() == []  # the selected row is filtered out
+
+    proxy.set_predicate(None, at_once=True)
+    assert proxy.rowCount() == count + 2

@@ -53,12 +53,12 @@ def test_owner_decides_and_shares_across_two_servers(
     page.search.setText("holiday")
     qtbot.waitUntil(lambda: page.proxy.rowCount() == 2, timeout=WAIT)  # debounced search
     page.server_filter.setCurrentIndex(page.server_filter.findData(work_id))
-    assert page.proxy.rowCount() == 1
+    qtbot.waitUntil(lambda: page.proxy.rowCount() == 1, timeout=WAIT)  # next event-loop turn
     assert page.proxy.index(0, ResourcesModel.SERVER).data() == "Work"
     page.search.clear()
     page.server_filter.setCurrentIndex(0)
     page.type_filter.setCurrentIndex(page.type_filter.findData("calendar"))
-    assert page.proxy.rowCount() == 4  # two calendars on each server
+    qtbot.waitUntil(lambda: page.proxy.rowCount() == 4, timeout=WAIT)  # two calendars each
     page.type_filter.setCurrentIndex(0)
     qtbot.waitUntil(lambda: page.proxy.rowCount() == 2 * ALICE_RESOURCES, timeout=WAIT)
 

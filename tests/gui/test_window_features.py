@@ -164,7 +164,7 @@ def test_favourites_and_window_layout_survive_a_restart(
     qtbot.keyClick(page.table, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)  # Ctrl+D
     assert page.model.object_for_key(key).favourite
     page.favourites_only.setChecked(True)
-    assert page.proxy.rowCount() == 1
+    qtbot.waitUntil(lambda: page.proxy.rowCount() == 1, timeout=WAIT)
     window.resize(window.width(), 580)  # the offscreen screen is only 800x600
     page.table.setColumnWidth(ResourcesModel.TYPE, 203)
     window.show_page("history")

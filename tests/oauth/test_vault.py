@@ -70,6 +70,29 @@ def test_a_long_token_round_trips_in_chunks_under_the_windows_limit(
     assert KeyringVault(real_keyring, service=service).load("conn-1", TokenKind.REFRESH) == token
 
 
+def test_reading_a_chunked_token_opens_one_secret_service_connection(
+    real_keyring: Any, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """keyring connects anew for every entry; a load of header + chunks connects once."""
+    import secretstorage
+
+    vault = KeyringVault(real_keyring, service=service)
+    token = fake_jwt(5000)
+    vault.store("conn-1", TokenKind.REFRESH, token)
+    connections: list[object] = []
+    connect = secretstorage.dbus_init
+
+    def counted_connect() -> Any:
+        connections.append(connect())
+        return connections[-1]
+
+    monkeypatch.setattr(secretstorage, "dbus_init", counted_connect)
+    assert vault.load("conn-1", TokenKind.REFRESH) == token
+    assert len(connections) == 1
+    assert vault.load("conn-1", TokenKind.ID) is None
+    assert len(connections) == 2
+
+
 def test_replacing_a_token_leaves_no_old_chunks_and_kinds_are_separate(
     real_keyring: Any, service: str
 ) -> None:
@@ -158,6 +181,47 @@ def test_without_a_keyring_service_the_vault_is_unavailable() -> None:
     assert "UNAVAILABLE No secure keyring" in result.stdout, result.stderr
     assert "a login can be kept in memory only" in result.stdout
     assert "MEMORY True" in result.stdout
+
+
+def _backend_in_fresh_process(env: dict[str, str]) -> str:
+    """The vault's backend (or its refusal) as a new process chooses it, and whether that
+    process loaded keyring's macOS backend on the way."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from uma_desktop.errors import VaultUnavailableError
+        from uma_desktop.oauth.vault import backend_name, open_vault
+        try:
+            print("BACKEND", backend_name(open_vault(remember=True).backend))
+        except VaultUnavailableError as exc:
+            print("UNAVAILABLE", exc)
+        print("MACOS", "keyring.backends.macOS" in sys.modules)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result.stdout + result.stderr
+
+
+def test_on_linux_the_secret_service_is_taken_without_ranking_every_backend() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
+    env.pop("XDG_CURRENT_DESKTOP", None)
+    output = _backend_in_fresh_process(env)
+    assert "BACKEND keyring.backends.SecretService.Keyring" in output, output
+    assert "MACOS False" in output, output
+
+
+def test_a_backend_configured_for_keyring_is_respected_and_still_checked() -> None:
+    """PYTHON_KEYRING_BACKEND wins over the Secret Service, and the allow-list still applies."""
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    output = _backend_in_fresh_process(env)
+    assert "UNAVAILABLE No secure keyring" in output, output
+    assert "keyring.backends.null.Keyring" in output, output
 
 
 def test_null_and_fail_backends_are_refused_never_used() -> None:

@@ -5,21 +5,22 @@ Kept in one module so the ControlPoint reads as app logic, not token plumbing.
 
 from __future__ import annotations
 
-import webbrowser
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from uma_desktop import net
 from uma_desktop.backends.forgerock import split_issuer
 from uma_desktop.domain import BackendKind, Connection
 from uma_desktop.errors import ConfigurationError, NotSupportedError, UmaDesktopError
 from uma_desktop.oauth.am_session import AmSession, AskCredentials, Credentials
-from uma_desktop.oauth.device import DeviceCode, login_with_device
 from uma_desktop.oauth.discovery import discover as _discover
-from uma_desktop.oauth.login import login_in_browser
 from uma_desktop.oauth.session import SessionState, TokenSession
 from uma_desktop.oauth.vault import TokenKind, TokenVault, open_vault
 from uma_desktop.uma import metadata as uma_metadata
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
+
+if TYPE_CHECKING:  # the login flows are imported by ``login`` only: a resumed run skips them
+    from uma_desktop.oauth.device import DeviceCode
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
@@ -134,6 +135,8 @@ async def login(
     """Log in and return the session plus what we learnt about the owner (username, subject)."""
     scopes = login_scopes(connection.kind, metadata)
     if device:
+        from uma_desktop.oauth.device import login_with_device
+
         tokens = await login_with_device(
             metadata,
             connection.client_id,
@@ -142,6 +145,10 @@ async def login(
             client=client,
         )
     else:
+        import webbrowser
+
+        from uma_desktop.oauth.login import login_in_browser
+
         tokens = await login_in_browser(
             metadata,
             connection.client_id,
@@ -189,3 +196,12 @@ def _session(
         client,
         display_name=connection.display_name,
     )
+
+
+def __getattr__(name: str) -> object:
+    """``DeviceCode`` on first use, so that importing this module skips the login flows."""
+    if name == "DeviceCode":
+        from uma_desktop.oauth.device import DeviceCode
+
+        return DeviceCode
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

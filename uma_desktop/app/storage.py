@@ -77,7 +77,7 @@ def read_json(path: Path, what: str) -> Any | None:
     """The parsed file, None when absent; a file that is not JSON is kept aside and reported."""
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # an unusable folder is reported elsewhere
         return None
     except OSError as exc:
         raise StorageError(f"Could not read the {what} at {path}: {exc.strerror}.") from None

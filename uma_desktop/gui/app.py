@@ -1,8 +1,11 @@
 """Composition root of the desktop app (desktop-style.md P1).
 
-``main(args)`` parses the arguments, sets up the log (redacted, rotating file in the log
-folder), installs the excepthook, builds the QApplication, starts the core's event loop
-thread (``Bridge``), opens the ControlPoint there and, once it is open, builds the window.
+``main(args)`` parses the arguments, installs the excepthook, builds the QApplication,
+starts the core's event loop thread (``Bridge``), builds and shows the window, and meanwhile
+on the core's thread sets up the log (redacted, rotating file in the log folder) and opens
+the ControlPoint; once it is open the window fills. The window shows first because loading
+the core (pydantic models, HTTP, JWT, the last-known data) is most of the start-up time:
+nothing under ``gui`` imports it at module level.
 ``start(args)`` is all of that without ``exec()``; ``launch`` is the wiring alone, for tests
 and tools.
 
@@ -23,14 +26,13 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from uma_desktop import __version__
-from uma_desktop.app import ControlPoint
 from uma_desktop.foreground import yield_to_foreground
 from uma_desktop.gui import icons
 from uma_desktop.gui.bridge import Bridge
@@ -38,8 +40,10 @@ from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import install_excepthook, show_error
 from uma_desktop.gui.main_window import APP_ID, MainWindow
 from uma_desktop.gui.settings import Favourites, UiState
-from uma_desktop.logs import configure_logging
 from uma_desktop.paths import AppDirs, app_dirs
+
+if TYPE_CHECKING:
+    from uma_desktop.app import ControlPoint
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,7 @@ class Session:
     window: MainWindow | None = None
     error: BaseException | None = None
     temporary_home: Path | None = None  # removed by close() (the demo's own folder)
+    shown: MainWindow | None = None  # the window, from before the core is open
     _ready: list[Callable[[MainWindow], None]] = field(default_factory=list)
 
     @property
@@ -66,11 +71,12 @@ class Session:
 
     def close(self, timeout: float = 5.0) -> None:
         """Close the window, stop polling, close the core's HTTP clients, stop the loop."""
-        if self.window is not None:
-            self.window.save_state()
-            self.window.close()
-            self.window.deleteLater()
-            self.window = None
+        window = self.window or self.shown
+        if window is not None:
+            window.save_state()
+            window.close()
+            window.deleteLater()
+            self.window = self.shown = None
         control = self.control
         self.bridge.shutdown(control.aclose() if control is not None else None, timeout)
         if self.temporary_home is not None:
@@ -99,11 +105,13 @@ def launch(
     timeout: float | None = None,
     on_ready: Callable[[MainWindow], None] | None = None,
     show: bool = True,
+    before_open: Callable[[], None] | None = None,
 ) -> Session:
-    """Start the core loop, open the ControlPoint on it, then build the window (async).
+    """Start the core loop, build and show the window, open the ControlPoint (async).
 
     Returns at once; ``session.window`` is set (and ``on_ready`` called) when the core is
-    open. The GUI thread never waits for it.
+    open. The GUI thread never waits for it. ``before_open`` runs on the core's thread
+    first (the log set-up).
     """
     ensure_application()
     # The core's loop thread parses and stores large answers in Python. Every call from Qt
@@ -124,15 +132,26 @@ def launch(
     if timeout is not None:
         options["timeout"] = timeout
 
+    controller = Controller(bridge, None, Favourites(resolved.config))
+    session.controller = controller
+    window = MainWindow(controller, UiState(resolved.config))
+    session.shown = window
+    if show:
+        window.show()
+
+    async def open_core() -> ControlPoint:
+        # Runs on the core's thread while the window paints (Qt paints without the GIL).
+        if before_open is not None:
+            before_open()
+        from uma_desktop.app import ControlPoint
+
+        return await ControlPoint.open(resolved, **options)
+
     def opened(control: ControlPoint) -> None:
         session.control = control
         control.subscribe(bridge.post_event)
-        controller = Controller(bridge, control, Favourites(resolved.config))
-        session.controller = controller
-        window = MainWindow(controller, UiState(resolved.config))
+        controller.attach(control)
         session.window = window
-        if show:
-            window.show()
         controller.start(poll_interval)
         for callback in session._ready:
             callback(window)
@@ -140,9 +159,10 @@ def launch(
     def failed(exc: BaseException) -> None:
         session.error = exc
         log.error("could not open the app's data: %s", exc)
+        window.hide()
         show_error(None, exc, "UMA Desktop could not start")
 
-    bridge.submit(ControlPoint.open(resolved, **options), opened, failed)
+    bridge.submit(open_core(), opened, failed)
     return session
 
 
@@ -200,10 +220,17 @@ def start(args: list[str], *, browser_opener: BrowserOpener | None = None) -> Se
     """Everything ``main`` does before ``exec()``: log, excepthook, application, session."""
     options = parse_args(args)
     dirs, temporary_home = resolve_dirs(options.home, options.demo)
-    log_file = configure_logging(dirs)  # first: redaction is on before anything logs
-    log.info("UMA Desktop %s starting; log file %s", __version__, log_file)
-    if temporary_home is not None:
-        log.info("demo mode: settings live in %s until the app quits", temporary_home)
+
+    def set_up_log() -> None:
+        # first on the core's thread, before the core is loaded: redaction is on before
+        # anything that could hold a secret logs (nothing does before the core is open)
+        from uma_desktop.logs import configure_logging
+
+        log_file = configure_logging(dirs)
+        log.info("UMA Desktop %s starting; log file %s", __version__, log_file)
+        if temporary_home is not None:
+            log.info("demo mode: settings live in %s until the app quits", temporary_home)
+
     install_excepthook()
     ensure_application()
 
@@ -212,7 +239,11 @@ def start(args: list[str], *, browser_opener: BrowserOpener | None = None) -> Se
             _start_demo(window, session.bridge)
 
     session = launch(
-        dirs, browser_opener=browser_opener, poll_interval=options.poll or None, on_ready=ready
+        dirs,
+        browser_opener=browser_opener,
+        poll_interval=options.poll or None,
+        on_ready=ready,
+        before_open=set_up_log,
     )
     session.temporary_home = temporary_home
     return session

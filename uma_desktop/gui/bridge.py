@@ -21,7 +21,6 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from uma_desktop.app import DataChanged, NewRequests, RequestsChanged, StatusChanged
 from uma_desktop.foreground import yield_to_foreground
 
 log = logging.getLogger(__name__)
@@ -148,6 +147,9 @@ class Bridge(QObject):
     def _dispatch_event(self, event: object) -> None:
         if self._closing:
             return
+        # events come from the core, so it is loaded by now (it loads after the window shows)
+        from uma_desktop.app import DataChanged, NewRequests, RequestsChanged, StatusChanged
+
         self.event_received.emit(event)
         match event:
             case StatusChanged(state=state):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import QPoint, Qt, QUrl, Signal
@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from uma_desktop.app import ConnectionState, ConnectionStatus
 from uma_desktop.domain import BackendKind, Connection
 from uma_desktop.errors import BrowserUnavailableError, SecurityCheckError, UmaDesktopError
 from uma_desktop.gui.controller import Controller
@@ -36,16 +35,20 @@ from uma_desktop.gui.errors import error_text
 from uma_desktop.gui.icons import icon, status_icon
 from uma_desktop.gui.widgets import PlainLabel, rich_tooltip
 from uma_desktop.gui.workers import Worker
-from uma_desktop.oauth.discovery import check_url
+
+if TYPE_CHECKING:  # the core loads after the window is shown (see gui/app.py)
+    from uma_desktop.app import ConnectionState
 
 log = logging.getLogger(__name__)
+LOGIN_NEEDED = "login_needed"  # ConnectionStatus.LOGIN_NEEDED (a StrEnum: equal to its value)
 
+# by ConnectionStatus value (a StrEnum: its members look their text up here as themselves)
 STATUS_TEXT = {
-    ConnectionStatus.OK: "Up to date",
-    ConnectionStatus.STALE: "Offline — showing last-known data",
-    ConnectionStatus.ERROR: "Error",
-    ConnectionStatus.LOGIN_NEEDED: "Login needed",
-    ConnectionStatus.LOADING: "Loading…",
+    "ok": "Up to date",
+    "stale": "Offline — showing last-known data",
+    "error": "Error",
+    "login_needed": "Login needed",
+    "loading": "Loading…",
 }
 
 KIND_CHOICES: list[tuple[str, BackendKind | None]] = [
@@ -147,7 +150,7 @@ class ConnectionsPanel(QWidget):
 
     def _activated(self, item: QListWidgetItem) -> None:
         cid = item.data(ConnectionIdRole)
-        if self.controller.status_of(cid) == ConnectionStatus.LOGIN_NEEDED:
+        if self.controller.status_of(cid) == LOGIN_NEEDED:
             self.login_requested.emit(cid)
         else:
             self.controller.refresh_all(cid)
@@ -160,7 +163,7 @@ class ConnectionsPanel(QWidget):
         login.triggered.connect(lambda: self.login_requested.emit(connection_id))
         logout = QAction(icon("logout"), "Log out", self)
         logout.triggered.connect(lambda: self.controller.logout(connection_id))
-        logout.setEnabled(status != ConnectionStatus.LOGIN_NEEDED)
+        logout.setEnabled(status != LOGIN_NEEDED)
         check = QAction("Check server…", self)
         check.triggered.connect(lambda: self.check_requested.emit(connection_id))
         remove = QAction(icon("remove"), "Remove server", self)
@@ -191,6 +194,8 @@ def device_link(verification_uri: str, verification_uri_complete: str | None) ->
     code filled in) is used only when it passes the same check and has the same origin —
     otherwise it is ignored. Raises SecurityCheckError when ``verification_uri`` is unusable.
     """
+    from uma_desktop.oauth.discovery import check_url  # loaded with the core, not at start
+
     try:
         link = check_url(verification_uri, "device login address")
     except UmaDesktopError as exc:

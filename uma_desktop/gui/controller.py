@@ -14,20 +14,10 @@ import gc
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from uma_desktop.app import (
-    ConnectionsChanged,
-    ConnectionState,
-    ConnectionStatus,
-    ControlPoint,
-    PerConnection,
-)
-from uma_desktop.app.auth import Credentials
-from uma_desktop.backends.base import Capability
-from uma_desktop.demo import Demo
 from uma_desktop.domain import (
     AccessRequest,
     BackendKind,
@@ -49,6 +39,14 @@ from uma_desktop.gui.models import (
 )
 from uma_desktop.gui.settings import Favourites
 from uma_desktop.gui.workers import Worker, WorkerManager
+
+if TYPE_CHECKING:
+    # The core loads on its own thread once the window is shown (see gui/app.py), the demo
+    # (sandbox servers, FastAPI) only when it starts.
+    from uma_desktop.app import ConnectionState, ConnectionStatus, ControlPoint, PerConnection
+    from uma_desktop.app.auth import Credentials
+    from uma_desktop.backends.base import Capability
+    from uma_desktop.demo import Demo
 
 log = logging.getLogger(__name__)
 
@@ -119,15 +117,16 @@ def _rows(
 
 
 def _exempt_long_lived_objects() -> None:
-    """Leave everything that exists now out of future garbage collections.
+    """Leave everything that exists once the app is open out of future garbage collections.
 
     A full collection holds the interpreter lock while it walks every tracked object; with
-    Qt, pydantic and the app loaded that is 100+ ms, and after a load of 20,000 resources
-    tens of ms more. The GUI thread would freeze for all of it. Called once the app is open
-    and after each server's resources are in the table: what exists then lives long (the
-    rows stay until the next load, and are freed by reference counting when replaced, as
-    they hold no cycles), so ``gc.freeze`` keeps each collection to the objects made since.
+    Qt, pydantic and the app loaded that is 100+ ms, and the GUI thread would freeze for all
+    of it. Called once, when the core is open: a collection first, so no garbage (cycles
+    not yet collected, e.g. of HTTP responses) is kept for ever, then ``gc.freeze``. Only
+    once: freezing after every load would also freeze that load's uncollected garbage, and
+    memory would grow with each reload.
     """
+    gc.collect()
     gc.freeze()
 
 
@@ -142,15 +141,24 @@ class Controller(QObject):
     problem = Signal(str)  # a note worth showing in the status bar
     resources_loaded = Signal(str)  # connection id whose rows are all in the table
 
-    def __init__(self, bridge: Bridge, control: ControlPoint, favourites: Favourites) -> None:
+    def __init__(
+        self, bridge: Bridge, control: ControlPoint | None, favourites: Favourites
+    ) -> None:
+        """``control`` may come later (``attach``): the window is built and shown while the
+        core still loads; nothing calls the core before it is attached."""
         super().__init__()
         self.bridge = bridge
-        self.control = control
+        self._control = control
         self.favourites = favourites
         self.states: dict[str, ConnectionState] = {}
         self.facets: dict[str, Facets] = {}
         # the last rows built per connection: filled on the core's thread (see _rows)
         self._built_rows: dict[str, dict[tuple[str, str], ResourceRow]] = {}
+        # While bulk decisions run, the core's change events only note what to reload; it is
+        # reloaded once when they are done (not once per decision).
+        self._bulk_running = 0
+        self._stale_resources: set[str] = set()
+        self._stale_requests = False
         self.resources = ResourcesModel(self)
         self.requests = RequestsModel(self.server_name, self)
         self.shared_with_me = SharedWithMeModel(self.server_name, self)
@@ -159,7 +167,6 @@ class Controller(QObject):
         self.workers.busy_changed.connect(self.busy_changed)
         self.workers.unhandled_error.connect(bridge.unhandled_error)
         self.resources.loading_finished.connect(self.resources_loaded)
-        self.resources.loading_finished.connect(self._resources_settled)
         for signal in (
             self.requests.rowsInserted,
             self.requests.rowsRemoved,
@@ -167,10 +174,20 @@ class Controller(QObject):
         ):
             signal.connect(self._emit_counts)
         bridge.status_changed.connect(self._on_status)
-        bridge.requests_changed.connect(self._reload_cached_requests)
+        bridge.requests_changed.connect(self._requests_changed)
         bridge.new_requests.connect(self._on_new_requests)
-        bridge.data_changed.connect(self.refresh_resources)
+        bridge.data_changed.connect(self._data_changed)
         bridge.event_received.connect(self._on_event)
+
+    @property
+    def control(self) -> ControlPoint:
+        if self._control is None:
+            raise RuntimeError("the core is not open yet")
+        return self._control
+
+    def attach(self, control: ControlPoint) -> None:
+        """The core is open: from now on the controller works on ``control``."""
+        self._control = control
 
     # --- plumbing ------------------------------------------------------------------------
     def run(
@@ -269,6 +286,9 @@ class Controller(QObject):
         self.run(_call(last_known), name="open last-known data", on_done=opened)
 
     def reload_connections(self, then: Callable[[], None] | None = None) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
+
         def done(states: list[ConnectionState]) -> None:
             self._set_states(states)
             if then is not None:
@@ -291,11 +311,11 @@ class Controller(QObject):
         self.connections_updated.emit()
 
     def _on_event(self, event: object) -> None:
-        match event:
-            case ConnectionsChanged():
-                self.reload_connections()
-            case _:
-                pass  # the bridge turns the other events into their own signals
+        from uma_desktop.app import ConnectionsChanged  # loaded already: events come from it
+
+        if isinstance(event, ConnectionsChanged):
+            self.reload_connections()
+        # the bridge turns the other events into their own signals
 
     def login(
         self,
@@ -401,6 +421,8 @@ class Controller(QObject):
 
     # --- reads ---------------------------------------------------------------------------
     def refresh_all(self, connection_id: str | None = None) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
         ids = [connection_id] if connection_id else list(self.states)
         for cid in ids:
             self.refresh_resources(cid)
@@ -408,6 +430,8 @@ class Controller(QObject):
         self.refresh_shared_with_me(connection_id)
 
     def refresh_resources(self, connection_id: str) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
         if connection_id not in self.states:
             return
         server = self.server_name(connection_id)
@@ -439,9 +463,29 @@ class Controller(QObject):
             on_error=self._report,
         )
 
-    def _resources_settled(self, _connection_id: str) -> None:
-        if not self.resources.is_loading():
-            _exempt_long_lived_objects()
+    def _data_changed(self, connection_id: str) -> None:
+        if self._bulk_running:
+            self._stale_resources.add(connection_id)
+        else:
+            self.refresh_resources(connection_id)
+
+    def _requests_changed(self) -> None:
+        if self._bulk_running:
+            self._stale_requests = True
+        else:
+            self._reload_cached_requests()
+
+    def _bulk_finished(self) -> None:
+        """The last running bulk is done: reload what its decisions changed, once."""
+        self._bulk_running -= 1
+        if self._bulk_running:
+            return
+        stale, self._stale_resources = self._stale_resources, set()
+        for connection_id in sorted(stale):
+            self.refresh_resources(connection_id)
+        if self._stale_requests:
+            self._stale_requests = False
+            self._reload_cached_requests()
 
     def _apply_rows(self, parts: list[tuple[str, tuple[list[ResourceRow], Facets] | None]]) -> None:
         for connection_id, built in parts:
@@ -461,6 +505,8 @@ class Controller(QObject):
         return frozenset(servers), frozenset(types)
 
     def refresh_requests(self, connection_id: str | None = None) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
         ids = [connection_id] if connection_id else list(self.states)
         for cid in ids:
             self.run(
@@ -497,6 +543,9 @@ class Controller(QObject):
         self._emit_counts()
 
     def refresh_shared_with_me(self, connection_id: str | None = None) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
+
         def done(results: list[PerConnection[list[SharedWithMe]]]) -> None:
             for part in results:
                 if part.value is not None:
@@ -511,6 +560,8 @@ class Controller(QObject):
         )
 
     def refresh_history(self) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
         self.run(
             _call(self.control.history),
             name="read history",
@@ -519,6 +570,8 @@ class Controller(QObject):
         )
 
     def poll_now(self) -> None:
+        if self._control is None:
+            return  # the core is still loading: start() reads everything once it is open
         self.run(
             self.control.poll_once(),
             name="poll for requests",
@@ -601,16 +654,25 @@ class Controller(QObject):
         requests: Sequence[AccessRequest],
         on_done: Callable[[list[Decision]], None] | None = None,
     ) -> None:
+        """Decide many requests with one core call; the tables reload once at the end."""
+
         def done(decisions: list[Decision]) -> None:
+            self._bulk_finished()
             self._decided(decisions)
             if on_done is not None:
                 on_done(decisions)
 
+        def failed(exc: BaseException) -> None:
+            self._bulk_finished()
+            self._after_failure(None)(exc)
+
+        self._bulk_running += 1
         self.run(
             self.control.bulk(action, list(requests)),  # type: ignore[arg-type]
             name=f"{action} {len(requests)} requests",
             group="decisions",
             on_done=done,
+            on_error=failed,
         )
 
     def share(

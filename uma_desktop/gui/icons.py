@@ -43,9 +43,15 @@ def render(name: str, size: int, colour: QColor | str | None = None) -> QPixmap:
 
 
 @cache
-def _render_image(name: str, size: int, colour_name: str) -> QImage:
+def _renderer(name: str, colour_name: str) -> QSvgRenderer:
+    """The SVG parsed once per colour (parsing costs more than drawing each size)."""
     source = svg_text(name).replace("currentColor", colour_name)
-    renderer = QSvgRenderer(QByteArray(source.encode("utf-8")))
+    return QSvgRenderer(QByteArray(source.encode("utf-8")))
+
+
+@cache
+def _render_image(name: str, size: int, colour_name: str) -> QImage:
+    renderer = _renderer(name, colour_name)
     image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(Qt.GlobalColor.transparent)
     painter = QPainter(image)

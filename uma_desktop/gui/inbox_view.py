@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -21,13 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from uma_desktop.backends.base import Capability
 from uma_desktop.domain import AccessRequest, Decision
 from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import error_text
 from uma_desktop.gui.icons import icon
 from uma_desktop.gui.models import ObjectFilterProxy, ObjectRole, RequestsModel, age_text
 from uma_desktop.gui.widgets import DataTable, EmptyState, PlainLabel, configure_table
+
+if TYPE_CHECKING:  # the core loads after the window is shown (see gui/app.py)
+    pass
 
 
 class RequestsPage(QWidget):
@@ -224,6 +226,8 @@ class RequestsPage(QWidget):
                 f" · {age_text(request.requested_at)}"
                 + (f"<br>via {html.escape(request.client_id)}" if request.client_id else "")
             )
+            from uma_desktop.backends.base import Capability  # loaded with the core
+
             subset = Capability.SCOPE_SUBSET in self.controller.capabilities(request.connection_id)
             for n, scope in enumerate(request.scopes, start=1):
                 box = QCheckBox(f"{scope}" + (f"  (Alt+{n})" if n < 10 else ""))
@@ -252,7 +256,11 @@ class RequestsPage(QWidget):
     def _can_deny(self, requests: list[AccessRequest]) -> bool:
         for request in requests:
             caps = self.controller.capabilities(request.connection_id)
-            if caps and Capability.DENY not in caps:
+            if not caps:
+                continue
+            from uma_desktop.backends.base import Capability  # loaded with the core
+
+            if Capability.DENY not in caps:
                 return False
         return True
 

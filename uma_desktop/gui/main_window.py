@@ -7,7 +7,7 @@ trace page on demand; it records from then on.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence, QShowEvent
@@ -39,8 +39,10 @@ from uma_desktop.gui.resources_page import ResourcesPage
 from uma_desktop.gui.review_control import ReviewControl
 from uma_desktop.gui.review_page import ReviewPage
 from uma_desktop.gui.settings import UiState
-from uma_desktop.gui.trace_view import TraceView, install_trace_page
 from uma_desktop.gui.widgets import notification_text
+
+if TYPE_CHECKING:
+    from uma_desktop.gui.trace_view import TraceView
 
 PageKeyRole = Qt.ItemDataRole.UserRole + 20
 APP_ID = "org.umadesktop.UmaDesktop"
@@ -191,6 +193,9 @@ class MainWindow(QMainWindow):
 
     def show_trace(self) -> TraceView:
         """Show the "Protocol trace" page, adding it (and starting to record) the first time."""
+        # the trace (and the HTTP layer it observes) loads when first asked for
+        from uma_desktop.gui.trace_view import TraceView, install_trace_page
+
         if TRACE_PAGE not in self._pages:
             install_trace_page(self)
         self.show_page(TRACE_PAGE)

@@ -11,6 +11,7 @@ rows from one server never freeze the window. Models are only touched on the GUI
 from __future__ import annotations
 
 import time
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,6 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
@@ -35,13 +35,14 @@ from uma_desktop.gui.widgets import rich_tooltip
 SortRole = Qt.ItemDataRole.UserRole + 1
 ObjectRole = Qt.ItemDataRole.UserRole + 2
 KeyRole = Qt.ItemDataRole.UserRole + 3
-FilterRole = Qt.ItemDataRole.UserRole + 4
 
 T = TypeVar("T")
 AnyIndex = QModelIndex | QPersistentModelIndex
 CHUNK_ROWS = 500  # rows inserted per step (Qt's own work per insert grows with it)
 SCAN_ROWS = 2500  # rows compared per step
 STEP_BUDGET = 0.008  # seconds of model work per event-loop turn
+FILTER_AT_ONCE = 25_000  # bigger tables are filtered a slice per event-loop turn
+_SORTING = "\x00sorting"  # the job group of a re-sort in steps (never a connection id)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,6 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         self._timer.setInterval(1)
         self._timer.timeout.connect(self._run_jobs)
         self._needs_sort = False
-        self._predicate: Callable[[T], bool] | None = None
         self._getters: list[dict[int, Callable[[T], Any]]] | None = None
         self._bold = QFont()
         self._bold.setBold(True)
@@ -152,16 +152,26 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        getter = self._cell_roles()[index.column()].get(role)
-        return None if getter is None else getter(self._rows[index.row()])
+        return self.cell_data(index.row(), index.column(), role)
+
+    def cell_data(self, row: int, column: int, role: int) -> Any:
+        if row >= len(self._rows):
+            return None
+        getter = self._cell_roles()[column].get(role)
+        return None if getter is None else getter(self._rows[row])
 
     def multiData(self, index: AnyIndex, roleDataSpan: Any) -> None:
         """All roles of one cell in one call: a view asks for ~7 roles per painted cell, and
         each separate call from Qt into Python costs a trip through the interpreter lock."""
-        if not index.isValid():
+        if index.isValid():
+            self.fill_cell(index.row(), index.column(), roleDataSpan)
+
+    def fill_cell(self, row: int, column: int, roleDataSpan: Any) -> None:
+        """Answer every role asked in ``roleDataSpan`` for one cell."""
+        if row >= len(self._rows):
             return
-        obj = self._rows[index.row()]
-        getters = self._cell_roles()[index.column()]
+        obj = self._rows[row]
+        getters = self._cell_roles()[column]
         for role_data in roleDataSpan:
             getter = getters.get(role_data.role())
             value = None if getter is None else getter(obj)
@@ -183,7 +193,6 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         roles[SortRole] = column.sort_key or column.display
         roles[ObjectRole] = _itself
         roles[KeyRole] = self._key_of
-        roles[FilterRole] = self._filter_value
         if column.tooltip is not None:
             tooltip = column.tooltip
             roles[Qt.ItemDataRole.ToolTipRole] = lambda obj: rich_tooltip(tooltip(obj))
@@ -194,9 +203,6 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
             roles[Qt.ItemDataRole.FontRole] = lambda _obj: bold
         return roles
 
-    def _filter_value(self, obj: T) -> str:
-        return "y" if self._predicate is None or self._predicate(obj) else "n"
-
     def extra_roles(self, column: int) -> dict[int, Callable[[T], Any]]:
         """Hook for subclasses: more roles of ``column`` (icons, fonts), as role → getter."""
         return {}
@@ -204,6 +210,10 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
     # --- access --------------------------------------------------------------------------
     def rows(self) -> list[T]:
         return list(self._rows)
+
+    def row_list(self) -> list[T]:
+        """The row list itself, not a copy (for ObjectFilterProxy; do not change it)."""
+        return self._rows
 
     def row_object(self, row: int) -> T:
         return self._rows[row]
@@ -218,6 +228,11 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
         return self._rows[row] if row >= 0 else None
 
     def is_loading(self) -> bool:
+        """Whether rows are still arriving (a re-sort in steps is not loading)."""
+        return any(group != _SORTING for group, _steps in self._jobs)
+
+    def is_busy(self) -> bool:
+        """Whether any step-wise change (loading or sorting) is still running."""
         return bool(self._jobs)
 
     # --- mutation ------------------------------------------------------------------------
@@ -345,7 +360,11 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
                 next(steps)
             except StopIteration:
                 self._jobs.popleft()
-                self.loading_finished.emit(group)
+                if group != _SORTING:
+                    self.loading_finished.emit(group)
+                if self._needs_sort and not self._jobs:  # asked for while a job ran
+                    self._needs_sort = False
+                    self._jobs.append((_SORTING, self._sort_steps()))
                 continue
             if time.perf_counter() >= deadline:
                 break
@@ -416,11 +435,15 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
             self._row_of_key = None
 
     def _sort_soon(self) -> None:
-        """Sort now, or after the running job (a job walks rows by position)."""
+        """Sort now (small tables), in steps (big ones: computing 100,000 sort keys takes
+        100 ms), or after the running job (a job walks rows by position)."""
         if self._jobs:
             self._needs_sort = True
-        else:
+        elif len(self._rows) <= SCAN_ROWS * 2:
             self._apply_sort()
+        else:
+            self._jobs.append((_SORTING, self._sort_steps()))
+            self._timer.start()
 
     def _apply_sort(self) -> None:
         order = self._sorted_order()
@@ -447,57 +470,262 @@ class ObjectTableModel(QAbstractTableModel, Generic[T]):
             self.changePersistentIndexList(persistent, moved)
         self.layoutChanged.emit()
 
-    # --- filtering (used through ObjectFilterProxy) ---------------------------------------
-    def set_filter(self, predicate: Callable[[T], bool] | None) -> None:
-        self._predicate = predicate
 
+class ObjectFilterProxy(QAbstractTableModel):
+    """The rows of an ``ObjectTableModel`` that pass a predicate, in the source's order.
 
-class ObjectFilterProxy(QSortFilterProxyModel):
-    """Filtering only; ``sort`` is forwarded to the source model's Python sort.
-
-    The predicate is evaluated by the source model under ``FilterRole``; with no predicate
-    the filter pattern is empty and Qt accepts rows without calling into Python at all,
-    which keeps big loads and re-sorts cheap.
+    A QSortFilterProxyModel asks the (Python) source for a filter value once per row and
+    then removes and inserts the rows that changed one range at a time: tens of thousands of
+    calls into Python and thousands of signals for one keystroke. Here the predicate runs in
+    one Python pass over the source's row list and the result is applied as ONE layout change
+    (persistent indexes, hence the selection, follow their rows). Appends and removals in the
+    source (step-wise loads) are forwarded as one contiguous range each: the kept rows are
+    in source order, so any source range maps to a contiguous proxy range. A big table is
+    filtered a slice per event-loop turn, then shown at once. ``sort`` is forwarded to the
+    source model's Python sort.
     """
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self.setDynamicSortFilter(False)
-        self.setFilterRole(FilterRole)
-        self.setFilterKeyColumn(0)
+        self._source: ObjectTableModel[Any] | None = None
+        self._predicate: Callable[[Any], bool] | None = None
+        self._map: list[int] = []  # proxy row -> source row, increasing
+        # during a layout change: our persistent indexes, and where each points in the source
+        self._saved: list[tuple[QModelIndex, QPersistentModelIndex]] = []
+        # a filter being computed in steps: predicate, source rows kept so far, next row
+        self._pending: tuple[Callable[[Any], bool] | None, list[int], int] | None = None
+        self._step_timer = QTimer(self)
+        self._step_timer.setSingleShot(True)
+        self._step_timer.setInterval(0)
+        self._step_timer.timeout.connect(self._filter_step)
 
-    def set_predicate(self, predicate: Callable[[Any], bool] | None) -> None:
-        model = self.sourceModel()
-        assert isinstance(model, ObjectTableModel)
-        was_active = self.filterRegularExpression().pattern() != ""
-        model.set_filter(predicate)
-        if (predicate is not None) != was_active:
-            # changing the pattern re-filters once
-            self.setFilterRegularExpression("^y$" if predicate is not None else "")
-        elif predicate is not None:
-            self.beginFilterChange()
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+    # --- wiring --------------------------------------------------------------------------
+    def setSourceModel(self, model: ObjectTableModel[Any]) -> None:
+        self.beginResetModel()
+        self._source = model
+        model.modelAboutToBeReset.connect(self.beginResetModel)
+        model.modelReset.connect(self._source_reset)
+        model.layoutAboutToBeChanged.connect(self._before_layout_change)
+        model.layoutChanged.connect(self._source_layout_changed)
+        model.rowsInserted.connect(self._source_inserted)
+        model.rowsRemoved.connect(self._source_removed)
+        model.dataChanged.connect(self._source_data_changed)
+        model.headerDataChanged.connect(self.headerDataChanged)
+        self._map = self._filtered()
+        self.endResetModel()
 
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        model = self.sourceModel()
-        if model is not None:
-            model.sort(column, order)
+    def sourceModel(self) -> ObjectTableModel[Any] | None:
+        return self._source
+
+    def set_predicate(
+        self, predicate: Callable[[Any], bool] | None, *, at_once: bool = False
+    ) -> None:
+        """Show only the rows ``predicate`` accepts (None: all), as one layout change: at
+        once for tables up to FILTER_AT_ONCE rows (or when asked), else after a few steps
+        (see ``is_filtering``)."""
+        rows = self._source.rowCount() if self._source is not None else 0
+        if at_once or rows <= FILTER_AT_ONCE:
+            self._pending = None
+            self._step_timer.stop()
+            self._apply_filter(predicate, None)
+        else:
+            self._pending = (predicate, [], 0)
+            self._step_timer.start()
+
+    def is_filtering(self) -> bool:
+        """Whether a new filter is still being computed (the old one is shown meanwhile)."""
+        return self._pending is not None
+
+    def _filter_step(self) -> None:
+        if self._pending is None or self._source is None:
+            return
+        accept, kept, start = self._pending
+        rows = self._source.row_list()
+        deadline = time.perf_counter() + STEP_BUDGET
+        while start < len(rows):
+            end = min(start + SCAN_ROWS, len(rows))
+            if accept is None:
+                kept.extend(range(start, end))
+            else:
+                kept.extend(i for i in range(start, end) if accept(rows[i]))
+            start = end
+            if time.perf_counter() >= deadline:
+                break
+        if start < len(rows):
+            self._pending = (accept, kept, start)
+            self._step_timer.start()
+        else:
+            self._pending = None
+            self._apply_filter(accept, kept)
+
+    def _restart_pending_filter(self) -> None:
+        """The source's rows moved: a filter being computed starts over."""
+        if self._pending is not None:
+            self._pending = (self._pending[0], [], 0)
+
+    def _apply_filter(
+        self, predicate: Callable[[Any], bool] | None, kept: list[int] | None
+    ) -> None:
+        self._predicate = predicate
+        if self._source is not None:
+            self._before_layout_change()
+            self._after_layout_change(kept)
+
+    def _filtered(self) -> list[int]:
+        if self._source is None:
+            return []
+        rows = self._source.row_list()
+        accept = self._predicate
+        if accept is None:
+            return list(range(len(rows)))
+        return [i for i, obj in enumerate(rows) if accept(obj)]
+
+    def _proxy_row(self, source_row: int) -> int:
+        """Where a source row is shown, or -1 (the map is increasing: a binary search)."""
+        at = bisect_left(self._map, source_row)
+        return at if at < len(self._map) and self._map[at] == source_row else -1
+
+    # --- following the source ------------------------------------------------------------
+    def _source_reset(self) -> None:
+        self._restart_pending_filter()
+        self._map = self._filtered()
+        self.endResetModel()
+
+    def _before_layout_change(self) -> None:
+        """Note, for each of our persistent indexes, a persistent index on the source row it
+        shows: the source moves those along with its rows (no lookup by key needed)."""
+        self.layoutAboutToBeChanged.emit()
+        assert self._source is not None
+        source = self._source
+        saved = []
+        for index in self.persistentIndexList():
+            row = index.row()
+            target = source.index(self._map[row], index.column()) if row < len(self._map) else None
+            saved.append((index, QPersistentModelIndex(target or QModelIndex())))
+        self._saved = saved
+
+    def _source_layout_changed(self) -> None:
+        self._after_layout_change()
+
+    def _after_layout_change(self, kept: list[int] | None = None) -> None:
+        """``kept``: the new map when already computed (a filter done in steps)."""
+        if kept is None:
+            self._restart_pending_filter()
+        self._map = self._filtered() if kept is None else kept
+        if self._saved:
+            old, new = [], []
+            for index, target in self._saved:
+                proxy_row = self._proxy_row(target.row()) if target.isValid() else -1
+                old.append(index)
+                new.append(
+                    self.index(proxy_row, index.column()) if proxy_row >= 0 else QModelIndex()
+                )
+            self._saved = []
+            self.changePersistentIndexList(old, new)
+        self.layoutChanged.emit()
+
+    def _source_inserted(self, _parent: AnyIndex, first: int, last: int) -> None:
+        assert self._source is not None
+        self._restart_pending_filter()
+        count = last - first + 1
+        at = bisect_left(self._map, first)
+        rows = self._source.row_list()
+        accept = self._predicate
+        fresh = [i for i in range(first, last + 1) if accept is None or accept(rows[i])]
+        tail = [i + count for i in self._map[at:]]
+        if not fresh:
+            self._map[at:] = tail
+            return
+        self.beginInsertRows(QModelIndex(), at, at + len(fresh) - 1)
+        self._map[at:] = fresh + tail
+        self.endInsertRows()
+
+    def _source_removed(self, _parent: AnyIndex, first: int, last: int) -> None:
+        self._restart_pending_filter()
+        count = last - first + 1
+        begin = bisect_left(self._map, first)
+        end = bisect_right(self._map, last)
+        tail = [i - count for i in self._map[end:]]
+        if begin < end:
+            self.beginRemoveRows(QModelIndex(), begin, end - 1)
+            self._map[begin:] = tail
+            self.endRemoveRows()
+        else:
+            self._map[begin:] = tail
+
+    def _source_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
+        begin = bisect_left(self._map, top_left.row())
+        end = bisect_right(self._map, bottom_right.row())
+        if begin < end:
+            self.dataChanged.emit(
+                self.index(begin, top_left.column()), self.index(end - 1, bottom_right.column())
+            )
+
+    # --- Qt model API --------------------------------------------------------------------
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._map)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        if parent.isValid() or self._source is None:
+            return 0
+        return self._source.columnCount()
+
+    def index(self, row: int, column: int, parent: AnyIndex = QModelIndex()) -> QModelIndex:
+        if parent.isValid() or not (0 <= row < len(self._map) and 0 <= column < self.columnCount()):
+            return QModelIndex()
+        return self.createIndex(row, column)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if self._source is None:
+            return None
+        if orientation == Qt.Orientation.Vertical:
+            return section + 1 if role == Qt.ItemDataRole.DisplayRole else None
+        return self._source.headerData(section, orientation, role)
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        source_row = self._source_row(index)
+        if source_row < 0 or self._source is None:
+            return None
+        return self._source.cell_data(source_row, index.column(), role)
 
     def multiData(self, index: AnyIndex, roleDataSpan: Any) -> None:
-        """Hand the whole cell to the source's ``multiData``: Qt's proxy default asks
-        ``data()`` once per role, ~7 calls into Python (each taking the GIL) per painted cell.
-        """
-        model = self.sourceModel()
-        if model is not None and index.isValid():
-            model.multiData(self.mapToSource(index), roleDataSpan)
+        """All roles of one cell in one call into Python (see ObjectTableModel.multiData)."""
+        source_row = self._source_row(index)
+        if source_row >= 0 and self._source is not None:
+            self._source.fill_cell(source_row, index.column(), roleDataSpan)
+
+    def _source_row(self, index: AnyIndex) -> int:
+        if not index.isValid() or index.row() >= len(self._map):
+            return -1
+        return self._map[index.row()]
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if self._source is not None:
+            self._source.sort(column, order)
+
+    # --- mapping (QAbstractProxyModel's names) -------------------------------------------
+    def mapToSource(self, index: AnyIndex) -> QModelIndex:
+        source_row = self._source_row(index)
+        if source_row < 0 or self._source is None:
+            return QModelIndex()
+        return self._source.index(source_row, index.column())
+
+    def mapFromSource(self, index: AnyIndex) -> QModelIndex:
+        if not index.isValid():
+            return QModelIndex()
+        proxy_row = self._proxy_row(index.row())
+        return self.index(proxy_row, index.column()) if proxy_row >= 0 else QModelIndex()
 
 
 # --- concrete tables ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResourceRow:
-    """A resource plus what the table shows about it (server label, favourite flag)."""
+    """A resource plus what the table shows about it (server label, favourite flag).
+
+    Slots: a table holds tens of thousands of these, and a per-object dict is most of
+    their size."""
 
     resource: Resource
     server: str
@@ -506,10 +734,13 @@ class ResourceRow:
     search_text: str = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        # built for every row of every load (off the GUI thread): kept to plain operations
         r = self.resource
+        text = f"{r.name} {r.type or ''} {r.resource_server} {self.server} {r.description or ''}"
+        if r.scopes:
+            text = f"{text} {' '.join(r.scopes)}"
         object.__setattr__(self, "key", (r.connection_id, r.id))
-        words = (r.name, r.type, r.resource_server, self.server, r.description, *r.scopes)
-        object.__setattr__(self, "search_text", " ".join(w for w in words if w).casefold())
+        object.__setattr__(self, "search_text", text.casefold())
 
 
 class ResourcesModel(ObjectTableModel[ResourceRow]):

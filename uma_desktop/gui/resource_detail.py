@@ -4,7 +4,7 @@ share, narrow and revoke."""
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from uma_desktop.backends.base import Capability
 from uma_desktop.domain import Share
 from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import error_text
@@ -31,6 +30,9 @@ from uma_desktop.gui.icons import icon
 from uma_desktop.gui.models import ObjectRole, ResourceRow, SharesModel, scopes_text
 from uma_desktop.gui.sharing_dialogs import NarrowDialog, ShareDialog, person_id
 from uma_desktop.gui.widgets import DataTable, EmptyState, PlainLabel, configure_table
+
+if TYPE_CHECKING:  # the core loads after the window is shown (see gui/app.py)
+    from uma_desktop.backends.base import Capability
 
 
 class ResourceDetail(QFrame):
@@ -213,7 +215,12 @@ class ResourceDetail(QFrame):
         caps = self._capabilities()
         self.share_button.setEnabled(self.row is not None)
         self.revoke_button.setEnabled(has_share)
-        self.narrow_button.setVisible(not caps or Capability.NARROW in caps)
+        if caps:
+            from uma_desktop.backends.base import Capability  # loaded with the core
+
+            self.narrow_button.setVisible(Capability.NARROW in caps)
+        else:
+            self.narrow_button.setVisible(True)
         self.narrow_button.setEnabled(has_share)
 
     def _toggle_favourite(self) -> None:

@@ -36,6 +36,7 @@ from uma_desktop.gui.resource_detail import ResourceDetail
 from uma_desktop.gui.widgets import DataTable, EmptyState, configure_table
 
 ALL = "__all__"
+SEARCH_PAUSE_MS = 50
 GROUPS: list[tuple[str, int]] = [
     ("No grouping", -1),
     ("Server", ResourcesModel.SERVER),
@@ -157,12 +158,19 @@ class ResourcesPage(QWidget):
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
-        self._debounce.setInterval(180)
+        # Filtering 20,000 rows is one pass in Python (a few ms): a short pause merges the
+        # keys of fast typing without making a slow typist wait for each one.
+        self._debounce.setInterval(SEARCH_PAUSE_MS)
         self._debounce.timeout.connect(self.apply_filter)
         self.search.textChanged.connect(self._debounce.start)
+        # filters set together (several combos in one go) are applied once
+        self._filter_soon = QTimer(self)
+        self._filter_soon.setSingleShot(True)
+        self._filter_soon.setInterval(0)
+        self._filter_soon.timeout.connect(self.apply_filter)
         for combo in (self.server_filter, self.rs_filter, self.type_filter):
-            combo.currentIndexChanged.connect(self.apply_filter)
-        self.favourites_only.toggled.connect(self.apply_filter)
+            combo.currentIndexChanged.connect(self._filter_soon.start)
+        self.favourites_only.toggled.connect(self._filter_soon.start)
         self.group_by.currentIndexChanged.connect(
             lambda i: self.model.set_group_column(GROUPS[i][1])
         )
@@ -172,6 +180,7 @@ class ResourcesPage(QWidget):
 
         for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset):
             signal.connect(self._update_counts)
+        self.proxy.layoutChanged.connect(self._update_counts)  # a new filter is shown
         self.model.loading_finished.connect(self._refresh_filter_choices)
         self.model.loading_finished.connect(self._update_counts)
         self.model.modelReset.connect(self._refresh_filter_choices)
@@ -193,7 +202,7 @@ class ResourcesPage(QWidget):
         self.search.selectAll()
 
     # --- filtering -----------------------------------------------------------------------
-    def apply_filter(self) -> None:
+    def apply_filter(self, *, at_once: bool = False) -> None:
         needle = self.search.text().strip().casefold()
         server = self.server_filter.currentData()
         rs = self.rs_filter.currentData()
@@ -206,7 +215,7 @@ class ResourcesPage(QWidget):
             and kind in (None, ALL)
             and not favourites
         ):
-            self.proxy.set_predicate(None)
+            self.proxy.set_predicate(None, at_once=at_once)
         else:
             words = needle.split()
 
@@ -220,7 +229,7 @@ class ResourcesPage(QWidget):
                     and all(w in row.search_text for w in words)
                 )
 
-            self.proxy.set_predicate(accept)
+            self.proxy.set_predicate(accept, at_once=at_once)
         self._update_counts()
 
     def _refresh_server_choices(self) -> None:
@@ -291,7 +300,7 @@ class ResourcesPage(QWidget):
         proxy_index = self.proxy.mapFromSource(self.model.index(row, ResourcesModel.NAME))
         if not proxy_index.isValid():
             self.search.clear()
-            self.apply_filter()
+            self.apply_filter(at_once=True)
             proxy_index = self.proxy.mapFromSource(self.model.index(row, ResourcesModel.NAME))
         flags = QItemSelectionModel.SelectionFlag
         self.table.selectionModel().setCurrentIndex(proxy_index, flags.ClearAndSelect | flags.Rows)

@@ -4,6 +4,7 @@ person's scopes."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QDateTime, Signal
 from PySide6.QtWidgets import (
@@ -23,12 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from uma_desktop.backends.base import Capability
 from uma_desktop.domain import Decision, Party, Resource, Share
 from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import error_text
 from uma_desktop.gui.icons import icon
 from uma_desktop.gui.widgets import PlainLabel
+
+if TYPE_CHECKING:  # the core loads after the window is shown (see gui/app.py)
+    from uma_desktop.backends.base import Capability
 
 # The claims a claims share can require, as the sharing editor offers them.
 CLAIM_KINDS = (
@@ -60,6 +63,8 @@ class ShareDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        from uma_desktop.backends.base import Capability  # loaded with the core
+
         self.controller = controller
         self.resource = resource
         self.setObjectName("shareDialog")

@@ -43,20 +43,56 @@ a response is bound to the one attempt, its issuer and its PKCE verifier; the re
 stays ``/callback`` because Keycloak and the sandbox match registered paths exactly.
 """
 
-from uma_desktop.oauth.device import DeviceCode, login_with_device
-from uma_desktop.oauth.discovery import discover
-from uma_desktop.oauth.idtoken import IdClaims
-from uma_desktop.oauth.login import login_in_browser
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Imported now (it is small): its ``redact`` function must win over the submodule's name.
 from uma_desktop.oauth.redact import RedactingFilter, install_redaction, redact
-from uma_desktop.oauth.session import SessionState, TokenSession
-from uma_desktop.oauth.tokens import TokenSet
-from uma_desktop.oauth.vault import (
-    KeyringVault,
-    MemoryVault,
-    TokenKind,
-    TokenVault,
-    open_vault,
-)
+
+if TYPE_CHECKING:
+    from uma_desktop.oauth.device import DeviceCode, login_with_device
+    from uma_desktop.oauth.discovery import discover
+    from uma_desktop.oauth.idtoken import IdClaims
+    from uma_desktop.oauth.login import login_in_browser
+    from uma_desktop.oauth.session import SessionState, TokenSession
+    from uma_desktop.oauth.tokens import TokenSet
+    from uma_desktop.oauth.vault import (
+        KeyringVault,
+        MemoryVault,
+        TokenKind,
+        TokenVault,
+        open_vault,
+    )
+
+# Names re-exported from the submodules, imported on first use: a command that only needs
+# the log filter or the vault does not pay for the login flows and the JWT library.
+_EXPORTS = {
+    "DeviceCode": "device",
+    "login_with_device": "device",
+    "discover": "discovery",
+    "IdClaims": "idtoken",
+    "login_in_browser": "login",
+    "SessionState": "session",
+    "TokenSession": "session",
+    "TokenSet": "tokens",
+    "KeyringVault": "vault",
+    "MemoryVault": "vault",
+    "TokenKind": "vault",
+    "TokenVault": "vault",
+    "open_vault": "vault",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 DEFAULT_SCOPES = ("openid", "profile", "email", "offline_access")
 

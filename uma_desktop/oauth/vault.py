@@ -18,8 +18,10 @@ Keyring calls may block on an unlock prompt: call the vault from a worker thread
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -138,10 +140,9 @@ def select_backend(candidate: Any | None = None) -> Any:
     A chainer backend is searched for its first allowed member. Raises VaultUnavailableError
     naming what was found otherwise (no backend, null, fail, plaintext files, ...).
     """
-    import keyring
     from keyring.backends import chainer
 
-    chosen = candidate if candidate is not None else keyring.get_keyring()
+    chosen = candidate if candidate is not None else _keyring_choice()
     options = list(chosen.backends) if isinstance(chosen, chainer.ChainerBackend) else [chosen]
     for option in options:
         if backend_name(option) in ALLOWED_BACKENDS:
@@ -151,6 +152,32 @@ def select_backend(candidate: Any | None = None) -> Any:
         f"No secure keyring is available on this system (found: {found}); "
         "a login can be kept in memory only."
     )
+
+
+def _keyring_choice() -> Any:
+    """The backend keyring would choose. On Linux, when nothing is configured and KDE's
+    wallet would not outrank it, that is the Secret Service, taken directly: ranking every
+    backend loads the macOS one too, whose library search runs subprocesses on Linux."""
+    import keyring
+    from keyring import core
+
+    if (
+        sys.platform.startswith("linux")
+        and core._keyring_backend is None  # nothing set by keyring.set_keyring
+        and "KDE" not in os.environ.get("XDG_CURRENT_DESKTOP", "").split(":")
+    ):
+        configured = core.load_env() or core.load_config()  # PYTHON_KEYRING_BACKEND, keyringrc
+        if configured is not None:
+            return configured
+        from keyring.backends import SecretService
+
+        try:
+            SecretService.Keyring.priority  # noqa: B018 - raises when no Secret Service answers
+        except Exception:  # keyring's full ranking below then names what was found
+            log.debug("no Secret Service: asking keyring for its choice")
+        else:
+            return SecretService.Keyring()  # type: ignore[no-untyped-call]
+    return keyring.get_keyring()
 
 
 T = TypeVar("T")
@@ -224,6 +251,8 @@ class KeyringVault:
         self._backend: Any | None = None
         self._service = service
         self._lock = threading.RLock()
+        self._batched_reads = False  # inside load(): Secret Service reads share a connection
+        self._reading: Any | None = None  # the collection those reads go through
 
     @property
     def remembers(self) -> bool:
@@ -284,8 +313,44 @@ class KeyringVault:
             backend.preferred_collection = _DEFAULT_COLLECTION_ALIAS
 
     def _get(self, key: str) -> str | None:
-        value = self._call(lambda: self.backend.get_password(self._service, key))
+        value = self._call(lambda: self._read(key))
         return value if isinstance(value, str) else None
+
+    def _read(self, key: str) -> Any:
+        backend = self.backend
+        if not (self._batched_reads and backend_name(backend) == _SECRET_SERVICE):
+            return backend.get_password(self._service, key)
+        # keyring opens a D-Bus connection and an encrypted session for every entry, and a
+        # token is several entries: within one load() both are opened once, as keyring would.
+        try:
+            if self._reading is None:
+                self._reading = backend.get_preferred_collection()  # unlocks, as keyring does
+            collection = self._reading
+            for item in collection.search_items(backend._query(self._service, key)):
+                backend.unlock(item)
+                secret: bytes = item.get_secret()
+                if collection.session is None:
+                    collection.session = item.session  # the next entries reuse it
+                return secret.decode("utf-8")
+            return None
+        except Exception:
+            self._end_reading()  # a retry starts again from a fresh connection
+            raise
+
+    @contextmanager
+    def _one_connection(self) -> Iterator[None]:
+        self._batched_reads = True
+        try:
+            yield
+        finally:
+            self._batched_reads = False
+            self._end_reading()
+
+    def _end_reading(self) -> None:
+        collection, self._reading = self._reading, None
+        if collection is not None:
+            with suppress(Exception):
+                collection.connection.close()
 
     def _set(self, key: str, value: str) -> None:
         self._call(lambda: self.backend.set_password(self._service, key, value))
@@ -319,7 +384,7 @@ class KeyringVault:
 
     def load(self, connection_id: str, kind: TokenKind) -> str | None:
         _check_connection_id(connection_id)
-        with self._lock:
+        with self._lock, self._one_connection():
             header = self._read_header(connection_id, kind)
             for _attempt in range(3):
                 if header is None:
