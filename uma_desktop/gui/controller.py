@@ -223,6 +223,27 @@ class Controller(QObject):
             owner=owner,
         )
 
+    def check_server(
+        self,
+        url: str,
+        *,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> Worker:
+        """Run the server check (no sign-in) on ``url``; the report goes to ``on_done``."""
+        from uma_desktop.app.server_check import check_server
+
+        return self.run(
+            check_server(url),
+            name=f"check {url}",
+            group="server-check",
+            exclusive=True,
+            on_done=on_done,
+            on_error=on_error,
+            owner=owner,
+        )
+
     def is_busy(self) -> bool:
         return self.workers.is_busy()
 
@@ -678,6 +699,26 @@ class Controller(QObject):
     ) -> None:
         self._run_decision(
             self.control.share(connection_id, resource_id, person, scopes, expires_at),
+            "share",
+            on_done,
+            on_error,
+            owner,
+        )
+
+    def share_with_claims(
+        self,
+        connection_id: str,
+        resource_id: str,
+        claims: Sequence[tuple[str, str]],
+        scopes: Sequence[str],
+        expires_at: datetime | None,
+        on_done: Callable[[Decision], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> None:
+        """Share with anyone presenting every (name, value) claim."""
+        self._run_decision(
+            self.control.share_with_claims(connection_id, resource_id, claims, scopes, expires_at),
             "share",
             on_done,
             on_error,

@@ -49,7 +49,16 @@ def deny_pending(sandbox: Sandbox, request: Row, resource_id: str) -> list[str]:
     return scopes
 
 
+CLAIMS_POLICY_PREFIX = "claims:"  # a claims policy's stored ``sub``: it names no one
+
+
+def policy_person(policy: Row) -> str | None:
+    """The person a policy names; None for a claims policy (anyone with the claims)."""
+    sub = str(policy["sub"])
+    return None if sub.startswith(CLAIMS_POLICY_PREFIX) else sub
+
+
 def remove_share(sandbox: Sandbox, policy: Row, resource_id: str) -> None:
     """Delete a share and invalidate the RPTs issued under it."""
     sandbox.store.execute("DELETE FROM policies WHERE id = ?", (policy["id"],))
-    sandbox.revoke_rpts(policy["sub"], resource_id)
+    sandbox.revoke_rpts(policy_person(policy), resource_id)  # None: everyone's
