@@ -5,11 +5,14 @@ resident memory."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sqlite3
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +79,25 @@ def in_keyring_session(script: str, argv: list[str]) -> int | None:
     command = [str(REPO_ROOT / "tools" / "keyring-session.sh"), sys.executable, script, *argv]
     env = dict(os.environ, UMA_BENCHMARK_SESSION="1", QT_QPA_PLATFORM="offscreen")
     return subprocess.run(command, env=env, check=False).returncode
+
+
+def run_measurement(
+    script: str, doc: str | None, options: dict[str, int], measure: Callable[..., list[str]]
+) -> int:
+    """A benchmark's ``main``: whole-number ``options`` (name -> default) on the command line,
+    the run inside a keyring session, then ``measure(**options)``'s lines printed."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    for option, default in options.items():
+        parser.add_argument(f"--{option}", type=int, default=default)
+    chosen: dict[str, int] = vars(parser.parse_args())
+    outer = in_keyring_session(
+        script, [word for option in options for word in (f"--{option}", str(chosen[option]))]
+    )
+    if outer is not None:
+        return outer
+    for line in measure(**chosen):
+        print(line)
+    return 0
 
 
 def served_sandbox(folder: Path, name: str, resources: int, requests: int = 0) -> Any:
@@ -155,3 +177,16 @@ def logged_in_window(home: Path, issuer: str) -> tuple[Any, Any, Any]:
         raise SystemExit(f"the app did not start: {session.error}")
     log_in(bot, session.window, issuer, name="Bench", remember=False)
     return session.window, session, bot
+
+
+@contextmanager
+def window_on(server: Any, home: Path) -> Iterator[tuple[Any, Any, Any]]:
+    """``logged_in_window`` on ``server``; closes the app and stops the server afterwards."""
+    session = None
+    try:
+        window, session, bot = logged_in_window(home, server.issuer)
+        yield window, session, bot
+    finally:
+        if session is not None:
+            session.close()
+        server.stop()

@@ -18,7 +18,6 @@ Prints min / median / max seconds of each and the ratio of the medians.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -26,20 +25,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gui_bench import BenchRequests, in_keyring_session, logged_in_window, served_sandbox
+from gui_bench import BenchRequests, run_measurement, served_sandbox, window_on
 
 
 def measure(requests: int, rounds: int) -> list[str]:
-    from uma_desktop.gui.app import Session
-
     lines = []
     with tempfile.TemporaryDirectory(prefix="uma-gui-bulk-") as name:
         folder = Path(name)
         server = served_sandbox(folder, "Bench", resources=requests, requests=requests)
         pending = BenchRequests(folder / "Bench.sqlite")
-        session: Session | None = None
-        try:
-            window, session, bot = logged_in_window(folder / "home", server.issuer)
+        with window_on(server, folder / "home") as (window, session, bot):
             controller = window.controller
             inbox = window.requests_page
             window.show_page("requests")
@@ -96,26 +91,11 @@ def measure(requests: int, rounds: int) -> list[str]:
                     f"{max(core_s):.2f} s, ratio "
                     f"{statistics.median(app_s) / statistics.median(core_s):.2f}"
                 )
-        finally:
-            if session is not None:
-                session.close()
-            server.stop()
     return lines
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=500)
-    args = parser.parse_args()
-    outer = in_keyring_session(
-        __file__, ["--rounds", str(args.rounds), "--requests", str(args.requests)]
-    )
-    if outer is not None:
-        return outer
-    for line in measure(args.requests, args.rounds):
-        print(line)
-    return 0
+    return run_measurement(__file__, __doc__, {"rounds": 3, "requests": 500}, measure)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,12 @@ Prints the memory every ten reloads, the growth and the ratio.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sys
 import tempfile
 from pathlib import Path
 
-from gui_bench import in_keyring_session, logged_in_window, resident_mib, served_sandbox
+from gui_bench import resident_mib, run_measurement, served_sandbox, window_on
 
 WARM_UP = 10  # reloads before the baseline is taken
 TARGET_MIB = 2.0
@@ -31,9 +30,7 @@ def measure(reloads: int, resources: int) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="uma-gui-memory-") as name:
         folder = Path(name)
         server = served_sandbox(folder, "Bench", resources=resources)
-        session = None
-        try:
-            window, session, bot = logged_in_window(folder / "home", server.issuer)
+        with window_on(server, folder / "home") as (window, _session, bot):
             controller, model = window.controller, window.resources_page.model
 
             def settled() -> bool:
@@ -65,26 +62,11 @@ def measure(reloads: int, resources: int) -> list[str]:
                 f"objects frozen out of garbage collection: {frozen[1]:,} after the first "
                 f"reload, {frozen[reloads]:,} after the last"
             )
-        finally:
-            if session is not None:
-                session.close()
-            server.stop()
     return lines
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--reloads", type=int, default=50)
-    parser.add_argument("--resources", type=int, default=5000)
-    args = parser.parse_args()
-    outer = in_keyring_session(
-        __file__, ["--reloads", str(args.reloads), "--resources", str(args.resources)]
-    )
-    if outer is not None:
-        return outer
-    for line in measure(args.reloads, args.resources):
-        print(line)
-    return 0
+    return run_measurement(__file__, __doc__, {"reloads": 50, "resources": 5000}, measure)
 
 
 if __name__ == "__main__":

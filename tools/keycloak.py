@@ -23,22 +23,19 @@ plain `start-dev` with the default JVM options is used.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import re
 import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/ is not a package
+import java_server
+from java_server import free_port, java_major
 
 KEYCLOAK_VERSION = "26.5.6"
 REALM = "uma-demo"
@@ -50,7 +47,6 @@ DIST_URL = (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REALM_FILE = REPO_ROOT / "tests" / "keycloak" / f"{REALM}-realm.json"
 DEFAULT_START_TIMEOUT = 240.0
-LOG_TAIL_LINES = 40
 
 
 class KeycloakToolError(RuntimeError):
@@ -59,8 +55,7 @@ class KeycloakToolError(RuntimeError):
 
 def cache_dir() -> Path:
     """``$UMA_CACHE/keycloak`` (``make`` exports UMA_CACHE; tests run with a fresh HOME)."""
-    root = os.environ.get("UMA_CACHE") or str(Path.home() / ".cache" / "uma-desktop")
-    return Path(root).expanduser() / "keycloak"
+    return java_server.cache_root() / "keycloak"
 
 
 def archive_path() -> Path:
@@ -78,120 +73,27 @@ def is_unpacked() -> bool:
 # --------------------------------------------------------------------------- fetch
 
 
-def _say(message: str, quiet: bool) -> None:
-    if not quiet:
-        print(message, flush=True)
-
-
-def _read_url(url: str, timeout: float = 60.0) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (fixed https URL)
-        data: bytes = response.read()
-        return data
-
-
-def _download(url: str, target: Path) -> None:
-    part = target.with_name(target.name + ".part")
-    with urllib.request.urlopen(url, timeout=60) as response, part.open("wb") as out:  # noqa: S310
-        shutil.copyfileobj(response, out, length=1 << 20)
-    part.replace(target)
-
-
-def _sha1_of(path: Path) -> str:
-    digest = hashlib.sha1()  # noqa: S324 (Maven Central publishes SHA-1 checksums)
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _verify(archive: Path, quiet: bool) -> None:
-    """Compare the archive with the .sha1 Maven Central publishes next to it (once)."""
-    marker = archive.with_name(archive.name + ".verified")
-    actual = _sha1_of(archive)
-    if marker.is_file() and marker.read_text().strip() == actual:
-        _say(f"checksum already verified: {archive.name}", quiet)
-        return
-    try:
-        published = _read_url(DIST_URL + ".sha1").decode("ascii", "replace").split()[0].lower()
-    except (urllib.error.URLError, OSError, IndexError) as exc:
-        raise KeycloakToolError(
-            f"Could not fetch the published checksum {DIST_URL}.sha1 ({exc}); "
-            "check the network and run `make keycloak-dist` again."
-        ) from None
-    if published != actual:
-        archive.rename(archive.with_name(archive.name + ".corrupt"))
-        raise KeycloakToolError(
-            f"{archive.name}: SHA-1 {actual} does not match the published {published}; "
-            "the file was moved aside, run `make keycloak-dist` again."
-        )
-    marker.write_text(actual + "\n")
-    _say(f"checksum verified: {archive.name} sha1={actual}", quiet)
-
-
-def _unpack(archive: Path, quiet: bool) -> None:
-    """Unpack into a temporary directory, keep the Unix modes, then rename into place."""
-    target = dist_dir()
-    staging = Path(tempfile.mkdtemp(prefix="unpack-", dir=cache_dir()))
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                extracted = Path(zf.extract(info, staging))
-                mode = (info.external_attr >> 16) & 0o777
-                if mode and not info.is_dir():
-                    extracted.chmod(mode)
-        top = staging / f"keycloak-{KEYCLOAK_VERSION}"
-        if not (top / "bin" / "kc.sh").is_file():
-            raise KeycloakToolError(f"{archive.name} does not contain keycloak-*/bin/kc.sh")
-        if target.exists():
-            shutil.rmtree(target)
-        top.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    _say(f"unpacked to {target}", quiet)
-
-
 def fetch(quiet: bool = False) -> Path:
     """Make sure the pinned distribution is downloaded, verified and unpacked; idempotent."""
-    cache_dir().mkdir(parents=True, exist_ok=True)
     archive = archive_path()
-    if archive.is_file():
-        _say(f"already downloaded: {archive}", quiet)
-    else:
-        _say(f"downloading {DIST_URL}", quiet)
-        try:
-            _download(DIST_URL, archive)
-        except (urllib.error.URLError, OSError) as exc:
-            raise KeycloakToolError(f"Download of {DIST_URL} failed: {exc}") from None
-        _say(f"downloaded {archive.stat().st_size} bytes", quiet)
-    _verify(archive, quiet)
+    java_server.fetch_verified(
+        DIST_URL, archive, redo="make keycloak-dist", error=KeycloakToolError, quiet=quiet
+    )
     if is_unpacked():
-        _say(f"already unpacked: {dist_dir()}", quiet)
+        java_server.say(f"already unpacked: {dist_dir()}", quiet)
     else:
-        _unpack(archive, quiet)
+        java_server.unpack(
+            archive,
+            dist_dir(),
+            strip_top=True,
+            required="bin/kc.sh",
+            error=KeycloakToolError,
+            quiet=quiet,
+        )
     return dist_dir()
 
 
 # --------------------------------------------------------------------------- java
-
-
-def _java_major(java_home: Path) -> int | None:
-    """Major version from the JDK's ``release`` file, or from ``java -version``."""
-    release = java_home / "release"
-    if release.is_file():
-        match = re.search(r'^JAVA_VERSION="(\d+)', release.read_text(errors="replace"), re.M)
-        if match:
-            return int(match.group(1))
-    java = java_home / "bin" / "java"
-    if not java.is_file():
-        return None
-    try:
-        out = subprocess.run(
-            [str(java), "-version"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(r'version "(\d+)', out.stderr + out.stdout)
-    return int(match.group(1)) if match else None
 
 
 def find_java_home() -> Path | None:
@@ -201,11 +103,11 @@ def find_java_home() -> Path | None:
         candidates.append(Path(os.environ["JAVA_HOME"]))
     jvm_root = Path("/usr/lib/jvm")
     if jvm_root.is_dir():
-        found = [(p, _java_major(p)) for p in jvm_root.iterdir() if p.is_dir()]
+        found = [(p, java_major(p)) for p in jvm_root.iterdir() if p.is_dir()]
         found.sort(key=lambda item: item[1] or 0, reverse=True)
         candidates.extend(p for p, _ in found)
     for home in candidates:
-        major = _java_major(home)
+        major = java_major(home)
         if major is not None and major >= MIN_JAVA and (home / "bin" / "java").is_file():
             return home
     try:
@@ -217,20 +119,6 @@ def find_java_home() -> Path | None:
 
 
 # --------------------------------------------------------------------------- run
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 @dataclass
@@ -251,17 +139,7 @@ class RunningKeycloak:
         return f"{self.base_url}/realms/{self.realm}"
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        java_server.stop_process_group(self.process, timeout)
 
 
 def _install_realm(dist: Path) -> None:
@@ -282,23 +160,21 @@ def wait_ready(
 ) -> None:
     """Poll the realm's OpenID configuration until it answers 200."""
     url = f"{base_url}/realms/{realm}/.well-known/openid-configuration"
-    deadline = time.monotonic() + timeout
-    while True:
-        if process is not None and process.poll() is not None:
-            tail = _tail(log_path) if log_path else ""
-            raise KeycloakToolError(
-                f"Keycloak exited with status {process.returncode} before it was ready.\n{tail}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            tail = _tail(log_path) if log_path else ""
-            raise KeycloakToolError(f"Keycloak was not ready after {timeout:.0f} s.\n{tail}")
-        time.sleep(0.25)
+
+    def answers() -> bool:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
+            return bool(response.status == 200)
+
+    java_server.wait_until(
+        answers,
+        timeout=timeout,
+        interval=0.25,
+        error=KeycloakToolError,
+        name="Keycloak",
+        what="Keycloak",
+        process=process,
+        log_path=log_path,
+    )
 
 
 def start(
@@ -341,16 +217,7 @@ def start(
         "--cache=local",
     ]
     began = time.monotonic()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=dist,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: stop() signals kc.sh and java together
-        )
+    process = java_server.launch(command, cwd=dist, env=env, log_path=log_path)
     server = RunningKeycloak(
         base_url=f"http://127.0.0.1:{port}",
         port=port,
@@ -387,19 +254,7 @@ def _serve(port: int) -> int:
         flush=True,
     )
 
-    def _on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _on_term)
-    try:
-        while server.process.poll() is None:
-            time.sleep(0.5)
-        print(f"Keycloak exited with status {server.process.returncode}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("stopping Keycloak ...", flush=True)
-        server.stop()
-        return 0
+    return java_server.serve_in_foreground(server.process, server.stop, name="Keycloak")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,14 +34,10 @@ passwords (its setup has no listen-address option); Tomcat only on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,10 +45,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/ is not a package
+import java_server
+from java_server import free_port, java_major, log_tail
 
 OPENAM_VERSION = "16.0.5"
 TOMCAT_VERSION = "10.1.59"
@@ -74,7 +73,6 @@ RP_CLIENT_ID = "photo-client"
 MANUAL_ADMIN_PASSWORD = "amadmin-password"
 MANUAL_CLIENT_SECRETS = ("photo-rs-secret", "photo-client-secret")
 DEFAULT_START_TIMEOUT = 600.0
-LOG_TAIL_LINES = 40
 # Java options OpenAM needs on Java 17 (it reaches into JDK internals for keystores).
 JAVA_OPENS = (
     "--add-exports java.base/sun.security.x509=ALL-UNNAMED "
@@ -94,8 +92,7 @@ def user_password(username: str) -> str:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("UMA_CACHE") or str(Path.home() / ".cache" / "uma-desktop")
-    return Path(root).expanduser() / "openam"
+    return java_server.cache_root() / "openam"
 
 
 def war_path() -> Path:
@@ -123,96 +120,29 @@ def is_unpacked() -> bool:
 # --------------------------------------------------------------------------- fetch
 
 
-def _say(message: str, quiet: bool) -> None:
-    if not quiet:
-        print(message, flush=True)
-
-
-def _download(url: str, target: Path) -> None:
-    part = target.with_name(target.name + ".part")
-    with urllib.request.urlopen(url, timeout=60) as response, part.open("wb") as out:  # noqa: S310
-        shutil.copyfileobj(response, out, length=1 << 20)
-    part.replace(target)
-
-
-def _sha1_of(path: Path) -> str:
-    digest = hashlib.sha1()  # noqa: S324 (Maven Central publishes SHA-1 checksums)
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _verify(path: Path, url: str, quiet: bool) -> None:
-    """Compare with the .sha1 Maven Central publishes beside the file (once per file)."""
-    marker = path.with_name(path.name + ".verified")
-    actual = _sha1_of(path)
-    if marker.is_file() and marker.read_text().strip() == actual:
-        _say(f"checksum already verified: {path.name}", quiet)
-        return
-    try:
-        with urllib.request.urlopen(url + ".sha1", timeout=60) as response:  # noqa: S310
-            published = response.read(200).decode("ascii", "replace").split()[0].lower()
-    except (urllib.error.URLError, OSError, IndexError) as exc:
-        raise OpenAMToolError(
-            f"Could not fetch {url}.sha1 ({exc}); run `make openam-dist`."
-        ) from None
-    if published != actual:
-        path.rename(path.with_name(path.name + ".corrupt"))
-        raise OpenAMToolError(
-            f"{path.name}: SHA-1 {actual} does not match the published {published}; "
-            "the file was moved aside, run `make openam-dist` again."
-        )
-    marker.write_text(actual + "\n")
-    _say(f"checksum verified: {path.name} sha1={actual}", quiet)
-
-
-def _unpack(archive: Path, target: Path, strip_top: bool, quiet: bool) -> None:
-    """Unpack into a staging directory beside ``target``, keep modes, rename into place."""
-    staging = Path(tempfile.mkdtemp(prefix="unpack-", dir=cache_dir()))
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                extracted = Path(zf.extract(info, staging))
-                mode = (info.external_attr >> 16) & 0o777
-                if mode and not info.is_dir():
-                    extracted.chmod(mode)
-        top = staging
-        if strip_top:
-            entries = list(staging.iterdir())
-            if len(entries) != 1 or not entries[0].is_dir():
-                raise OpenAMToolError(f"{archive.name}: expected one top-level folder")
-            top = entries[0]
-        if target.exists():
-            shutil.rmtree(target)
-        top.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    _say(f"unpacked to {target}", quiet)
-
-
 def fetch(quiet: bool = False) -> dict[str, float]:
     """Download, verify and unpack the WAR and Tomcat (idempotent); returns seconds taken."""
-    cache_dir().mkdir(parents=True, exist_ok=True)
     figures: dict[str, float] = {}
     for url, path in ((WAR_URL, war_path()), (TOMCAT_URL, tomcat_zip_path())):
-        if path.is_file():
-            _say(f"already downloaded: {path}", quiet)
-        else:
-            _say(f"downloading {url}", quiet)
-            began = time.monotonic()
-            try:
-                _download(url, path)
-            except (urllib.error.URLError, OSError) as exc:
-                raise OpenAMToolError(f"Download of {url} failed: {exc}") from None
-            figures[f"download {path.name}"] = time.monotonic() - began
-            _say(f"downloaded {path.stat().st_size} bytes", quiet)
-        _verify(path, url, quiet)
+        seconds = java_server.fetch_verified(
+            url, path, redo="make openam-dist", error=OpenAMToolError, quiet=quiet
+        )
+        if seconds is not None:
+            figures[f"download {path.name}"] = seconds
     began = time.monotonic()
-    if not (webapp_dir() / "WEB-INF" / "web.xml").is_file():
-        _unpack(war_path(), webapp_dir(), strip_top=False, quiet=quiet)
-    if not (tomcat_dir() / "bin" / "catalina.sh").is_file():
-        _unpack(tomcat_zip_path(), tomcat_dir(), strip_top=True, quiet=quiet)
+    for archive, target, strip_top, required in (
+        (war_path(), webapp_dir(), False, "WEB-INF/web.xml"),
+        (tomcat_zip_path(), tomcat_dir(), True, "bin/catalina.sh"),
+    ):
+        if not (target / required).is_file():
+            java_server.unpack(
+                archive,
+                target,
+                strip_top=strip_top,
+                required=required,
+                error=OpenAMToolError,
+                quiet=quiet,
+            )
     for script in (tomcat_dir() / "bin").glob("*.sh"):
         script.chmod(0o755)  # the zip on Maven Central carries no Unix modes
     figures["unpack"] = time.monotonic() - began
@@ -220,15 +150,6 @@ def fetch(quiet: bool = False) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- java
-
-
-def _java_major(java_home: Path) -> int | None:
-    release = java_home / "release"
-    if release.is_file():
-        match = re.search(r'^JAVA_VERSION="(\d+)', release.read_text(errors="replace"), re.M)
-        if match:
-            return int(match.group(1))
-    return None
 
 
 def find_java_home() -> Path | None:
@@ -240,26 +161,12 @@ def find_java_home() -> Path | None:
     if jvm_root.is_dir():
         candidates.extend(sorted(p for p in jvm_root.iterdir() if p.is_dir()))
     for home in candidates:
-        if _java_major(home) == JAVA_MAJOR and (home / "bin" / "java").is_file():
+        if java_major(home) == JAVA_MAJOR and (home / "bin" / "java").is_file():
             return home
     return None
 
 
 # --------------------------------------------------------------------------- run
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 @dataclass
@@ -282,17 +189,7 @@ class RunningOpenAM:
         return f"/{self.realm}"
 
     def stop(self, timeout: float = 30.0, keep_files: bool = False) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            else:
-                try:
-                    self.process.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                    self.process.wait(timeout=10)
+        java_server.stop_process_group(self.process, timeout)
         if not keep_files:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
@@ -350,23 +247,21 @@ def _http(
 
 
 def _wait_http(url: str, ok: tuple[int, ...], timeout: float, server: RunningOpenAM) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if server.process.poll() is not None:
-            raise OpenAMToolError(
-                f"Tomcat exited with status {server.process.returncode}.\n{_tail(server.log_path)}"
-            )
-        try:
-            status, _, _ = _http("GET", url, timeout=10)
-            if status in ok:
-                return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise OpenAMToolError(
-                f"{url} not ready after {timeout:.0f} s.\n{_tail(server.log_path)}"
-            )
-        time.sleep(0.5)
+
+    def answers() -> bool:
+        status, _, _ = _http("GET", url, timeout=10)
+        return status in ok
+
+    java_server.wait_until(
+        answers,
+        timeout=timeout,
+        interval=0.5,
+        error=OpenAMToolError,
+        name="Tomcat",
+        what=url,
+        process=server.process,
+        log_path=server.log_path,
+    )
 
 
 def _configure(server: RunningOpenAM, timeout: float) -> None:
@@ -405,7 +300,7 @@ def _configure(server: RunningOpenAM, timeout: float) -> None:
     )
     if status != 200 or b"Configuration complete" not in body:
         raise OpenAMToolError(
-            f"configurator answered HTTP {status}: {body[-400:]!r}\n{_tail(server.log_path)}"
+            f"configurator answered HTTP {status}: {body[-400:]!r}\n{log_tail(server.log_path)}"
         )
 
 
@@ -569,16 +464,9 @@ def start(
         ),
     )
     began = time.monotonic()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(tomcat_dir() / "bin" / "catalina.sh"), "run"],
-            cwd=run_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = java_server.launch(
+        [str(tomcat_dir() / "bin" / "catalina.sh"), "run"], cwd=run_dir, env=env, log_path=log_path
+    )
     (run_dir / "tomcat.pid").write_text(f"{process.pid}\n")
     server = RunningOpenAM(
         base_url=f"http://127.0.0.1:{port}{DEPLOYMENT_URI}",
@@ -633,20 +521,7 @@ def _serve(port: int) -> int:
         flush=True,
     )
 
-    def _on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _on_term)
-    try:
-        while server.process.poll() is None:
-            time.sleep(0.5)
-        print(f"OpenAM exited with status {server.process.returncode}", file=sys.stderr)
-        server.stop()
-        return 1
-    except KeyboardInterrupt:
-        print("stopping OpenAM ...", flush=True)
-        server.stop()
-        return 0
+    return java_server.serve_in_foreground(server.process, server.stop, name="OpenAM")
 
 
 def main(argv: list[str] | None = None) -> int:

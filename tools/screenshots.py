@@ -21,11 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the scripted user lives with the test helpers
 
+import httpx  # noqa: E402
 from PySide6.QtCore import QEventLoop  # noqa: E402
 from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from tests.fixtures.browser import form_browser  # noqa: E402
+from tests.fixtures.sandbox import sandbox_owner_token  # noqa: E402
 from uma_desktop.app.support import SupportDesk  # noqa: E402
 from uma_desktop.gui.app import Session, ensure_application, launch  # noqa: E402
 from uma_desktop.gui.main_window import MainWindow  # noqa: E402
@@ -120,6 +122,24 @@ def dark_palette() -> QPalette:
     return palette
 
 
+def share_directly(server: SandboxServer, resource: str, person: str, scopes: list[str]) -> None:
+    """alice shares through the owner API, so the review has a few shares to show."""
+    token = sandbox_owner_token(server, "alice")
+    headers = {"Authorization": f"Bearer {token}"}
+    found = httpx.get(f"{server.issuer}/owner/people", params={"q": person}, headers=headers)
+    found.raise_for_status()
+    answer = httpx.post(
+        f"{server.issuer}/owner/policies",
+        json={
+            "resource_id": server.resource_id(resource),
+            "resource_scopes": scopes,
+            "sub": found.json()["sub"],
+        },
+        headers=headers,
+    )
+    answer.raise_for_status()
+
+
 def shoot_support_desk(window: MainWindow, server: SandboxServer, folder: Path) -> None:
     """Lookup by owner with the why-answer for a pending request (secret in memory only)."""
     photos = next(r for r in server.config["resource_servers"] if r["key"] == "photos")
@@ -148,13 +168,20 @@ def take(folder: Path) -> None:
     app.setStyle("Fusion")
     with tempfile.TemporaryDirectory(prefix="uma-shots-") as home:
         os.environ["UMA_DESKTOP_HOME"] = home
-        home_server = SandboxServer(name="Home").start()
-        work_server = SandboxServer(name="Work").start()
+        # The demo's two servers, each with its own services (as `make run` shows them).
+        home_server = SandboxServer(name="Health", seed_profile="health").start()
+        work_server = SandboxServer(name="Photos", seed_profile="photos").start()
         sessions: list[Session] = []
         try:
-            ask(home_server, "bob", "Holiday 2026", ["view", "download", "comment"])
-            ask(home_server, "dave", "Cat pictures", ["view"])
-            ask(work_server, "erin", "Allergies", ["read"])
+            ask(work_server, "bob", "Holiday 2026", ["view", "download", "comment"])
+            ask(work_server, "erin", "Cat pictures", ["view"])
+            ask(home_server, "erin", "Allergies", ["read"])
+            for server, resource, person, scopes in (
+                (home_server, "Allergies", "carol", ["read"]),
+                (home_server, "Vaccination record", "dave", ["read"]),
+                (work_server, "Cat pictures", "carol", ["view"]),
+            ):
+                share_directly(server, resource, person, scopes)
             session = launch(
                 app_dirs(Path(home)),
                 browser_opener=form_browser("alice", "alice"),
@@ -165,11 +192,11 @@ def take(folder: Path) -> None:
             window = session.window
             assert window is not None
             window.resize(*SIZE)
-            log_in(window, home_server.issuer, "Home")
-            log_in(window, work_server.issuer, "Work")
+            log_in(window, home_server.issuer, "Health")
+            log_in(window, work_server.issuer, "Photos")
             controller = window.controller
             model = window.resources_page.model
-            wait_until(lambda: model.rowCount() >= 16 and not model.is_loading(), "the resources")
+            wait_until(lambda: model.rowCount() >= 8 and not model.is_loading(), "the resources")
             wait_until(lambda: controller.requests.rowCount() >= 5, "the requests")
 
             # Resources with the sharing editor of a shared album
@@ -188,11 +215,32 @@ def take(folder: Path) -> None:
             save(dialog, folder, "share-dialog")
             dialog.reject()
 
+            # The sharing editor's claims option: anyone with a verified e-mail at a domain
+            vaccination = next(r for r in model.rows() if r.resource.name == "Vaccination record")
+            page.select_resource(*vaccination.key)
+            claims = page.detail.open_share_dialog()
+            assert claims is not None
+            claims.use_claim("email_domain", "example.org")
+            claims.check_scopes(["read"])
+            save(claims, folder, "claims-share-dialog")
+            claims.reject()
+
+            # The server check of one connection
+            check = window.open_check_server(home_server.issuer)
+            check.resize(1100, 560)
+            check.check_button.click()
+            wait_until(lambda: check.report is not None, "the server check")
+            settle()
+            save(check, folder, "check-report")
+            check.reject()
+
             # Inbox with one request selected, scopes to tick
             window.show_page("requests")
             inbox = window.requests_page
             holiday = next(
-                r for r in controller.requests.rows() if r.resource_name == "Holiday 2026"
+                r
+                for r in controller.requests.rows()
+                if r.resource_name == "Holiday 2026" and r.requester.username == "bob"
             )
             inbox.select_requests([holiday.key])
             inbox.toggle_scope(list(inbox.scope_boxes).index("comment"))
@@ -217,7 +265,7 @@ def take(folder: Path) -> None:
             rows = review.model.rows()
             kept = [r for r in rows if r.resource.name == "Work calendar"]
             review.act("keep", kept)
-            wait_until(lambda: review.progress_label.text().startswith("2 of"), "the keep")
+            wait_until(lambda: review.progress_label.text().startswith("1 of"), "the keep")
             review.select_keys([r.key for r in rows if r.resource.name == "Family portraits"])
             save(window, folder, "review")
 
@@ -234,7 +282,7 @@ def take(folder: Path) -> None:
             add.reject()
 
             # The support desk: a resource server's help desk looks up alice's shares
-            shoot_support_desk(window, home_server, folder)
+            shoot_support_desk(window, work_server, folder)
 
             # The same resources view in a dark palette
             app.setPalette(dark_palette())

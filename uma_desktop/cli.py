@@ -54,6 +54,7 @@ COMMANDS = frozenset(
         "shared-with-me",
         "history",
         "report",
+        "check",
         "support",
         "review",
         "expire",
@@ -120,6 +121,16 @@ def _scopes(text: str | None) -> list[str] | None:
     return scopes
 
 
+def _claim(text: str) -> tuple[str, str]:
+    """``--claim NAME=VALUE`` as a pair (e.g. email_domain=example.org)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise ConfigurationError(
+            f"--claim {text!r} is not NAME=VALUE (e.g. email_domain=example.org)."
+        )
+    return name.strip(), value.strip()
+
+
 def parse_expiry(text: str) -> datetime:
     """``YYYY-MM-DD`` (end of that day, UTC) or an ISO date-time (UTC when no zone)."""
     value = text.strip()
@@ -165,6 +176,18 @@ def error_message(error: UmaDesktopError) -> str:
     if isinstance(error, VaultUnavailableError):
         return f"{error.user_message} {NO_KEYRING_HINT}"
     return error.user_message
+
+
+def print_check_report(report: Any, out: TextIO) -> None:
+    """A server check as aligned lines: outcome, check, detail, reference."""
+    print(f"Server check of {terminal_safe(report.target)}", file=out)
+    print(f"Owner API: {terminal_safe(report.owner_api or 'none found')}", file=out)
+    _table(
+        [[f.outcome.value.upper(), f.title, f.detail, f.reference] for f in report.findings],
+        ["RESULT", "CHECK", "DETAIL", "REFERENCE"],
+        out,
+    )
+    print(report.summary, file=out)
 
 
 # -- the command runner --------------------------------------------------------------------
@@ -448,9 +471,19 @@ class Cli:
             self.warn("this resource is not shared with anyone")
 
     async def share(self) -> None:
+        claims = [_claim(text) for text in self.args.claim or []]
+        if bool(claims) == bool(self.args.person):
+            raise ConfigurationError("Name a person, or give --claim NAME=VALUE (not both).")
         connection_id, resource_id = await self.find_resource(self.args.resource)
         scopes = _scopes(self.args.scopes) or []
         expires = parse_expiry(self.args.expires) if self.args.expires else None
+        if claims:
+            self.decided(
+                await self.control.share_with_claims(
+                    connection_id, resource_id, claims, scopes, expires
+                )
+            )
+            return
         self.decided(
             await self.control.share(connection_id, resource_id, self.args.person, scopes, expires)
         )
@@ -498,6 +531,26 @@ class Cli:
             ["WHEN", "CONNECTION", "ACTION", "RESOURCE", "PERSON", "SCOPES", "RESULT"],
             self.out,
         )
+
+    async def check(self) -> None:
+        """Check an authorization server (an issuer URL or a connection id) without signing in."""
+        from pathlib import Path
+
+        from uma_desktop.app.server_check import Outcome, check_server
+
+        issuers = {s.connection.id: s.connection.issuer for s in self.control.connections()}
+        report = await check_server(issuers.get(self.args.target, self.args.target))
+        if self.args.html:
+            try:
+                Path(self.args.html).write_text(report.to_html(), encoding="utf-8")
+            except OSError as exc:
+                raise ConfigurationError(f"Could not write {self.args.html}: {exc}") from None
+        if self.args.json:
+            self.emit_json(report.to_json())
+        else:
+            print_check_report(report, self.out)
+        if report.count(Outcome.FAIL):
+            self.exit_code = 4
 
     async def report(self) -> None:
         await cli_review.report(self)
@@ -581,8 +634,15 @@ def build_parser() -> argparse.ArgumentParser:
     shares.set_defaults(run=Cli.shares)
     share = commands.add_parser("share", parents=[json_flag], help="give someone access")
     share.add_argument("resource", help="<connection-id>:<resource-id>")
-    share.add_argument("person", help="username or e-mail")
+    share.add_argument("person", nargs="?", help="username or e-mail (or use --claim)")
     share.add_argument("--scopes", required=True, help="comma-separated scopes")
+    share.add_argument(
+        "--claim",
+        action="append",
+        metavar="NAME=VALUE",
+        help="share with anyone presenting this claim, e.g. email_domain=example.org "
+        "(repeat for several; servers that evaluate claims only)",
+    )
     share.add_argument("--expires", help="YYYY-MM-DD or ISO date-time")
     share.set_defaults(run=Cli.share)
     revoke = commands.add_parser("revoke", parents=[json_flag], help="take access away")
@@ -599,6 +659,14 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="every share on every connection")
     report.add_argument("--format", choices=("csv", "json", "html"), default="csv")
     report.set_defaults(run=Cli.report, json=False)
+    check = commands.add_parser(
+        "check",
+        parents=[json_flag],
+        help="check what a server offers, without signing in (exit 4 when a check fails)",
+    )
+    check.add_argument("target", help="issuer URL, or a connection id")
+    check.add_argument("--html", metavar="FILE", help="also write the report as an HTML page")
+    check.set_defaults(run=Cli.check)
     cli_review.add_commands(commands, json_flag)
     return parser
 

@@ -40,12 +40,6 @@ def _say(stream: TextIO, message: str) -> None:
     print(f"uma-desktop support: {terminal_safe(message)}", file=stream)
 
 
-def _jsonable(value: Any) -> Any:
-    from uma_desktop.cli import to_jsonable
-
-    return to_jsonable(value)
-
-
 class SupportCli:
     def __init__(
         self, desk: Any, args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO
@@ -57,7 +51,9 @@ class SupportCli:
         self.stdin = stdin
 
     def emit(self, data: Any) -> None:
-        print(safe_json(_jsonable(data)), file=self.out)
+        from uma_desktop.cli import json_default
+
+        print(safe_json(data, default=json_default), file=self.out)
 
     def line(self, text: str) -> None:
         print(terminal_safe(text), file=self.out)

@@ -45,10 +45,15 @@ REQUESTING_PARTIES = ("bob", "carol")
 class DemoServerSpec:
     name: str  # shown in the app: "Health"
     port: int = 0  # 0: any free port
+    seed_profile: str = "full"  # which demo resource servers it hosts (sandbox/seed.py)
 
 
 # Fixed ports let a restarted demo find its connections again (any free port if taken).
-DEFAULT_SERVERS = (DemoServerSpec("Health", 8401), DemoServerSpec("Photos", 8402))
+# Each server holds its own services, so no resource shows twice in the app.
+DEFAULT_SERVERS = (
+    DemoServerSpec("Health", 8401, "health"),
+    DemoServerSpec("Photos", 8402, "photos"),
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,12 +327,19 @@ class DemoServer:
 def _start_sandbox(spec: DemoServerSpec, data_path: Path | None) -> SandboxServer:
     """Start one sandbox on its preferred port, or any free port when that one is taken."""
     try:
-        return SandboxServer(spec.name, port=spec.port, data_path=data_path, seed=True).start()
+        server = SandboxServer(
+            spec.name, port=spec.port, data_path=data_path, seed_profile=spec.seed_profile
+        ).start()
     except OSError:
         if spec.port == 0:
             raise
         log.info("port %s is taken; the %s sandbox uses another one", spec.port, spec.name)
-        return SandboxServer(spec.name, port=0, data_path=data_path, seed=True).start()
+        server = SandboxServer(
+            spec.name, port=0, data_path=data_path, seed_profile=spec.seed_profile
+        ).start()
+    if server.seeded_profile() != spec.seed_profile:
+        server.reset_data()  # a data file from an earlier demo that held other services
+    return server
 
 
 def _trace_name(name: str) -> str:
@@ -413,6 +425,22 @@ class Demo:
             thread.start()
         for thread in stoppers:
             thread.join()
+
+    def reset(self) -> None:
+        """Put every demo server back as seeded (resources, shares, requests) without
+        restarting: alice stays signed in; requesting parties start afresh (blocking: run it
+        off the GUI thread)."""
+        with self._lock:
+            servers = list(self.servers)
+            parties, self._parties = list(self._parties.values()), {}
+            self._submitted.clear()
+        for party, _ in parties:
+            party.close()
+        for server in servers:
+            server.server.reset_data()
+        catalog = self._read_catalog()
+        with self._lock:
+            self._catalog = catalog
 
     def __enter__(self) -> Demo:
         return self.start()

@@ -85,6 +85,8 @@ class Share:
     granted_at: datetime | None = None
     expires_at: datetime | None = None
     id: str | None = None  # server-side id where the server has one (e.g. a policy id)
+    # A claims share: anyone presenting these (name, value) claims, ``party`` names them.
+    claims: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,11 @@ def demo_app(
     window.resize(1280, 800)
 
     recorder = TraceRecorder()
-    demo = Demo(recorder, servers=(DemoServerSpec("Health"), DemoServerSpec("Photos")))
+    # The demo's own seed: each server holds its own services (ports left to the system).
+    demo = Demo(
+        recorder,
+        servers=(DemoServerSpec("Health", 0, "health"), DemoServerSpec("Photos", 0, "photos")),
+    )
     demo_session = start_demo(window, session.bridge, demo=demo, recorder=recorder)
     try:
         qtbot.waitUntil(

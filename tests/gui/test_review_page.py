@@ -30,9 +30,12 @@ def keys_of(page: ReviewPage, resource: str, username: str) -> list[str]:
 
 
 def wait_loaded(qtbot: Any, page: ReviewPage, rows: int) -> None:
-    qtbot.waitUntil(
-        lambda: page.model.rowCount() == rows and not page.model.is_loading(), timeout=WAIT
-    )
+    def loaded() -> None:
+        assert page.model.rowCount() == rows and not page.model.is_loading(), (
+            f"{page.model.rowCount()} rows; status: {page.status.text()}"
+        )
+
+    qtbot.waitUntil(loaded, timeout=WAIT)
 
 
 def wait_progress(qtbot: Any, page: ReviewPage, text: str) -> None:

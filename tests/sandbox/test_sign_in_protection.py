@@ -117,7 +117,7 @@ def test_denying_a_device_needs_the_user_to_sign_in(sandbox: SandboxServer) -> N
             f"{sandbox.issuer}/device",
             data={"interaction": interaction, "user_code": device["user_code"], "decision": "deny"},
         )
-        assert anonymous.status_code == 401 and "Wrong username or password" in anonymous.text
+        assert anonymous.status_code == 400 and "Wrong username or password" in anonymous.text
         assert _device_state(sandbox, device["device_code"]) == "authorization_pending"
         signed_in = browser.post(
             f"{sandbox.issuer}/device",
@@ -143,7 +143,7 @@ def test_password_guessing_is_locked_out_with_growing_pauses(
         interaction = _open_login_form(server, browser)
         for _ in range(limit):
             wrong = _sign_in(server, browser, interaction, "alice", "guess")
-            assert wrong.status_code == 401
+            assert wrong.status_code == 400
         # Locked: even the right password is not checked now.
         locked = _sign_in(server, browser, interaction, "alice", "alice")
         assert locked.status_code == 429, locked.text
@@ -155,7 +155,7 @@ def test_password_guessing_is_locked_out_with_growing_pauses(
         interaction = _open_login_form(server, browser)
         # After the pause one more guess is allowed; failing it doubles the pause.
         server.advance_clock(pause + 1)
-        assert _sign_in(server, browser, interaction, "alice", "guess").status_code == 401
+        assert _sign_in(server, browser, interaction, "alice", "guess").status_code == 400
         again = _sign_in(server, browser, interaction, "alice", "alice")
         assert again.status_code == 429
         assert pause < int(again.headers["retry-after"]) <= 2 * pause
@@ -163,7 +163,7 @@ def test_password_guessing_is_locked_out_with_growing_pauses(
         assert _sign_in(server, browser, interaction, "alice", "alice").status_code == 303
         # Success forgives the failures: a single typo afterwards is just a typo.
         interaction = _open_login_form(server, browser)
-        assert _sign_in(server, browser, interaction, "alice", "typo").status_code == 401
+        assert _sign_in(server, browser, interaction, "alice", "typo").status_code == 400
         assert _sign_in(server, browser, interaction, "alice", "alice").status_code == 303
 
 
@@ -175,7 +175,7 @@ def test_guessing_many_usernames_from_one_address_is_locked_out(
         interaction = _open_login_form(server, browser)
         for attempt in range(server.settings.login_address_failure_limit):
             answer = _sign_in(server, browser, interaction, f"user{attempt}", "guess")
-            assert answer.status_code == 401
+            assert answer.status_code == 400
         assert _sign_in(server, browser, interaction, "alice", "alice").status_code == 429
         device = _start_device(server)
         page = browser.get(device["verification_uri_complete"])
@@ -209,7 +209,7 @@ def test_unknown_and_known_usernames_take_the_same_time(
                 started = time.perf_counter()
                 answer = _sign_in(server, browser, interaction, username, "guess")
                 timings.append(time.perf_counter() - started)
-                assert answer.status_code == 401
+                assert answer.status_code == 400
     ratio = statistics.median(known) / statistics.median(unknown)
     assert 0.5 < ratio < 2.0, (
         f"wrong password for a known user: {statistics.median(known) * 1000:.1f} ms, "

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,12 +30,11 @@ def support(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProc
     )
 
 
-def test_connections_lookup_why_revoke_and_audit(
-    sandbox: SandboxServer, app_home: Path, real_keyring: object
-) -> None:
+def add_connection(home: Path, sandbox: SandboxServer) -> tuple[dict[str, Any], str]:
+    """``support connections add`` for the photos RS (secret on stdin): (its JSON, secret)."""
     client_id, secret = rs_secret(sandbox, "photos")
     added = support(
-        app_home,
+        home,
         "connections",
         "add",
         sandbox.issuer,
@@ -44,7 +44,14 @@ def test_connections_lookup_why_revoke_and_audit(
         stdin=secret + "\n",
     )
     assert added.returncode == 0, added.stderr
-    connection = json.loads(added.stdout)
+    connection: dict[str, Any] = json.loads(added.stdout)
+    return connection, secret
+
+
+def test_connections_lookup_why_revoke_and_audit(
+    sandbox: SandboxServer, app_home: Path, real_keyring: object
+) -> None:
+    connection, secret = add_connection(app_home, sandbox)
     cid = connection["id"]
     assert connection["acting_enabled"] is False
     assert secret not in (app_home / "config" / "support-connections.json").read_text()
@@ -129,18 +136,7 @@ def test_server_text_cannot_drive_the_terminal(
         "UPDATE resources SET name = ? WHERE name = 'Family portraits'",
         ("Family\x1b[2J portraits\u202e",),
     )
-    client_id, secret = rs_secret(sandbox, "photos")
-    added = support(
-        app_home,
-        "connections",
-        "add",
-        sandbox.issuer,
-        "--client-id",
-        client_id,
-        "--json",
-        stdin=secret + "\n",
-    )
-    cid = json.loads(added.stdout)["id"]
+    cid = add_connection(app_home, sandbox)[0]["id"]
     human = support(app_home, "lookup", cid, "--requester", "bob")
     assert "\x1b" not in human.stdout and "\u202e" not in human.stdout
     assert "Family" in human.stdout and "portraits" in human.stdout

@@ -1068,6 +1068,35 @@ class ControlPoint:
         self._emit(DataChanged(connection_id))
         return decision
 
+    async def share_with_claims(
+        self,
+        connection_id: str,
+        resource_id: str,
+        claims: Sequence[tuple[str, str]],
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> Decision:
+        """Give anyone presenting every (name, value) claim ``scopes`` on a resource."""
+        live = self._get(connection_id)
+        if expires_at is not None and expires_at <= _now():
+            raise ConfigurationError("The expiry date is in the past.")
+        audience = "anyone with " + " and ".join(f"{name}={value}" for name, value in claims)
+        extra = {"expires_at": expires_at.isoformat()} if expires_at else {}
+        draft = self._draft(
+            live,
+            "share",
+            resource_id,
+            self._resource_name(live, resource_id),
+            audience,
+            scopes,
+            **extra,
+        )
+        decision = await self._decide(
+            live, draft, lambda b: b.share_with_claims(resource_id, claims, scopes, expires_at)
+        )
+        self._emit(DataChanged(connection_id))
+        return decision
+
     async def revoke(
         self,
         connection_id: str,

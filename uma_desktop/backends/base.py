@@ -54,6 +54,7 @@ class Capability(StrEnum):
     EXPIRY = "expiry"  # shares may carry an expiry date
     SHARED_WITH_ME = "shared_with_me"
     PERSON_LOOKUP = "person_lookup"
+    SHARE_BY_CLAIMS = "share_by_claims"  # anyone presenting claims, e.g. a verified e-mail domain
 
 
 class Backend(Protocol):
@@ -88,6 +89,16 @@ class Backend(Protocol):
         self, resource_id: str, person: str, scopes: Sequence[str] | None = None
     ) -> None:
         """Take ``scopes`` (default: all) away from ``person``; leaves everything else alone."""
+        ...
+
+    async def share_with_claims(
+        self,
+        resource_id: str,
+        claims: Sequence[tuple[str, str]],
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> None:
+        """Give anyone presenting every (name, value) claim ``scopes`` (SHARE_BY_CLAIMS)."""
         ...
 
     async def shared_with_me(self) -> list[SharedWithMe]: ...

@@ -465,6 +465,16 @@ class ForgeRockBackend:
             return {}
         return {p.subject: _sorted(p.scopes) for p in policy.permissions}
 
+    async def share_with_claims(
+        self,
+        resource_id: str,
+        claims: Sequence[tuple[str, str]],
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> None:
+        """The AM family's sharing policies name users only."""
+        raise NotSupportedError("This server cannot share with everyone presenting a claim.")
+
     async def share(
         self,
         resource_id: str,

@@ -462,6 +462,16 @@ class KeycloakBackend:
         self._refuse_undecided(username, request.resource_name, pending - set(request.scopes))
         await self._put(request.resource_id, username, granted, f"denying {username}'s request")
 
+    async def share_with_claims(
+        self,
+        resource_id: str,
+        claims: Sequence[tuple[str, str]],
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> None:
+        """Keycloak's account API shares with named users only."""
+        raise NotSupportedError("Keycloak cannot share with everyone presenting a claim.")
+
     async def share(
         self,
         resource_id: str,

@@ -35,7 +35,7 @@ from uma_desktop.errors import (
     NotSupportedError,
     ServerError,
 )
-from uma_desktop.uma.metadata import AuthorizationServerMetadata
+from uma_desktop.uma.metadata import POLICY_MANAGER_PROFILE, AuthorizationServerMetadata
 from uma_desktop.uma.owner import (
     PendingRequest,
     PolicyDescription,
@@ -91,13 +91,30 @@ def _resource(wire: _ResourceWire, connection_id: str) -> Resource:
 
 
 def _policy_party(policy: PolicyDescription) -> Party:
+    if policy.sub is None and policy.required_claims:
+        # A claims policy: "anyone with …", addressed by the policy's id.
+        return Party(id=policy.id or "", name=policy.audience or _audience(_claims(policy)))
     return _party(policy.subject) if policy.subject else Party(id=policy.sub or "")
 
 
+def _claims(policy: PolicyDescription) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for claim in policy.required_claims:
+        value = (claim.model_extra or {}).get("value")
+        if isinstance(claim.name, str) and isinstance(value, str):
+            pairs.append((claim.name, value))
+    return tuple(pairs)
+
+
+def _audience(claims: Sequence[tuple[str, str]]) -> str:
+    return "Anyone with " + " and ".join(f"{name} = {value}" for name, value in claims)
+
+
 def _holds(policy: PolicyDescription, person: str) -> bool:
-    """Whether ``person`` (subject id, username or e-mail) is the one ``policy`` names."""
+    """Whether ``person`` (subject id, username or e-mail; a claims policy's id) is the one
+    ``policy`` names."""
     wanted = person.strip().casefold()
-    names = {policy.sub}
+    names = {policy.sub, policy.id if policy.sub is None else None}
     if policy.subject:
         names.update((policy.subject.username, policy.subject.email))
     return wanted in {n.casefold() for n in names if n}
@@ -190,6 +207,8 @@ class PolicyManagerBackend:
             }
         if metadata.shared_with_me_endpoint:
             capabilities.add(Capability.SHARED_WITH_ME)
+        if POLICY_MANAGER_PROFILE in (metadata.uma_profiles_supported or []):
+            capabilities.add(Capability.SHARE_BY_CLAIMS)  # its policies evaluate required_claims
         self.capabilities: frozenset[Capability] = frozenset(capabilities)
 
     # -- transport ---------------------------------------------------------------------
@@ -320,8 +339,16 @@ class PolicyManagerBackend:
             "policy list",
             params={"expand": "true", "resource_id": resource_id},
         )
-        # Optional in the model (a policy being created has neither), required in a listing.
-        missing = sorted({f for p in policies for f, v in (("_id", p.id), ("sub", p.sub)) if not v})
+        # Optional in the model (a policy being created has neither), required in a listing;
+        # a claims policy names no person but its required claims instead.
+        missing = sorted(
+            {
+                f
+                for p in policies
+                for f, v in (("_id", p.id), ("sub", p.sub or p.required_claims))
+                if not v
+            }
+        )
         if missing:
             raise MalformedResponseError(
                 "The server's policy list is malformed: "
@@ -339,6 +366,7 @@ class PolicyManagerBackend:
                 granted_at=_time(policy.created_at),
                 expires_at=_time(policy.expires_at),
                 id=policy.id,
+                claims=_claims(policy) if policy.sub is None else (),
             )
             for policy in await self._policies(resource_id)
         ]
@@ -378,6 +406,42 @@ class PolicyManagerBackend:
         merged = list(dict.fromkeys([*existing.resource_scopes, *wanted]))
         expiry = _epoch(expires_at) if expires_at is not None else existing.expires_at
         await self._replace(existing, merged, expiry)
+
+    async def share_with_claims(
+        self,
+        resource_id: str,
+        claims: Sequence[tuple[str, str]],
+        scopes: Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> None:
+        if Capability.SHARE_BY_CLAIMS not in self.capabilities:
+            raise NotSupportedError(f"{self.metadata.issuer} does not evaluate claims policies.")
+        wanted = [s for s in dict.fromkeys(scopes) if s]
+        if not wanted:
+            raise ConfigurationError("Choose at least one scope to share.")
+        pairs = tuple(dict.fromkeys((name.strip(), value.strip()) for name, value in claims))
+        if not pairs or any(not name or not value for name, value in pairs):
+            raise ConfigurationError("A claims share needs at least one claim as name=value.")
+        existing = next(
+            (
+                p
+                for p in await self._policies(resource_id)
+                if p.sub is None and set(_claims(p)) == set(pairs)
+            ),
+            None,
+        )
+        if existing is not None:
+            merged = list(dict.fromkeys([*existing.resource_scopes, *wanted]))
+            expiry = _epoch(expires_at) if expires_at is not None else existing.expires_at
+            await self._replace(existing, merged, expiry)
+            return
+        body = {
+            "resource_id": resource_id,
+            "resource_scopes": wanted,
+            "required_claims": [{"name": name, "value": value} for name, value in pairs],
+            "expires_at": _epoch(expires_at),
+        }
+        await self._send("POST", self._policies_url, "the new claims share", body=body)
 
     async def _replace(
         self, policy: PolicyDescription, scopes: list[str], expires_at: float | None

@@ -2,6 +2,8 @@
 
 A support adapter speaks for a resource server (its client credentials), not for an owner:
 it sees every owner's resources on that RS and nothing of other resource servers.
+Both adapters (support_keycloak, support_sandbox) parse their answers with ``SupportWire``
+models and check a grant's state with ``ensure_revocable`` / ``ensure_deniable``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Generic, Protocol, TypeVar
+from typing import Annotated, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from uma_desktop.errors import NotFoundError
 
 T = TypeVar("T")
 
@@ -87,6 +93,16 @@ class SupportGrant:
         return self.status in (GrantStatus.GRANTED, GrantStatus.EXPIRED)
 
 
+def ensure_revocable(grant: SupportGrant) -> None:
+    if not grant.is_share:
+        raise NotFoundError("Only a share can be revoked; deny a pending request instead.")
+
+
+def ensure_deniable(grant: SupportGrant) -> None:
+    if grant.status is not GrantStatus.PENDING:
+        raise NotFoundError("Only a pending request can be denied.")
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: tuple[T, ...]
@@ -100,6 +116,16 @@ class ActionReceipt:
     grant_id: str
     server_audit_id: str | None
     note: str
+
+
+WireText = Annotated[str, Field(max_length=2000)]
+"""A string field from a resource server's answer, bounded."""
+
+
+class SupportWire(BaseModel):
+    """A support adapter's view of one answer object: unknown fields ignored, immutable."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class SupportBackend(Protocol):

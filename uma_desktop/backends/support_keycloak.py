@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from uma_desktop import net
 from uma_desktop.backends.support_base import (
@@ -24,51 +24,49 @@ from uma_desktop.backends.support_base import (
     SupportGrant,
     SupportPerson,
     SupportResource,
+    SupportWire,
+    WireText,
+    ensure_deniable,
+    ensure_revocable,
 )
 from uma_desktop.errors import ForbiddenError, NotFoundError
 
-Text = Annotated[str, Field(max_length=2000)]
+
+class _Scope(SupportWire):
+    name: WireText
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class _Owner(SupportWire):
+    id: WireText
+    name: WireText | None = None
 
 
-class _Scope(_Wire):
-    name: Text
-
-
-class _Owner(_Wire):
-    id: Text
-    name: Text | None = None
-
-
-class _Resource(_Wire):
-    id: Text = Field(alias="_id")
-    name: Text
-    displayName: Text | None = None
+class _Resource(SupportWire):
+    id: WireText = Field(alias="_id")
+    name: WireText
+    displayName: WireText | None = None
     owner: _Owner | None = None
     scopes: Annotated[list[_Scope], Field(max_length=500)] = []
 
 
-class _Ticket(_Wire):
-    id: Text
-    owner: Text
-    ownerName: Text | None = None
-    resource: Text
-    resourceName: Text | None = None
-    scopeName: Text | None = None
-    requester: Text
-    requesterName: Text | None = None
+class _Ticket(SupportWire):
+    id: WireText
+    owner: WireText
+    ownerName: WireText | None = None
+    resource: WireText
+    resourceName: WireText | None = None
+    scopeName: WireText | None = None
+    requester: WireText
+    requesterName: WireText | None = None
     granted: bool = False
 
 
-class _User(_Wire):
-    id: Text
-    username: Text
-    email: Text | None = None
-    firstName: Text | None = None
-    lastName: Text | None = None
+class _User(SupportWire):
+    id: WireText
+    username: WireText
+    email: WireText | None = None
+    firstName: WireText | None = None
+    lastName: WireText | None = None
 
 
 RESOURCES = TypeAdapter(Annotated[list[_Resource], Field(max_length=5000)])
@@ -208,11 +206,9 @@ class KeycloakSupportBackend:
         )
 
     async def revoke(self, grant: SupportGrant, reason: str) -> ActionReceipt:
-        if grant.status is not GrantStatus.GRANTED:
-            raise NotFoundError("Only a share can be revoked; deny a pending request instead.")
+        ensure_revocable(grant)
         return await self._delete(grant, "the revoke")
 
     async def deny(self, grant: SupportGrant, reason: str) -> ActionReceipt:
-        if grant.status is not GrantStatus.PENDING:
-            raise NotFoundError("Only a pending request can be denied.")
+        ensure_deniable(grant)
         return await self._delete(grant, "the denial")

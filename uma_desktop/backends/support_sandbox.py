@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from uma_desktop import net
 from uma_desktop.backends.support_base import (
@@ -22,39 +22,37 @@ from uma_desktop.backends.support_base import (
     SupportGrant,
     SupportPerson,
     SupportResource,
+    SupportWire,
+    WireText,
+    ensure_deniable,
+    ensure_revocable,
 )
-from uma_desktop.errors import NotFoundError
 
-Text = Annotated[str, Field(max_length=2000)]
 Scopes = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=200)]
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _Person(_Wire):
-    sub: Text
-    username: Text | None = None
-    email: Text | None = None
-    name: Text | None = None
+class _Person(SupportWire):
+    sub: WireText
+    username: WireText | None = None
+    email: WireText | None = None
+    name: WireText | None = None
 
     def domain(self) -> SupportPerson:
         return SupportPerson(self.sub, self.username, self.email, self.name)
 
 
-class _Resource(_Wire):
-    id: Text = Field(alias="_id")
-    name: Text | None = None
+class _Resource(SupportWire):
+    id: WireText = Field(alias="_id")
+    name: WireText | None = None
     resource_scopes: Scopes = []
     owner: _Person
 
 
-class _Grant(_Wire):
-    id: Text = Field(alias="_id")
+class _Grant(SupportWire):
+    id: WireText = Field(alias="_id")
     status: GrantStatus
-    resource_id: Text
-    resource_name: Text | None = None
+    resource_id: WireText
+    resource_name: WireText | None = None
     resource_all_scopes: Scopes = []
     owner: _Person
     person: _Person
@@ -62,21 +60,21 @@ class _Grant(_Wire):
     since: float | None = None
     expires_at: float | None = None
     decided_at: float | None = None
-    client_id: Text | None = None
+    client_id: WireText | None = None
 
 
-class _ResourcePage(_Wire):
+class _ResourcePage(SupportWire):
     items: Annotated[list[_Resource], Field(max_length=1000)]
     next_offset: int | None = None
 
 
-class _GrantPage(_Wire):
+class _GrantPage(SupportWire):
     items: Annotated[list[_Grant], Field(max_length=1000)]
     next_offset: int | None = None
 
 
-class _Receipt(_Wire):
-    audit_id: Text | None = None
+class _Receipt(SupportWire):
+    audit_id: WireText | None = None
 
 
 PERSON = TypeAdapter(_Person)
@@ -166,13 +164,11 @@ class SandboxSupportBackend:
         return ActionReceipt(grant.id, receipt.audit_id, "the server recorded the reason")
 
     async def revoke(self, grant: SupportGrant, reason: str) -> ActionReceipt:
-        if not grant.is_share:
-            raise NotFoundError("Only a share can be revoked; deny a pending request instead.")
+        ensure_revocable(grant)
         return await self._act(grant, "revoke", reason, "the revoke")
 
     async def deny(self, grant: SupportGrant, reason: str) -> ActionReceipt:
-        if grant.status is not GrantStatus.PENDING:
-            raise NotFoundError("Only a pending request can be denied.")
+        ensure_deniable(grant)
         return await self._act(grant, "deny", reason, "the denial")
 
 

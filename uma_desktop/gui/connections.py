@@ -66,6 +66,7 @@ class ConnectionsPanel(QWidget):
 
     add_requested = Signal()
     login_requested = Signal(str)  # connection id
+    check_requested = Signal(str)  # connection id: "Check server…"
 
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -163,9 +164,11 @@ class ConnectionsPanel(QWidget):
         logout = QAction(icon("logout"), "Log out", self)
         logout.triggered.connect(lambda: self.controller.logout(connection_id))
         logout.setEnabled(status != LOGIN_NEEDED)
+        check = QAction("Check server…", self)
+        check.triggered.connect(lambda: self.check_requested.emit(connection_id))
         remove = QAction(icon("remove"), "Remove server", self)
         remove.triggered.connect(lambda: self.controller.remove_connection(connection_id))
-        return [refresh, login, logout, remove]
+        return [refresh, login, logout, check, remove]
 
     def _menu(self, pos: QPoint) -> None:
         item = self.list.itemAt(pos)

@@ -149,6 +149,7 @@ class Controller(QObject):
         super().__init__()
         self.bridge = bridge
         self._control = control
+        self._when_open: list[Callable[[], None]] = []
         self.favourites = favourites
         self.states: dict[str, ConnectionState] = {}
         self.facets: dict[str, Facets] = {}
@@ -188,6 +189,16 @@ class Controller(QObject):
     def attach(self, control: ControlPoint) -> None:
         """The core is open: from now on the controller works on ``control``."""
         self._control = control
+        waiting, self._when_open = self._when_open, []
+        for callback in waiting:
+            callback()
+
+    def when_open(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` now if the core is open, else as soon as it is."""
+        if self._control is not None:
+            callback()
+        else:
+            self._when_open.append(callback)
 
     # --- plumbing ------------------------------------------------------------------------
     def run(
@@ -207,6 +218,27 @@ class Controller(QObject):
             name=name,
             group=group,
             exclusive=exclusive,
+            on_done=on_done,
+            on_error=on_error,
+            owner=owner,
+        )
+
+    def check_server(
+        self,
+        url: str,
+        *,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> Worker:
+        """Run the server check (no sign-in) on ``url``; the report goes to ``on_done``."""
+        from uma_desktop.app.server_check import check_server
+
+        return self.run(
+            check_server(url),
+            name=f"check {url}",
+            group="server-check",
+            exclusive=True,
             on_done=on_done,
             on_error=on_error,
             owner=owner,
@@ -667,6 +699,26 @@ class Controller(QObject):
     ) -> None:
         self._run_decision(
             self.control.share(connection_id, resource_id, person, scopes, expires_at),
+            "share",
+            on_done,
+            on_error,
+            owner,
+        )
+
+    def share_with_claims(
+        self,
+        connection_id: str,
+        resource_id: str,
+        claims: Sequence[tuple[str, str]],
+        scopes: Sequence[str],
+        expires_at: datetime | None,
+        on_done: Callable[[Decision], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> None:
+        """Share with anyone presenting every (name, value) claim."""
+        self._run_decision(
+            self.control.share_with_claims(connection_id, resource_id, claims, scopes, expires_at),
             "share",
             on_done,
             on_error,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -336,6 +336,17 @@ class RequestingPartyPanel(QWidget):
             timer.stop()
             timer.deleteLater()
 
+    def clear_attempts(self) -> None:
+        """Forget every request shown (after the demo was reset)."""
+        for number in list(self._timers):
+            self._stop_timer(number)
+        self._attempts.clear()
+        self._busy.clear()
+        self.table.setRowCount(0)
+        self.result.clear()
+        self.reload_catalog()
+        self._selection_changed()
+
     def _selection_changed(self) -> None:
         attempt = self._selected()
         self.retry_button.setEnabled(
@@ -370,6 +381,7 @@ class DemoSession(QObject):
 
     ready = Signal(list)  # connection ids, once alice is signed in to every demo server
     failed = Signal(str)  # human message when the demo could not start
+    reset_done = Signal()  # the demo servers are back to their seeded state
 
     def __init__(self, window: Any, bridge: Any, demo: Demo, recorder: TraceRecorder) -> None:
         super().__init__(window)
@@ -402,11 +414,44 @@ class DemoSession(QObject):
         self.panel = RequestingPartyPanel(self.demo, self.workers)
         self.panel.attempt_updated.connect(self._attempt_updated)
         self.window.add_page("requesting-party", "Requesting party", self.panel, "person")
+        demo_menu = self.window.menuBar().addMenu("&Demo")
+        self.reset_action = QAction("&Reset demo", self)
+        self.reset_action.setObjectName("resetDemo")
+        self.reset_action.setToolTip("Put the demo servers' resources, shares and requests back")
+        self.reset_action.triggered.connect(lambda _=False: self.reset_demo())
+        demo_menu.addAction(self.reset_action)
         controller = self.window.controller
         controller.reload_connections(lambda: controller.refresh_all())
         names = " and ".join(server.name for server in self.demo.servers)
         self._status(f"Demo ready: signed in as alice on {names}.")
         self.ready.emit(connection_ids)
+
+    def reset_demo(self) -> None:
+        """Back to the seeded state without restarting: alice stays signed in."""
+        self.reset_action.setEnabled(False)
+        self._status("Resetting the demo…")
+
+        def done(_: object) -> None:
+            self.reset_action.setEnabled(True)
+            if self.panel is not None:
+                self.panel.clear_attempts()
+            self.window.controller.refresh_all()
+            self._status("Demo reset: resources, shares and requests are as they were seeded.")
+            self.reset_done.emit()
+
+        def failed(error: BaseException) -> None:
+            self.reset_action.setEnabled(True)
+            show_error(self.window, error, "The demo could not be reset")
+
+        self.workers.run(
+            asyncio.to_thread(self.demo.reset),
+            name="reset the demo",
+            group="demo reset",
+            exclusive=True,
+            on_done=done,
+            on_error=failed,
+            owner=self,
+        )
 
     def _attempt_updated(self, attempt: Attempt) -> None:
         # A new request is on the server now: look for it instead of waiting for the next poll.

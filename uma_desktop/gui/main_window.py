@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.connections = ConnectionsPanel(controller)
         self.connections.add_requested.connect(self.open_add_connection)
         self.connections.login_requested.connect(self.open_login)
+        self.connections.check_requested.connect(self._check_connection)
 
         sidebar = QWidget()
         sidebar.setObjectName("sidebar")
@@ -215,7 +216,7 @@ class MainWindow(QMainWindow):
         elif key == "history":
             self.controller.refresh_history()
         elif key == REVIEW_PAGE and not self.review_page.loaded_once:
-            self.review_page.load()
+            self.controller.when_open(self.review_page.load)  # the page may be restored first
 
     def _fit_nav(self) -> None:
         rows = self.nav.count()
@@ -239,6 +240,9 @@ class MainWindow(QMainWindow):
         self.refresh_action = self._menu_action(
             file_menu, "&Refresh everything", "Ctrl+R", self.controller.refresh_all, "refresh"
         )
+        self.check_action = self._menu_action(
+            file_menu, "C&heck server…", "Ctrl+Shift+K", self.open_check_server
+        )
         file_menu.addSeparator()
         self._menu_action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self._quit)
         self.view_menu = self.menuBar().addMenu("&View")
@@ -250,6 +254,9 @@ class MainWindow(QMainWindow):
         )
         self.trace_action.setToolTip("Every HTTP exchange with your servers, secrets hidden")
         self._view_actions[TRACE_PAGE] = self.trace_action
+        from uma_desktop.gui.zoom import install_zoom
+
+        self.zoom = install_zoom(self, self.view_menu, self.ui_state)  # presenter mode
         self.support_action = self._menu_action(
             self.view_menu, "&Support desk…", "Ctrl+Shift+D", self.open_support_desk
         )
@@ -295,6 +302,24 @@ class MainWindow(QMainWindow):
         QApplication.quit()
 
     # --- dialogs -------------------------------------------------------------------------
+    def _check_connection(self, connection_id: str) -> None:
+        state = self.controller.states.get(connection_id)
+        if state is not None:
+            self.open_check_server(state.connection.issuer)
+
+    def open_check_server(self, url: str | None = None) -> QWidget:
+        """The server check, on ``url`` or the selected connection's issuer."""
+        from uma_desktop.gui.check_dialog import CheckServerDialog
+
+        if url is None:
+            selected = self.connections.selected_id()
+            state = self.controller.states.get(selected) if selected else None
+            url = state.connection.issuer if state else None
+        dialog = CheckServerDialog(self.controller, url, self)
+        self.dialog = dialog
+        dialog.show()
+        return dialog
+
     def open_add_connection(self) -> AddConnectionDialog:
         dialog = AddConnectionDialog(self.controller, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -456,6 +481,7 @@ class MainWindow(QMainWindow):
             self.resources_page.table.horizontalHeader().restoreState(
                 QByteArray.fromBase64(header.encode())
             )
+            self.resources_page.adopt_column_widths()  # widths the person chose stay
         page = state.get("page")
         if isinstance(page, str) and page in self._pages:
             self.show_page(page)

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    Qt,
+    QTimer,
+)
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -39,6 +47,15 @@ GROUPS: list[tuple[str, int]] = [
 
 class ResourcesPage(QWidget):
     """The table of all resources, plus the detail panel for the current one."""
+
+    COLUMN_WIDTHS = (
+        (ResourcesModel.SERVER, 90),
+        (ResourcesModel.RESOURCE_SERVER, 120),
+        (ResourcesModel.TYPE, 110),
+        (ResourcesModel.SCOPES, 150),
+        (ResourcesModel.SHARED, 85),
+    )
+    NAME_SAMPLE = 300  # rows measured for the longest name (the top of the sorted list)
 
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -93,16 +110,20 @@ class ResourcesPage(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(ResourcesModel.FAVOURITE, QHeaderView.ResizeMode.Fixed)
-        header.setSectionResizeMode(ResourcesModel.NAME, QHeaderView.ResizeMode.Stretch)
         self.table.setColumnWidth(ResourcesModel.FAVOURITE, 28)
-        for column, width in (
-            (ResourcesModel.SERVER, 90),
-            (ResourcesModel.RESOURCE_SERVER, 120),
-            (ResourcesModel.TYPE, 110),
-            (ResourcesModel.SCOPES, 150),
-            (ResourcesModel.SHARED, 85),
-        ):
+        for column, width in self.COLUMN_WIDTHS:
             self.table.setColumnWidth(column, width)
+        # Names first: the other columns give up room before a name is cut.
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self.fit_columns)
+        self.table.viewport().installEventFilter(self)
+        self._fitting = False
+        self._chosen_widths: dict[int, int] = {}  # columns the person resized themselves
+        header.sectionResized.connect(self._section_resized)
+        for signal in (self.proxy.modelReset, self.proxy.layoutChanged, self.proxy.rowsInserted):
+            signal.connect(self._fit_timer.start)
         self.table.clicked.connect(self._clicked)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
@@ -285,6 +306,70 @@ class ResourcesPage(QWidget):
         self.table.selectionModel().setCurrentIndex(proxy_index, flags.ClearAndSelect | flags.Rows)
         self.table.scrollTo(proxy_index)
         return True
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_timer.start()
+        return super().eventFilter(watched, event)
+
+    def _section_resized(self, column: int, _old: int, new: int) -> None:
+        if not self._fitting and column in dict(self.COLUMN_WIDTHS):
+            self._chosen_widths[column] = new
+
+    def adopt_column_widths(self) -> None:
+        """Keep the widths a restored header state holds where they differ from ours."""
+        for column, width in self.COLUMN_WIDTHS:
+            if self.table.columnWidth(column) not in (0, width):
+                self._chosen_widths[column] = self.table.columnWidth(column)
+        self._fit_timer.start()
+
+    def fit_columns(self) -> None:
+        self._fitting = True
+        try:
+            self._fit_columns()
+        finally:
+            self._fitting = False
+
+    def _fit_columns(self) -> None:
+        """Give Name the width its longest (sampled) name needs; the other columns shrink
+        towards their header's width first, and Name takes whatever room is left over."""
+        available = self.table.viewport().width() - self.table.columnWidth(ResourcesModel.FAVOURITE)
+        metrics = self.table.fontMetrics()
+        padding = 3 * metrics.averageCharWidth()
+        rows = min(self.proxy.rowCount(), self.NAME_SAMPLE)
+        name_needed = max(
+            [metrics.horizontalAdvance("Name") + padding]
+            + [
+                metrics.horizontalAdvance(str(self.proxy.index(row, ResourcesModel.NAME).data()))
+                + padding
+                for row in range(rows)
+            ]
+        )
+        header = self.table.horizontalHeader().model()
+        preferred = {**dict(self.COLUMN_WIDTHS), **self._chosen_widths}
+        minimum = {
+            column: min(
+                width,
+                metrics.horizontalAdvance(str(header.headerData(column, Qt.Orientation.Horizontal)))
+                + padding,
+            )
+            for column, width in self.COLUMN_WIDTHS
+        }
+        minimum.update(self._chosen_widths)  # never shrink what the person chose
+        spare = available - name_needed - sum(preferred.values())
+        if spare >= 0:
+            widths = preferred
+        else:
+            give = sum(preferred[c] - minimum[c] for c in preferred) or 1
+            share = min(1.0, -spare / give)
+            widths = {
+                c: round(preferred[c] - (preferred[c] - minimum[c]) * share) for c in preferred
+            }
+        for column, width in widths.items():
+            if not self.table.isColumnHidden(column):
+                self.table.setColumnWidth(column, width)
+        used = sum(w for c, w in widths.items() if not self.table.isColumnHidden(c))
+        self.table.setColumnWidth(ResourcesModel.NAME, max(name_needed, available - used))
 
     def _clicked(self, index: QModelIndex) -> None:
         if index.column() == ResourcesModel.FAVOURITE:

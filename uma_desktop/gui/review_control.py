@@ -8,7 +8,6 @@ GUI gets plain values back (items, results, progress, summary) through the worke
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -119,11 +118,7 @@ class ReviewControl(QObject):
             ]
             return Loaded(items, session.progress(), failures, session.state.settings)
 
-        def loaded(result: Loaded) -> None:
-            on_done(result)
-            gc.freeze()  # the items live until the next load: keep them out of collections
-
-        self._run(load(), "load", loaded, on_error, exclusive=True)
+        self._run(load(), "load", on_done, on_error, exclusive=True)
 
     def act(
         self,

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QDateTime, Signal
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QCheckBox,
+    QComboBox,
     QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QRadioButton,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +32,14 @@ from uma_desktop.gui.widgets import PlainLabel
 
 if TYPE_CHECKING:  # the core loads after the window is shown (see gui/app.py)
     from uma_desktop.backends.base import Capability
+
+# The claims a claims share can require, as the sharing editor offers them.
+CLAIM_KINDS = (
+    ("email_domain", "Verified e-mail at the domain", "example.org"),
+    ("email", "E-mail address", "someone@example.org"),
+    ("preferred_username", "Username", "bob"),
+    ("name", "Full name", "Bob Brown"),
+)
 
 
 def person_id(party: Party) -> str:
@@ -61,6 +72,27 @@ class ShareDialog(QDialog):
         self.setMinimumWidth(420)
         layout = QVBoxLayout(self)
         form = QFormLayout()
+        self.supports_claims = Capability.SHARE_BY_CLAIMS in capabilities
+        self.with_person = QRadioButton("A &person")
+        self.with_person.setObjectName("shareWithPerson")
+        self.with_claim = QRadioButton("&Anyone with a claim")
+        self.with_claim.setObjectName("shareWithClaim")
+        self.with_claim.setToolTip(
+            "Anyone the server has verified a claim for, e.g. an e-mail address at a domain"
+        )
+        self.audience = QButtonGroup(self)
+        self.audience.addButton(self.with_person)
+        self.audience.addButton(self.with_claim)
+        self.with_person.setChecked(True)
+        audience_row = QHBoxLayout()
+        audience_row.addWidget(self.with_person)
+        audience_row.addWidget(self.with_claim)
+        audience_row.addStretch(1)
+        self.audience_row = QWidget()
+        self.audience_row.setLayout(audience_row)
+        audience_row.setContentsMargins(0, 0, 0, 0)
+        self.audience_row.setVisible(self.supports_claims)
+        form.addRow("Share with:", self.audience_row)
         self.person = QLineEdit()
         self.person.setObjectName("personEdit")
         hint = "username or e-mail" if Capability.SHARE_BY_EMAIL in capabilities else "username"
@@ -69,7 +101,8 @@ class ShareDialog(QDialog):
         self.lookup_button = QPushButton(icon("person"), "&Look up")
         self.lookup_button.setToolTip("Check that this person exists on the server")
         self.lookup_button.clicked.connect(self.look_up)
-        self.lookup_button.setVisible(Capability.PERSON_LOOKUP in capabilities)
+        self._lookup_offered = Capability.PERSON_LOOKUP in capabilities
+        self.lookup_button.setVisible(self._lookup_offered)
         person_row = QHBoxLayout()
         person_row.addWidget(self.person, 1)
         person_row.addWidget(self.lookup_button)
@@ -80,6 +113,29 @@ class ShareDialog(QDialog):
         self.lookup_result.setObjectName("lookupResult")
         self.lookup_result.setWordWrap(True)
         form.addRow("", self.lookup_result)
+
+        self.claim_kind = QComboBox()
+        self.claim_kind.setObjectName("claimKind")
+        self.claim_kind.setAccessibleName("Claim")
+        for name, label, _ in CLAIM_KINDS:
+            self.claim_kind.addItem(label, name)
+        self.claim_value = QLineEdit()
+        self.claim_value.setObjectName("claimValue")
+        self.claim_value.setAccessibleName("Claim value")
+        self.claim_kind.currentIndexChanged.connect(self._claim_kind_changed)
+        self._claim_kind_changed()
+        claim_row = QHBoxLayout()
+        claim_row.addWidget(self.claim_kind)
+        claim_row.addWidget(self.claim_value, 1)
+        claim_row.setContentsMargins(0, 0, 0, 0)
+        self.claim_row = QWidget()
+        self.claim_row.setLayout(claim_row)
+        self.claim_label = QLabel("&Claim:")
+        self.claim_label.setBuddy(self.claim_value)
+        form.addRow(self.claim_label, self.claim_row)
+        self.person_widgets = (person_label, self.person, self.lookup_button, self.lookup_result)
+        self.with_claim.toggled.connect(self._audience_changed)
+        self._audience_changed()
 
         self.scope_boxes: dict[str, QCheckBox] = {}
         scopes_box = QVBoxLayout()
@@ -125,6 +181,27 @@ class ShareDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
 
+    def _claim_kind_changed(self) -> None:
+        self.claim_value.setPlaceholderText(CLAIM_KINDS[self.claim_kind.currentIndex()][2])
+
+    def _audience_changed(self) -> None:
+        claims = self.with_claim.isChecked()
+        self.claim_label.setVisible(claims)
+        self.claim_row.setVisible(claims)
+        self.person.setVisible(not claims)
+        self.person_widgets[0].setVisible(not claims)
+        self.lookup_button.setVisible(not claims and self._lookup_offered)
+        self.lookup_result.setVisible(not claims)
+
+    def use_claim(self, name: str, value: str) -> None:
+        """Switch to "anyone with a claim" and fill it in (for scripts and tests)."""
+        self.with_claim.setChecked(True)
+        self.claim_kind.setCurrentIndex(self.claim_kind.findData(name))
+        self.claim_value.setText(value)
+
+    def chosen_claim(self) -> tuple[str, str]:
+        return str(self.claim_kind.currentData()), self.claim_value.text().strip()
+
     def chosen_scopes(self) -> list[str]:
         return [scope for scope, box in self.scope_boxes.items() if box.isChecked()]
 
@@ -167,7 +244,11 @@ class ShareDialog(QDialog):
     def submit(self) -> None:
         person = self.person.text().strip()
         scopes = self.chosen_scopes()
-        if not person:
+        by_claim = self.supports_claims and self.with_claim.isChecked()
+        if by_claim and not self.chosen_claim()[1]:
+            self._show_error("Type the value the claim must have.")
+            return
+        if not by_claim and not person:
             self._show_error("Type who to share with.")
             return
         if not scopes:
@@ -176,6 +257,18 @@ class ShareDialog(QDialog):
         self.share_button.setEnabled(False)
         self.error.setText("Sharing…")
         self.error.show()
+        if by_claim:
+            self.controller.share_with_claims(
+                self.resource.connection_id,
+                self.resource.id,
+                [self.chosen_claim()],
+                scopes,
+                self.expires_at(),
+                self._done,
+                self._failed,
+                owner=self,
+            )
+            return
         self.controller.share(
             self.resource.connection_id,
             self.resource.id,

@@ -13,7 +13,12 @@ from urllib.parse import unquote, urlsplit
 import jwt
 
 from uma_desktop.sandbox.crypto import Signer, check_password, dummy_password_hash, same_secret
-from uma_desktop.sandbox.errors import OAuthError, insufficient_scope, invalid_token
+from uma_desktop.sandbox.errors import (
+    OAuthError,
+    insufficient_scope,
+    invalid_token,
+    no_credentials,
+)
 from uma_desktop.sandbox.store import Clock, Row, Store, digest, dumps, loads, new_id, new_secret
 from uma_desktop.sandbox.throttle import SignInThrottle
 from uma_desktop.uma.errors import ErrorCode
@@ -412,7 +417,9 @@ class Sandbox:
 
     def bearer(self, authorization: str | None, scope: str) -> AccessToken:
         """The request's bearer token, which must carry ``scope`` (401/403 otherwise)."""
-        if not authorization or authorization[:7].lower() != "bearer ":
+        if not authorization:
+            raise no_credentials(self.issuer)
+        if authorization[:7].lower() != "bearer ":
             raise invalid_token("A bearer access token is required.")
         token = self.verify_access_token(authorization[7:].strip())
         if token is None or token.kind != "access":
@@ -428,14 +435,15 @@ class Sandbox:
             self.store.execute("UPDATE refresh_tokens SET revoked = 1 WHERE family = ?", (family,))
             self.store.execute("UPDATE access_tokens SET revoked = 1 WHERE family = ?", (family,))
 
-    def revoke_rpts(self, sub: str, resource_id: str) -> int:
-        """Invalidate RPTs (and their refresh tokens) of ``sub`` that cover ``resource_id``."""
+    def revoke_rpts(self, sub: str | None, resource_id: str) -> int:
+        """Invalidate RPTs (and their refresh tokens) of ``sub`` (None: of anyone) that cover
+        ``resource_id``."""
         count = 0
         with self.store.transaction():
             for row in self.store.all(
                 "SELECT jti, family, permissions FROM access_tokens "
-                "WHERE sub = ? AND kind = 'rpt' AND revoked = 0",
-                (sub,),
+                "WHERE (? IS NULL OR sub = ?) AND kind = 'rpt' AND revoked = 0",
+                (sub, sub),
             ):
                 if any(
                     p.get("resource_id") == resource_id for p in loads(row["permissions"]) or []
@@ -448,8 +456,8 @@ class Sandbox:
                     count += 1
             for row in self.store.all(
                 "SELECT hash, family, permissions FROM refresh_tokens "
-                "WHERE sub = ? AND permissions IS NOT NULL AND revoked = 0",
-                (sub,),
+                "WHERE (? IS NULL OR sub = ?) AND permissions IS NOT NULL AND revoked = 0",
+                (sub, sub),
             ):
                 if any(
                     p.get("resource_id") == resource_id for p in loads(row["permissions"]) or []

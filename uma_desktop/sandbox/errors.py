@@ -14,7 +14,7 @@ class OAuthError(Exception):
 
     def __init__(
         self,
-        error: ErrorCode | str,
+        error: ErrorCode | str | None,
         description: str | None = None,
         *,
         status: int = 400,
@@ -22,14 +22,14 @@ class OAuthError(Exception):
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(description or str(error))
-        self.error = str(error)
+        self.error = None if error is None else str(error)
         self.description = description
         self.status = status
         self.extra = extra or {}
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"error": self.error}
+        body: dict[str, Any] = {} if self.error is None else {"error": self.error}
         if self.description:
             body["error_description"] = self.description
         body.update(self.extra)
@@ -52,6 +52,17 @@ def invalid_token(
         description,
         status=401,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+def no_credentials(realm: str) -> OAuthError:
+    """401 for a request that sent no credentials at all: the challenge carries no error code
+    (RFC 6750 §3.1), only the realm."""
+    return OAuthError(
+        None,
+        "This endpoint needs an access token.",
+        status=401,
+        headers={"WWW-Authenticate": f'Bearer realm="{realm}"'},
     )
 
 

@@ -303,7 +303,7 @@ class RequestingParty:
                 "decision": "allow",
             },
         )
-        if answer.status_code == 401:
+        if answer.status_code in (400, 401) and "Wrong username or password" in answer.text:
             raise _Stop(Failed(resource_url, f"{self.username}: wrong username or password."))
         if answer.status_code not in (302, 303) or "location" not in answer.headers:
             raise _Stop(Failed(resource_url, f"Signing in answered HTTP {answer.status_code}."))

@@ -128,7 +128,7 @@ def claims_login(
             _claims_form_again(sandbox, form, refused.message, 429), refused.retry_after
         )
     if user is None:
-        return _claims_form_again(sandbox, form, "Wrong username or password.", 401)
+        return _claims_form_again(sandbox, form, "Wrong username or password.", 400)
     sandbox.finish_interaction(form.interaction)
     try:
         row = consume_ticket(sandbox, data["ticket_hash"])

@@ -34,6 +34,7 @@ from uma_desktop.uma.metadata import (
 
 router = APIRouter()
 
+WRONG_PASSWORD_STATUS = 400  # the sign-in form again, with its error (see _authorize_form)
 PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 PKCE_VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
@@ -245,7 +246,9 @@ def _authorize_form(
         scopes=scopes,
         error=error,
         username=username,
-        status=status or (401 if error else 200),
+        # A wrong password shows the form again with 400: a 401 would need a
+        # WWW-Authenticate challenge (RFC 9110 §15.5.2), which a form has none of.
+        status=status or (WRONG_PASSWORD_STATUS if error else 200),
     )
 
 
@@ -687,7 +690,7 @@ def device_verify(
             interaction=form.interaction,
             user_code=form.user_code,
             error="Wrong username or password.",
-            status=401,
+            status=WRONG_PASSWORD_STATUS,
         )
     sandbox.finish_interaction(form.interaction)
     if form.decision == "deny":
@@ -728,18 +731,24 @@ def revoke(
     form: Annotated[RevocationForm, Form()],
     authorization: Annotated[str | None, Header(max_length=4096)] = None,
 ) -> Response:
-    """Revoke a refresh token (its whole family), an access token/RPT, or a PCT."""
+    """Revoke a refresh token (its whole family), an access token/RPT, or a PCT. A token of
+    another client is refused and kept (RFC 7009 §2.1); an unknown token is a success (§2.2)."""
     client = sandbox.authenticate_client(authorization, form.client_id, form.client_secret)
     store = sandbox.store
     hashed = digest(form.token)
     refresh = store.one("SELECT family, client_id FROM refresh_tokens WHERE hash = ?", (hashed,))
-    if refresh is not None and refresh["client_id"] == client.client_id:
-        sandbox.revoke_family(refresh["family"])
-    store.execute(
-        "UPDATE pcts SET revoked = 1 WHERE hash = ? AND client_id = ?", (hashed, client.client_id)
-    )
+    pct = store.one("SELECT client_id FROM pcts WHERE hash = ?", (hashed,))
     access = sandbox.verify_access_token(form.token)
-    if access is not None and access.client_id == client.client_id:
+    owners = {row["client_id"] for row in (refresh, pct) if row is not None}
+    if access is not None:
+        owners.add(access.client_id)
+    if owners - {client.client_id}:
+        raise OAuthError(ErrorCode.UNAUTHORIZED_CLIENT, "This token was issued to another client.")
+    if refresh is not None:
+        sandbox.revoke_family(refresh["family"])
+    if pct is not None:
+        store.execute("UPDATE pcts SET revoked = 1 WHERE hash = ?", (hashed,))
+    if access is not None:
         store.execute("UPDATE access_tokens SET revoked = 1 WHERE jti = ?", (access.jti,))
     return Response(status_code=200, headers=NO_STORE)
 

@@ -9,7 +9,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 
+from uma_desktop.sandbox import claims as policy_claims
 from uma_desktop.sandbox.core import Sandbox, subject_view
+from uma_desktop.sandbox.decisions import (
+    CLAIMS_POLICY_PREFIX,
+    deny_pending,
+    policy_person,
+    record_decision,
+    remember_denials,
+    remove_share,
+)
 from uma_desktop.sandbox.errors import OAuthError, invalid_request, not_found
 from uma_desktop.sandbox.routes_protection import resource_view
 from uma_desktop.sandbox.schemas import ApproveInput, PolicyInput
@@ -45,25 +54,6 @@ def _owned(sandbox: Sandbox, owner_sub: str, resource_id: str) -> Row:
     if row is None:
         raise not_found("resource")
     return row
-
-
-def _record(
-    sandbox: Sandbox, owner_sub: str, action: str, resource: Row, sub: str | None, scopes: list[str]
-) -> None:
-    sandbox.store.execute(
-        "INSERT INTO history (id, owner_sub, at, action, resource_id, resource_name, sub, scopes) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            new_id("hist"),
-            owner_sub,
-            sandbox.now(),
-            action,
-            resource["id"],
-            resource["name"],
-            sub,
-            dumps(sorted(scopes)),
-        ),
-    )
 
 
 # Registered resources ------------------------------------------------------------------------
@@ -135,18 +125,24 @@ def registered_resource(sandbox: SandboxDep, owner: OwnerToken, resource_id: Id)
 # Policies ------------------------------------------------------------------------------------
 
 
+
+
 def _policy_view(sandbox: Sandbox, row: Row) -> dict[str, Any]:
-    user = sandbox.user(row["sub"])
-    return {
+    sub = policy_person(row)
+    user = sandbox.user(sub) if sub else None
+    view: dict[str, Any] = {
         "_id": row["id"],
         "resource_id": row["resource_id"],
         "resource_scopes": loads(row["scopes"]),
         "required_claims": loads(row["required_claims"]),
-        "sub": row["sub"],
+        "sub": sub,
         "expires_at": row["expires_at"],
         "created_at": int(row["created_at"]),
-        "subject": subject_view(user) if user else {"sub": row["sub"]},
+        "subject": (subject_view(user) if user else {"sub": sub}) if sub else None,
     }
+    if sub is None:
+        view["audience"] = policy_claims.describe(loads(row["required_claims"]))
+    return view
 
 
 def _owned_policy(sandbox: Sandbox, owner_sub: str, policy_id: str) -> tuple[Row, Row]:
@@ -163,7 +159,13 @@ def _owned_policy(sandbox: Sandbox, owner_sub: str, policy_id: str) -> tuple[Row
 
 def _check_policy(sandbox: Sandbox, owner_sub: str, policy: PolicyInput) -> tuple[Row, list[str]]:
     resource = _owned(sandbox, owner_sub, policy.resource_id)
-    if sandbox.user(policy.sub) is None:
+    problem = policy_claims.invalid_reason(policy.required_claims)
+    if problem:
+        raise invalid_request(problem)
+    if policy.sub is None:
+        if not policy.required_claims:
+            raise invalid_request("A policy names a person (sub) or required_claims, or both.")
+    elif sandbox.user(policy.sub) is None:
         raise invalid_request("sub is not a known person (use the person lookup endpoint).")
     if policy.sub == owner_sub:
         raise invalid_request("The owner always has access; no policy needed.")
@@ -192,9 +194,13 @@ def create_policy(
     resource, scopes = _check_policy(sandbox, owner.sub, policy)
     store = sandbox.store
     with store.transaction():
-        existing = store.one(
-            "SELECT id FROM policies WHERE resource_id = ? AND sub = ?",
-            (resource["id"], policy.sub),
+        existing = (
+            store.one(
+                "SELECT id FROM policies WHERE resource_id = ? AND sub = ?",
+                (resource["id"], policy.sub),
+            )
+            if policy.sub is not None
+            else None
         )
         if existing is not None:
             raise OAuthError(
@@ -210,15 +216,16 @@ def create_policy(
             (
                 policy_id,
                 resource["id"],
-                policy.sub,
+                policy.sub or CLAIMS_POLICY_PREFIX + policy_id,
                 dumps(scopes),
                 dumps(policy.required_claims),
                 policy.expires_at,
                 sandbox.now(),
             ),
         )
-        _clear_denials(sandbox, resource["id"], policy.sub, scopes)
-        _record(sandbox, owner.sub, "share", resource, policy.sub, scopes)
+        if policy.sub is not None:
+            _clear_denials(sandbox, resource["id"], policy.sub, scopes)
+        record_decision(sandbox, owner.sub, "share", resource, policy.sub, scopes)
     return JSONResponse(
         {"_id": policy_id},
         status_code=201,
@@ -259,7 +266,8 @@ def replace_policy(
 ) -> dict[str, Any]:
     """Full replace. Removing scopes revokes the person's RPTs for this resource."""
     current, resource = _owned_policy(sandbox, owner.sub, policy_id)
-    if policy.resource_id != current["resource_id"] or policy.sub != current["sub"]:
+    person = policy_person(current)
+    if policy.resource_id != current["resource_id"] or policy.sub != person:
         raise invalid_request("resource_id and sub of a policy cannot change.")
     _, scopes = _check_policy(sandbox, owner.sub, policy)
     old = set(loads(current["scopes"]))
@@ -269,15 +277,18 @@ def replace_policy(
             "UPDATE policies SET scopes = ?, required_claims = ?, expires_at = ? WHERE id = ?",
             (dumps(scopes), dumps(policy.required_claims), policy.expires_at, policy_id),
         )
-        _clear_denials(sandbox, resource["id"], current["sub"], scopes)
+        if person is not None:
+            _clear_denials(sandbox, resource["id"], person, scopes)
         narrowed = bool(old - set(scopes))
         expiry_moved_earlier = policy.expires_at is not None and (
             current["expires_at"] is None or policy.expires_at < current["expires_at"]
         )
-        if narrowed or expiry_moved_earlier:
-            sandbox.revoke_rpts(current["sub"], resource["id"])
-        _record(
-            sandbox, owner.sub, "narrow" if narrowed else "share", resource, current["sub"], scopes
+        claims_changed = loads(current["required_claims"]) != policy.required_claims
+        if narrowed or expiry_moved_earlier or claims_changed:
+            # A claims policy's RPTs may be held by anyone: revoke them all for this resource.
+            sandbox.revoke_rpts(person, resource["id"])
+        record_decision(
+            sandbox, owner.sub, "narrow" if narrowed else "share", resource, person, scopes
         )
     updated = store.one("SELECT * FROM policies WHERE id = ?", (policy_id,))
     assert updated is not None
@@ -289,9 +300,10 @@ def delete_policy(sandbox: SandboxDep, owner: OwnerToken, policy_id: Id) -> Resp
     """Revoke a share completely (and the RPTs issued under it)."""
     policy, resource = _owned_policy(sandbox, owner.sub, policy_id)
     with sandbox.store.transaction():
-        sandbox.store.execute("DELETE FROM policies WHERE id = ?", (policy_id,))
-        sandbox.revoke_rpts(policy["sub"], resource["id"])
-        _record(sandbox, owner.sub, "revoke", resource, policy["sub"], loads(policy["scopes"]))
+        remove_share(sandbox, policy, resource["id"])
+        record_decision(
+            sandbox, owner.sub, "revoke", resource, policy_person(policy), loads(policy["scopes"])
+        )
     return Response(status_code=204)
 
 
@@ -373,16 +385,12 @@ def approve_request(
             store.execute("UPDATE policies SET scopes = ? WHERE id = ?", (dumps(merged), policy_id))
         _clear_denials(sandbox, resource["id"], sub, chosen)
         now = sandbox.now()
-        for scope in requested:
-            if scope not in chosen:
-                store.execute(
-                    "INSERT OR REPLACE INTO denials (resource_id, sub, scope, at) VALUES (?,?,?,?)",
-                    (resource["id"], sub, scope, now),
-                )
+        refused = [scope for scope in requested if scope not in chosen]
+        remember_denials(sandbox, resource["id"], sub, refused, now)
         store.execute(
             "UPDATE pending SET status = 'approved', decided_at = ? WHERE id = ?", (now, row["id"])
         )
-        _record(sandbox, owner.sub, "approve", resource, sub, chosen)
+        record_decision(sandbox, owner.sub, "approve", resource, sub, chosen)
     return {"policy_id": policy_id}
 
 
@@ -393,17 +401,8 @@ def deny_request(sandbox: SandboxDep, owner: OwnerToken, request_id: Id) -> dict
     with store.transaction():
         row = _pending(sandbox, owner.sub, request_id)
         resource = _owned(sandbox, owner.sub, row["resource_id"])
-        now = sandbox.now()
-        scopes = loads(row["scopes"])
-        for scope in scopes:
-            store.execute(
-                "INSERT OR REPLACE INTO denials (resource_id, sub, scope, at) VALUES (?, ?, ?, ?)",
-                (resource["id"], row["requester_sub"], scope, now),
-            )
-        store.execute(
-            "UPDATE pending SET status = 'denied', decided_at = ? WHERE id = ?", (now, row["id"])
-        )
-        _record(sandbox, owner.sub, "deny", resource, row["requester_sub"], scopes)
+        scopes = deny_pending(sandbox, row, resource["id"])
+        record_decision(sandbox, owner.sub, "deny", resource, row["requester_sub"], scopes)
     return {}
 
 

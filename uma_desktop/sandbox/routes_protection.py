@@ -13,7 +13,13 @@ from pydantic import BaseModel, Field
 
 from uma_desktop.sandbox.core import UMA_PROTECTION, AccessToken, Client, Sandbox
 from uma_desktop.sandbox.crypto import same_secret
-from uma_desktop.sandbox.errors import NO_STORE, OAuthError, invalid_token, not_found
+from uma_desktop.sandbox.errors import (
+    NO_STORE,
+    OAuthError,
+    invalid_token,
+    no_credentials,
+    not_found,
+)
 from uma_desktop.sandbox.schemas import ResourceInput
 from uma_desktop.sandbox.store import Row, dumps, loads, new_id
 from uma_desktop.sandbox.uma_grant import new_ticket
@@ -163,6 +169,9 @@ def request_permissions(
     items = request if isinstance(request, list) else [request]
     if not items or len(items) > 100:
         raise OAuthError(ErrorCode.INVALID_REQUEST, "Send 1 to 100 permission requests.")
+    if any("resource_scopes" not in item.model_fields_set for item in items):
+        # FedAuthz §4.1: resource_scopes is required (it may be an empty array).
+        raise OAuthError(ErrorCode.INVALID_REQUEST, "Each permission needs resource_scopes.")
     merged: dict[str, set[str]] = {}
     for item in items:
         row = sandbox.store.one(
@@ -195,6 +204,8 @@ class IntrospectionForm(BaseModel):
 
 def _introspecting_client(sandbox: Sandbox, authorization: str | None) -> Client:
     """Either a PAT (bearer) or the RS client's own credentials (basic)."""
+    if not authorization:
+        raise no_credentials(sandbox.issuer)
     if authorization and authorization[:7].lower() == "bearer ":
         token = sandbox.verify_access_token(authorization[7:].strip())
         if token is None or token.kind != "access":

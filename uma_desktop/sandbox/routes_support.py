@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from uma_desktop.sandbox.core import AccessToken, Sandbox, subject_view
+from uma_desktop.sandbox.decisions import deny_pending, record_decision, remove_share
 from uma_desktop.sandbox.errors import OAuthError, invalid_request, not_found
 from uma_desktop.sandbox.store import Row, dumps, loads, new_id
 from uma_desktop.sandbox.web import BearerCredentials, SandboxDep, require_json
@@ -268,20 +269,7 @@ def _audit(
             reason,
         ),
     )
-    sandbox.store.execute(
-        "INSERT INTO history (id, owner_sub, at, action, resource_id, resource_name, sub, scopes) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            new_id("hist"),
-            resource["owner_sub"],
-            sandbox.now(),
-            action,
-            resource["id"],
-            resource["name"],
-            sub,
-            dumps(sorted(scopes)),
-        ),
-    )
+    record_decision(sandbox, resource["owner_sub"], action, resource, sub, scopes)
     return audit_id
 
 
@@ -309,8 +297,7 @@ def support_revoke(
         if policy is None:
             raise not_found("share")
         resource = _rs_resource(sandbox, rs, policy["resource_id"])
-        store.execute("DELETE FROM policies WHERE id = ?", (grant_id,))
-        sandbox.revoke_rpts(policy["sub"], resource["id"])
+        remove_share(sandbox, policy, resource["id"])
         audit_id = _audit(
             sandbox,
             rs,
@@ -339,16 +326,7 @@ def support_deny(
         if row is None:
             raise not_found("pending request")
         resource = _rs_resource(sandbox, rs, row["resource_id"])
-        now = sandbox.now()
-        scopes = loads(row["scopes"])
-        for scope in scopes:
-            store.execute(
-                "INSERT OR REPLACE INTO denials (resource_id, sub, scope, at) VALUES (?, ?, ?, ?)",
-                (resource["id"], row["requester_sub"], scope, now),
-            )
-        store.execute(
-            "UPDATE pending SET status = 'denied', decided_at = ? WHERE id = ?", (now, row["id"])
-        )
+        scopes = deny_pending(sandbox, row, resource["id"])
         audit_id = _audit(
             sandbox, rs, "deny", request_id, resource, row["requester_sub"], scopes, reason
         )

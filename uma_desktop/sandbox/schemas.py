@@ -25,11 +25,12 @@ class ResourceInput(Input):
 
 
 class PolicyInput(Input):
-    """A policy: ``sub`` may use ``resource_scopes`` of ``resource_id`` until ``expires_at``."""
+    """A policy: ``sub`` may use ``resource_scopes`` of ``resource_id`` until ``expires_at``;
+    without ``sub``, anyone whose claims satisfy ``required_claims`` may."""
 
     resource_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     resource_scopes: list[ScopeName] = Field(min_length=1, max_length=100)
-    sub: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    sub: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     required_claims: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
     expires_at: int | None = Field(default=None, ge=0, le=253402300799)
 

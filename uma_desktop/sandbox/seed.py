@@ -161,6 +161,32 @@ DEMO_RESOURCE_SERVERS = (
 )
 
 
+# Which demo resource servers a sandbox hosts: everything, or one demo server's share of it
+# (demo mode runs "Health" and "Photos" side by side, so no resource shows twice).
+SEED_PROFILES: dict[str, tuple[str, ...]] = {
+    "full": ("photos", "health", "calendar"),
+    "health": ("health",),
+    "photos": ("photos", "calendar"),
+}
+DEMO_SHARES = (
+    ("Family portraits", "bob", ("view",)),
+    ("Work calendar", "carol", ("free-busy",)),
+    ("Running log", "alice", ("read",)),
+)
+DEMO_PENDING = (("Blood tests 2026", "carol", ("read",)),)
+# So that each demo server's inbox has a request waiting.
+PROFILE_PENDING = {"photos": (("Holiday 2026", "dave", ("view",)),)}
+# Tables that hold what the owner and requesting parties did (cleared by a reset).
+DATA_TABLES = ("policies", "denials", "pending", "history", "tickets", "pcts", "resources")
+
+
+def profile_servers(profile: str) -> tuple[DemoResourceServer, ...]:
+    if profile not in SEED_PROFILES:
+        raise ValueError(f"unknown seed profile {profile!r}")
+    keys = SEED_PROFILES[profile]
+    return tuple(rs for rs in DEMO_RESOURCE_SERVERS if rs.key in keys)
+
+
 def _client_row(
     client_id: str,
     name: str,
@@ -190,11 +216,12 @@ def is_seeded(sandbox: Sandbox) -> bool:
     return sandbox.store.get_meta("seeded") is not None
 
 
-def seed(sandbox: Sandbox) -> None:
+def seed(sandbox: Sandbox, profile: str = "full") -> None:
     """Insert the demo data once (a data file that was seeded before is left alone)."""
     store = sandbox.store
     if is_seeded(sandbox):
         return
+    servers = profile_servers(profile)
     now = sandbox.now()
     subs = {user.username: new_id("user") for user in DEMO_USERS}
     with store.transaction():
@@ -241,7 +268,7 @@ def seed(sandbox: Sandbox) -> None:
                 scopes=["openid", "profile", "email"],
             ),
         ]
-        for rs in DEMO_RESOURCE_SERVERS:
+        for rs in servers:
             clients.append(
                 _client_row(
                     rs.client_id,
@@ -260,26 +287,7 @@ def seed(sandbox: Sandbox) -> None:
             "claims_redirect_uris, grant_types, scopes, rs_name) VALUES (?,?,?,?,?,?,?,?,?)",
             clients,
         )
-        resource_ids: dict[str, str] = {}
-        for rs in DEMO_RESOURCE_SERVERS:
-            for resource in rs.resources:
-                resource_id = new_id("res")
-                resource_ids[resource.name] = resource_id
-                store.execute(
-                    "INSERT INTO resources (id, owner_sub, rs_client_id, name, type, description, "
-                    "scopes, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        resource_id,
-                        subs[resource.owner],
-                        rs.client_id,
-                        resource.name,
-                        resource.type,
-                        resource.description,
-                        dumps(list(resource.scopes)),
-                        dumps(resource.content),
-                        now,
-                    ),
-                )
+        for rs in servers:
             # The owners "authorized" each demo RS once: the RS keeps a refresh token for its PAT.
             for owner in ("alice", "bob"):
                 refresh = "rt-" + new_secret()
@@ -301,31 +309,75 @@ def seed(sandbox: Sandbox) -> None:
                     "VALUES (?, ?, ?)",
                     (rs.client_id, subs[owner], refresh),
                 )
-        shares = [
-            ("Family portraits", "bob", ["view"]),
-            ("Work calendar", "carol", ["free-busy"]),
-            ("Running log", "alice", ["read"]),
-        ]
-        for resource_name, person, scopes in shares:
+        _seed_data(sandbox, profile, subs)
+        store.set_meta("seed_profile", profile)
+        store.set_meta("seeded", str(int(now)))
+
+
+def _seed_data(sandbox: Sandbox, profile: str, subs: dict[str, str]) -> None:
+    """The profile's resources with the demo shares and pending requests among them."""
+    servers = profile_servers(profile)
+    store = sandbox.store
+    now = sandbox.now()
+    resource_ids: dict[str, str] = {}
+    for rs in servers:
+        for resource in rs.resources:
+            resource_id = new_id("res")
+            resource_ids[resource.name] = resource_id
+            store.execute(
+                "INSERT INTO resources (id, owner_sub, rs_client_id, name, type, description, "
+                "scopes, content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    resource_id,
+                    subs[resource.owner],
+                    rs.client_id,
+                    resource.name,
+                    resource.type,
+                    resource.description,
+                    dumps(list(resource.scopes)),
+                    dumps(resource.content),
+                    now,
+                ),
+            )
+    for resource_name, person, scopes in DEMO_SHARES:
+        if resource_name in resource_ids:
             store.execute(
                 "INSERT INTO policies (id, resource_id, sub, scopes, expires_at, created_at) "
                 "VALUES (?, ?, ?, ?, NULL, ?)",
                 (new_id("pol"), resource_ids[resource_name], subs[person], dumps(scopes), now),
             )
+    for resource_name, person, scopes in (*DEMO_PENDING, *PROFILE_PENDING.get(profile, ())):
+        if resource_name not in resource_ids:
+            continue
         store.execute(
             "INSERT INTO pending (id, resource_id, owner_sub, requester_sub, client_id, scopes, "
             "requested_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 new_id("req"),
-                resource_ids["Blood tests 2026"],
+                resource_ids[resource_name],
                 subs["alice"],
-                subs["carol"],
+                subs[person],
                 RQP_CLIENT_ID,
-                dumps(["read"]),
+                dumps(list(scopes)),
                 now,
             ),
         )
-        store.set_meta("seeded", str(int(now)))
+
+
+def reset_data(sandbox: Sandbox, profile: str | None = None) -> None:
+    """Put resources, shares and requests back as seeded; people, clients and sign-ins stay
+    (an app signed in keeps working). Every RPT, PCT and ticket handed out is void."""
+    store = sandbox.store
+    profile = profile or store.get_meta("seed_profile") or "full"
+    profile_servers(profile)  # an unknown profile fails before anything is deleted
+    subs = {row["username"]: row["sub"] for row in store.all("SELECT sub, username FROM users")}
+    with store.transaction():
+        for table in DATA_TABLES:
+            store.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        store.execute("UPDATE access_tokens SET revoked = 1 WHERE kind = 'rpt'")
+        store.execute("UPDATE refresh_tokens SET revoked = 1 WHERE permissions IS NOT NULL")
+        _seed_data(sandbox, profile, subs)
+        store.set_meta("seed_profile", profile)
 
 
 def seed_bulk_resources(

@@ -39,6 +39,7 @@ class SandboxServer:
         data_path: Path | None = None,
         seed: bool = True,
         *,
+        seed_profile: str = "full",
         ticket_lifetime: int | None = None,
         device_interval: int | None = None,
         request_interval: int | None = None,
@@ -48,6 +49,7 @@ class SandboxServer:
         self.data_path = data_path
         self._requested_port = port
         self._seed = seed
+        self.seed_profile = seed_profile
         self.settings = Settings()
         if ticket_lifetime is not None:
             self.settings.ticket_lifetime = ticket_lifetime
@@ -86,7 +88,7 @@ class SandboxServer:
                 store, issuer=self.issuer, name=self.name, settings=self.settings, clock=self.clock
             )
             if self._seed:
-                demo_seed.seed(self.sandbox)
+                demo_seed.seed(self.sandbox, self.seed_profile)
         except (sqlite3.Error, OSError, ValueError) as exc:
             self._close()
             raise DataFileError(f"{self.data_path} is not a usable sandbox data file") from exc
@@ -172,6 +174,14 @@ class SandboxServer:
         return demo_seed.seed_bulk_resources(
             self._require(), owner=owner, count=count, resource_server=resource_server
         )
+
+    def reset_data(self) -> None:
+        """Resources, shares and requests back as seeded; people and sign-ins stay."""
+        demo_seed.reset_data(self._require(), self.seed_profile)
+
+    def seeded_profile(self) -> str | None:
+        """The seed profile the data file holds (None: not seeded)."""
+        return self._require().store.get_meta("seed_profile")
 
     def resource_id(self, name: str) -> str:
         """The id of a (seeded) resource by its name."""

@@ -2,7 +2,10 @@
 
 Policy: the owner has every scope; a policy for (resource, person) that has not expired
 grants its scopes; scopes the owner refused stay refused; anything else becomes (or joins)
-a pending request for the owner, answered with ``request_submitted`` and a new ticket.
+a pending request for the owner. When nothing is granted yet the answer is
+``request_submitted`` with a new ticket; when some scopes are granted the answer is an RPT
+with those (UMA Grant §3.3.5 lets the server issue the partial set) while the owner is asked
+about the rest (docs/sandbox.md, "Partial grants").
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 import jwt
 
+from uma_desktop.sandbox import claims as policy_claims
 from uma_desktop.sandbox.core import Client, Sandbox
 from uma_desktop.sandbox.errors import OAuthError, invalid_request
 from uma_desktop.sandbox.store import Row, digest, dumps, loads, new_id, new_secret
@@ -96,13 +100,15 @@ def _identify(
     claim_token: str | None,
     claim_token_format: str | None,
     pct: str | None,
-) -> tuple[str | None, bool]:
-    """The requesting party's subject, and whether it came from claims (not from a PCT)."""
+) -> tuple[str | None, bool, dict[str, Any]]:
+    """The requesting party's subject, whether it came from claims (not from a PCT), and the
+    claims to judge claims policies by: a pushed ID token's own claims, else those this
+    server verified when the party signed in here (claims interaction, or the PCT's)."""
     if claim_token:
         if claim_token_format not in ACCEPTED_CLAIM_FORMATS:
-            return None, False
+            return None, False, {}
         claims = sandbox.verify_id_token(claim_token, client.client_id)
-        return (str(claims["sub"]), True) if claims else (None, False)
+        return (str(claims["sub"]), True, claims) if claims else (None, False, {})
     if pct:
         row = sandbox.store.one("SELECT * FROM pcts WHERE hash = ?", (digest(pct),))
         if (
@@ -111,16 +117,35 @@ def _identify(
             and not row["revoked"]
             and row["exp"] > sandbox.now()
         ):
-            return str(row["sub"]), False
-        return None, False
+            return str(row["sub"]), False, _known_claims(sandbox, str(row["sub"]))
+        return None, False, {}
     if ticket["rqp_sub"] and ticket["client_id"] == client.client_id:
         # Claims gathered earlier in this process (claims interaction, or a pushed token).
-        return str(ticket["rqp_sub"]), True
-    return None, False
+        sub = str(ticket["rqp_sub"])
+        return sub, True, _known_claims(sandbox, sub)
+    return None, False, {}
+
+
+def _known_claims(sandbox: Sandbox, sub: str) -> dict[str, Any]:
+    user = sandbox.user(sub)
+    return policy_claims.user_claims(user) if user is not None else {"sub": sub}
+
+
+def _claims_policies(sandbox: Sandbox, resource_ids: list[str]) -> list[dict[str, Any]]:
+    """The required claims of every claims policy (one with no person) on these resources."""
+    found: list[dict[str, Any]] = []
+    for resource_id in resource_ids:
+        for row in sandbox.store.all(
+            "SELECT required_claims FROM policies WHERE resource_id = ? AND sub LIKE 'claims:%'",
+            (resource_id,),
+        ):
+            found.extend(loads(row["required_claims"]))
+    return found
 
 
 def _need_info(sandbox: Sandbox, ticket: Row, client: Client) -> OAuthError:
     new = continue_ticket(sandbox, ticket, rqp_sub=None, client_id=client.client_id)
+    resource_ids = [p["resource_id"] for p in loads(ticket["permissions"])]
     return OAuthError(
         ErrorCode.NEED_INFO,
         "Tell the server who you are: push an ID token or use the claims interaction endpoint.",
@@ -134,7 +159,8 @@ def _need_info(sandbox: Sandbox, ticket: Row, client: Client) -> OAuthError:
                     "friendly_name": "Requesting party",
                     "issuer": [sandbox.issuer],
                     "name": "sub",
-                }
+                },
+                *policy_claims.hints(_claims_policies(sandbox, resource_ids), sandbox.issuer),
             ],
             "redirect_user": sandbox.url("/claims"),
         },
@@ -142,24 +168,40 @@ def _need_info(sandbox: Sandbox, ticket: Row, client: Client) -> OAuthError:
 
 
 def assess(
-    sandbox: Sandbox, rqp_sub: str, requested: dict[str, set[str]], resources: dict[str, Row]
+    sandbox: Sandbox,
+    rqp_sub: str,
+    requested: dict[str, set[str]],
+    resources: dict[str, Row],
+    claims: dict[str, Any] | None = None,
 ) -> Assessment:
+    """Per resource: what the party's own policy and any claims policy it satisfies grant."""
     result = Assessment()
     now = sandbox.now()
+    presented = claims if claims is not None else _known_claims(sandbox, rqp_sub)
     for resource_id, scopes in requested.items():
         resource = resources[resource_id]
         if resource["owner_sub"] == rqp_sub:
             result.granted[resource_id] = set(scopes)
             continue
-        policy = sandbox.store.one(
-            "SELECT scopes, expires_at FROM policies WHERE resource_id = ? AND sub = ?",
-            (resource_id, rqp_sub),
-        )
         allowed: set[str] = set()
-        if policy is not None and (policy["expires_at"] is None or policy["expires_at"] > now):
-            allowed = set(loads(policy["scopes"]))
-            if policy["expires_at"] is not None:
-                result.not_after[resource_id] = int(policy["expires_at"])
+        expiries: list[int] = []
+        lasting = False
+        for policy in sandbox.store.all(
+            "SELECT scopes, expires_at, required_claims FROM policies "
+            "WHERE resource_id = ? AND (sub = ? OR sub LIKE 'claims:%')",
+            (resource_id, rqp_sub),
+        ):
+            if policy["expires_at"] is not None and policy["expires_at"] <= now:
+                continue
+            if not policy_claims.satisfied(presented, loads(policy["required_claims"])):
+                continue
+            allowed |= set(loads(policy["scopes"]))
+            if policy["expires_at"] is None:
+                lasting = True
+            else:
+                expiries.append(int(policy["expires_at"]))
+        if allowed and not lasting and expiries:
+            result.not_after[resource_id] = max(expiries)
         refused = {
             row["scope"]
             for row in sandbox.store.all(
@@ -174,15 +216,14 @@ def assess(
     return result
 
 
-def _submit_request(
+def _file_request(
     sandbox: Sandbox,
-    ticket: Row,
     client: Client,
     rqp_sub: str,
     undecided: dict[str, set[str]],
     resources: dict[str, Row],
-) -> OAuthError:
-    """Create or extend the owner's pending request(s), answer request_submitted."""
+) -> str | None:
+    """Create or extend the owner's pending request(s); the first request's id."""
     store = sandbox.store
     pending_id: str | None = None
     with store.transaction():
@@ -217,6 +258,19 @@ def _submit_request(
                     ),
                 )
                 pending_id = pending_id or created
+    return pending_id
+
+
+def _submit_request(
+    sandbox: Sandbox,
+    ticket: Row,
+    client: Client,
+    rqp_sub: str,
+    undecided: dict[str, set[str]],
+    resources: dict[str, Row],
+) -> OAuthError:
+    """File the owner's pending request(s), answer request_submitted."""
+    pending_id = _file_request(sandbox, client, rqp_sub, undecided, resources)
     new = continue_ticket(
         sandbox, ticket, rqp_sub=rqp_sub, client_id=client.client_id, pending_id=pending_id
     )
@@ -270,7 +324,9 @@ def uma_ticket_grant(
     if bool(claim_token) != bool(claim_token_format):
         raise invalid_request("claim_token and claim_token_format go together.")
     row = consume_ticket(sandbox, digest(ticket))
-    rqp_sub, fresh_claims = _identify(sandbox, client, row, claim_token, claim_token_format, pct)
+    rqp_sub, fresh_claims, presented = _identify(
+        sandbox, client, row, claim_token, claim_token_format, pct
+    )
     if rqp_sub is None:
         raise _need_info(sandbox, row, client)
 
@@ -296,9 +352,12 @@ def uma_ticket_grant(
         asked = set(permission["resource_scopes"]) or set(available[rid])
         requested[rid] = requested.get(rid, set()) | asked | (extra & available[rid])
 
-    result = assess(sandbox, rqp_sub, requested, resources)
+    result = assess(sandbox, rqp_sub, requested, resources, presented)
     if any(result.undecided.values()):
-        raise _submit_request(sandbox, row, client, rqp_sub, result.undecided, resources)
+        if not any(result.granted.values()):
+            raise _submit_request(sandbox, row, client, rqp_sub, result.undecided, resources)
+        # Partial grant: an RPT for what is allowed now, the owner asked about the rest.
+        _file_request(sandbox, client, rqp_sub, result.undecided, resources)
     carried, old_jti = _old_rpt_permissions(sandbox, rpt, rqp_sub, client)
     if not any(result.granted.values()) and not carried:
         raise OAuthError(ErrorCode.REQUEST_DENIED, "The owner has not allowed this.", status=403)

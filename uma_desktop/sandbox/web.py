@@ -15,7 +15,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from uma_desktop.sandbox.core import POLICY_MANAGER, UMA_PROTECTION, AccessToken, Sandbox
-from uma_desktop.sandbox.errors import NO_STORE, OAuthError, insufficient_scope, invalid_token
+from uma_desktop.sandbox.errors import (
+    NO_STORE,
+    OAuthError,
+    insufficient_scope,
+    invalid_token,
+    no_credentials,
+)
 from uma_desktop.uma.errors import ErrorCode
 
 log = logging.getLogger("uma_desktop.sandbox")
@@ -165,7 +171,9 @@ def require_json(request: Request) -> None:
         )
 
 
-def require_form(request: Request) -> None:
+async def require_form(request: Request) -> None:
+    """Form endpoints take application/x-www-form-urlencoded (415 otherwise) and refuse a
+    parameter sent more than once (RFC 6749 §3.1, §3.2: invalid_request)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
         raise OAuthError(
@@ -173,6 +181,20 @@ def require_form(request: Request) -> None:
             "The body must be application/x-www-form-urlencoded.",
             status=415,
         )
+    # The route's form parameters were parsed before this runs; request.form() is cached.
+    refuse_repeated((await request.form()).multi_items())
+
+
+def refuse_repeated(items: list[tuple[str, Any]]) -> None:
+    """invalid_request naming the first parameter that occurs more than once."""
+    seen: set[str] = set()
+    for name, _ in items:
+        if name in seen:
+            raise OAuthError(
+                ErrorCode.INVALID_REQUEST,
+                f"The parameter {name[:64]!r} is included more than once.",
+            )
+        seen.add(name)
 
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An access token (JWT) of this server.")
@@ -181,7 +203,7 @@ BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(beare
 
 def _token(sandbox: Sandbox, credentials: HTTPAuthorizationCredentials | None) -> AccessToken:
     if credentials is None:
-        raise invalid_token("A bearer access token is required.")
+        raise no_credentials(sandbox.issuer)
     token = sandbox.verify_access_token(credentials.credentials)
     if token is None or token.kind != "access":
         raise invalid_token()

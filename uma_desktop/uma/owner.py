@@ -35,6 +35,7 @@ class PolicyDescription(WireModel):
     expires_at: EpochSeconds | None = None
     created_at: EpochSeconds | None = None
     subject: Subject | None = None
+    audience: str | None = None  # a claims policy's readable audience (UMA Desktop extension)
 
 
 class PendingRequest(WireModel):
