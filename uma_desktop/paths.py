@@ -66,19 +66,26 @@ def make_private_dir(path: Path) -> None:
 
 
 def secure_tree(folder: Path) -> None:
-    """Make every directory below ``folder`` 0700 and every file 0600 (symlinks untouched)."""
+    """Take group and other access away from everything below ``folder``.
+
+    Directories end up 0700 and the app's files 0600; the owner's own bits are kept, so an
+    executable someone else unpacked into a shared cache folder still runs (symlinks untouched).
+    """
     for root, dirs, files in os.walk(folder):
         for name in dirs:
-            _chmod_if_needed(Path(root, name), PRIVATE_DIR_MODE)
+            _make_private(Path(root, name), directory=True)
         for name in files:
-            _chmod_if_needed(Path(root, name), PRIVATE_FILE_MODE)
+            _make_private(Path(root, name), directory=False)
 
 
-def _chmod_if_needed(path: Path, mode: int) -> None:
+def _make_private(path: Path, *, directory: bool) -> None:
     info = path.lstat()
-    if stat.S_ISLNK(info.st_mode) or stat.S_IMODE(info.st_mode) == mode:
+    if stat.S_ISLNK(info.st_mode):
         return
-    path.chmod(mode)
+    current = stat.S_IMODE(info.st_mode)
+    wanted = PRIVATE_DIR_MODE if directory else current & PRIVATE_DIR_MODE
+    if current != wanted:
+        path.chmod(wanted)
 
 
 def app_dirs(base: Path | None = None) -> AppDirs:

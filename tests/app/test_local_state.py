@@ -454,6 +454,20 @@ def test_readable_files_of_an_older_version_become_private_at_start(
     assert {str(p): oct(_mode(p)) for p in files} == {str(p): "0o600" for p in files}
 
 
+def test_making_a_folder_private_keeps_a_program_in_it_runnable(app_home: Path) -> None:
+    """The cache folder may hold someone else's unpacked program: only group/other lose access."""
+    program = app_dirs().cache / "tools" / "bin" / "run.sh"
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/bin/sh\necho ran\n")
+    program.chmod(0o755)
+
+    code, text = _uma("connections", "list")
+    assert code == 0, text
+
+    assert oct(_mode(program)) == "0o700"
+    assert subprocess.run([str(program)], capture_output=True, text=True).stdout == "ran\n"
+
+
 # -- one person, one label -------------------------------------------------------------------
 
 
