@@ -11,8 +11,9 @@ in the history as action ``expire``. The clock is a parameter so tests never sle
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,6 +137,40 @@ class ExpiryStore:
     def due(self, now: datetime) -> list[DueDate]:
         """The entries whose date has come (cheap: reads one small local file)."""
         return [e for e in self.load() if e.due <= now]
+
+
+def app_kept_due_dates(data_dir: Path, shares: Sequence[Share]) -> dict[str, datetime]:
+    """Person id -> the due date the app keeps, for those of ``shares`` that have one (reads
+    one small local file; a damaged file is set aside and yields none)."""
+    try:
+        kept = ExpiryStore(data_dir).by_key()
+    except UmaDesktopError as error:
+        log.warning("the app-kept expiry dates could not be read: %s", error.user_message)
+        return {}
+    found = {}
+    for share in shares:
+        entry = kept.get(share_key(share.connection_id, share.resource_id, share.party.id))
+        if entry is not None:
+            found[share.party.id] = entry.due
+    return found
+
+
+@dataclass(frozen=True)
+class ResourceShares:
+    """Who has access to one resource, with the due dates the app enforces on top."""
+
+    shares: list[Share]
+    app_kept_due: dict[str, datetime]  # person id -> due date (server has no expiry)
+
+
+async def shares_with_due_dates(
+    control: ControlPoint, connection_id: str, resource_id: str
+) -> ResourceShares:
+    """The resource's shares from its server and the app's due dates for them (file read
+    off the event loop)."""
+    shares = await control.shares(connection_id, resource_id)
+    due = await asyncio.to_thread(app_kept_due_dates, control.dirs.data, shares)
+    return ResourceShares(shares, due)
 
 
 def natively_expiring(control: ControlPoint, connection_id: str) -> bool:

@@ -25,7 +25,6 @@ from uma_desktop.domain import (
     Decision,
     Party,
     Resource,
-    Share,
     SharedWithMe,
 )
 from uma_desktop.foreground import yield_to_foreground
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     # (sandbox servers, FastAPI) only when it starts.
     from uma_desktop.app import ConnectionState, ConnectionStatus, ControlPoint, PerConnection
     from uma_desktop.app.auth import Credentials
+    from uma_desktop.app.expiry import ResourceShares
     from uma_desktop.backends.base import Capability
     from uma_desktop.demo import Demo
 
@@ -595,13 +595,16 @@ class Controller(QObject):
         connection_id: str,
         resource_id: str,
         *,
-        on_done: Callable[[list[Share]], None],
+        on_done: Callable[[ResourceShares], None],
         on_error: Callable[[BaseException], None],
         owner: QObject | None = None,
     ) -> Worker:
-        """Who has access to one resource. One load at a time: a new one cancels the last."""
+        """Who has access to one resource, with the due dates the app enforces where the
+        server has no expiry. One load at a time: a new one cancels the last."""
+        from uma_desktop.app.expiry import shares_with_due_dates  # loaded with the core
+
         return self.run(
-            self.control.shares(connection_id, resource_id),
+            shares_with_due_dates(self.control, connection_id, resource_id),
             name=f"load shares of {resource_id}",
             group="resource shares",
             exclusive=True,

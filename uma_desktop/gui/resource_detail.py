@@ -32,6 +32,7 @@ from uma_desktop.gui.sharing_dialogs import NarrowDialog, ShareDialog, person_id
 from uma_desktop.gui.widgets import DataTable, EmptyState, PlainLabel, configure_table
 
 if TYPE_CHECKING:  # the core loads after the window is shown (see gui/app.py)
+    from uma_desktop.app.expiry import ResourceShares
     from uma_desktop.backends.base import Capability
 
 
@@ -172,9 +173,9 @@ class ResourceDetail(QFrame):
         resource = self.row.resource
         self.shares_status.setText("Loading who has access…")
 
-        def done(shares: list[Share]) -> None:
-            self.shares.set_rows(shares)
-            self.shares_status.setText("" if shares else "Not shared with anyone.")
+        def done(loaded: ResourceShares) -> None:
+            self.shares.set_shares(loaded.shares, loaded.app_kept_due)
+            self.shares_status.setText("" if loaded.shares else "Not shared with anyone.")
             self._update_buttons()
             self.shares_loaded.emit()
 
