@@ -232,6 +232,46 @@ async def set_expiry(
     return decision
 
 
+async def share_until(
+    control: ControlPoint,
+    resource: Resource,
+    person: str,
+    scopes: Sequence[str],
+    when: datetime,
+    *,
+    clock: Clock = system_clock,
+) -> Decision:
+    """Share ``resource`` with ``person`` (username or e-mail) until ``when``: the server
+    keeps the date when it can; else the share is made and the app keeps its due date."""
+    if when <= clock():
+        raise ConfigurationError("The expiry date is in the past.")
+    connection_id = resource.connection_id
+    if natively_expiring(control, connection_id):
+        return await control.share(
+            connection_id, resource.id, person, scopes, when, resource_name=resource.name
+        )
+    decision = await control.share(
+        connection_id, resource.id, person, scopes, resource_name=resource.name
+    )
+    wanted = person.strip().casefold()
+    made = next(
+        (
+            share
+            for share in await control.shares(connection_id, resource.id)
+            if wanted in {(n or "").casefold() for n in (share.party.username, share.party.email)}
+            or wanted == share.party.id.casefold()
+        ),
+        None,
+    )
+    if made is None:
+        raise UmaDesktopError(
+            f"Shared with {person}, but the server does not list the share, "
+            "so its expiry could not be kept."
+        )
+    await set_expiry(control, resource, made, when, clock=clock)
+    return decision
+
+
 async def revoke_due(control: ControlPoint, *, clock: Clock = system_clock) -> list[Decision]:
     """Revoke every app-kept share whose due date has come; each lands in the history as
     ``expire``. A failed revoke keeps its due date (tried again next time)."""
@@ -275,3 +315,12 @@ def forget(control: ControlPoint, share: Share) -> None:
     ExpiryStore(control.dirs.data).drop(
         share_key(share.connection_id, share.resource_id, share.party.id)
     )
+
+
+async def revoke_share(control: ControlPoint, share: Share) -> Decision:
+    """Take all access away from the share's person and drop any due date the app kept for
+    it (else a later share with the same person would inherit the old date)."""
+    decision = await control.revoke(share.connection_id, share.resource_id, person_of(share))
+    if decision.ok:
+        await asyncio.to_thread(forget, control, share)
+    return decision

@@ -25,6 +25,7 @@ from uma_desktop.domain import (
     Decision,
     Party,
     Resource,
+    Share,
     SharedWithMe,
 )
 from uma_desktop.foreground import yield_to_foreground
@@ -708,6 +709,27 @@ class Controller(QObject):
             owner,
         )
 
+    def share_until(
+        self,
+        resource: Resource,
+        person: str,
+        scopes: Sequence[str],
+        expires_at: datetime,
+        on_done: Callable[[Decision], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> None:
+        """Share until ``expires_at``: kept by the server where it can, else by the app."""
+        from uma_desktop.app.expiry import share_until  # loaded with the core
+
+        self._run_decision(
+            share_until(self.control, resource, person, scopes, expires_at),
+            "share",
+            on_done,
+            on_error,
+            owner,
+        )
+
     def share_with_claims(
         self,
         connection_id: str,
@@ -745,6 +767,18 @@ class Controller(QObject):
             on_error,
             owner,
         )
+
+    def revoke_share(
+        self,
+        share: Share,
+        on_done: Callable[[Decision], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> None:
+        """Take all access away from one share's person (and any due date the app kept)."""
+        from uma_desktop.app.expiry import revoke_share  # loaded with the core
+
+        self._run_decision(revoke_share(self.control, share), "revoke", on_done, on_error, owner)
 
     def _run_decision(
         self,

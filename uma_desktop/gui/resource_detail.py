@@ -28,7 +28,7 @@ from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import error_text
 from uma_desktop.gui.icons import icon
 from uma_desktop.gui.models import ObjectRole, ResourceRow, SharesModel, scopes_text
-from uma_desktop.gui.sharing_dialogs import NarrowDialog, ShareDialog, person_id
+from uma_desktop.gui.sharing_dialogs import NarrowDialog, ShareDialog
 from uma_desktop.gui.widgets import DataTable, EmptyState, PlainLabel, configure_table
 
 if TYPE_CHECKING:  # the core loads after the window is shown (see gui/app.py)
@@ -274,14 +274,9 @@ class ResourceDetail(QFrame):
         return box
 
     def revoke(self, share: Share) -> None:
-        assert self.row is not None
-        resource = self.row.resource
         self.shares_status.setText(f"Revoking {share.party.label}…")
-        self.controller.revoke(
-            resource.connection_id,
-            resource.id,
-            person_id(share.party),
-            None,
+        self.controller.revoke_share(
+            share,
             lambda _d: self._changed(),
             lambda exc: self.shares_status.setText(f"Could not revoke: {error_text(exc)}"),
             owner=self,
