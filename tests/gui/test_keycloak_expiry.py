@@ -80,7 +80,7 @@ def test_app_kept_expiry_in_the_detail_panel(
         assert permissions(keycloak, resource_id) == {"bob": ["view"], "carol": ["edit"]}
 
         text, tooltip = expiry_cell(detail.shares, "bob")
-        assert text == f"{local_time_text(kept.due)} (enforced by UMA Desktop)"
+        assert text == f"{local_time_text(kept.due)}\n(enforced by UMA\u00a0Desktop)"
         assert "cannot expire a share" in tooltip
         assert expiry_cell(detail.shares, "carol") == ("never", "")
         assert detail.select_share("bob")
@@ -104,7 +104,7 @@ def test_app_kept_expiry_in_the_detail_panel(
         with qtbot.waitSignal(detail.shares_loaded, timeout=WAIT):
             detail.reload_shares()
         assert expiry_cell(detail.shares, "carol")[0] == (
-            f"{local_time_text(later)} (enforced by UMA Desktop)"
+            f"{local_time_text(later)}\n(enforced by UMA\u00a0Desktop)"
         )
 
         # Revoking bob by hand drops his date; carol's stays.

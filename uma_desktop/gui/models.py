@@ -852,7 +852,7 @@ def _share_tooltip(share: Share) -> str:
     return f"{who} · granted {local_time_text(share.granted_at)}"
 
 
-ENFORCED_BY_APP = "(enforced by UMA Desktop)"
+ENFORCED_BY_APP = "(enforced by UMA\u00a0Desktop)"  # kept on one line when wrapped
 ENFORCED_TOOLTIP = (
     "This server cannot expire a share, so UMA Desktop keeps the date and revokes the "
     "share when it falls due (while the app runs, on any command, or by the daily timer)."
@@ -903,7 +903,7 @@ class SharesModel(ObjectTableModel[Share]):
             return local_time_text(share.expires_at)
         due = self.app_kept_due.get(share.party.id)
         if due is not None:
-            return f"{local_time_text(due)} {ENFORCED_BY_APP}"
+            return f"{local_time_text(due)}\n{ENFORCED_BY_APP}"  # two lines: a narrow panel
         return "never"
 
     def _expiry_tip(self, share: Share) -> str:

@@ -83,6 +83,15 @@ class ResourceDetail(QFrame):
         shares_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         shares_header.setSectionResizeMode(SharesModel.SCOPES, QHeaderView.ResizeMode.Stretch)
         self.shares_table.hideColumn(SharesModel.GRANTED)  # in the person's tooltip instead
+        # The panel is narrow: Expires is as wide as a date, and a due date the app enforces
+        # wraps its note under the date (rows measured: a resource has few shares).
+        shares_header.setSectionResizeMode(SharesModel.EXPIRES, QHeaderView.ResizeMode.Interactive)
+        date_width = self.shares_table.fontMetrics().horizontalAdvance("0000-00-00 00:00")
+        shares_header.resizeSection(SharesModel.EXPIRES, date_width + 16)
+        self.shares_table.setWordWrap(True)
+        self.shares_table.verticalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
         self.shares_table.selectionModel().selectionChanged.connect(self._update_buttons)
         self.shares_status = PlainLabel()
         self.shares_status.setObjectName("sharesStatus")
