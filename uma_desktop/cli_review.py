@@ -300,19 +300,12 @@ async def enforce_at_start(control: ControlPoint, err: TextIO, clock: Clock | No
 def enforced_expiries(control: ControlPoint, shares: Sequence[Any]) -> dict[str, str]:
     """Person id -> '<date> (expires (enforced by UMA Desktop))' for the shares whose due
     date the app keeps (their server has no expiry)."""
-    from uma_desktop.app.expiry import ENFORCED_LABEL, ExpiryStore, share_key
+    from uma_desktop.app.expiry import ENFORCED_LABEL, app_kept_due_dates
 
-    try:
-        kept = ExpiryStore(control.dirs.data).by_key()
-    except UmaDesktopError:
-        return {}
-    found = {}
-    for share in shares:
-        due = kept.get(share_key(share.connection_id, share.resource_id, share.party.id))
-        if due is not None:
-            when = due.due.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-            found[share.party.id] = f"{when} ({ENFORCED_LABEL})"
-    return found
+    return {
+        party_id: f"{due.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')} ({ENFORCED_LABEL})"
+        for party_id, due in app_kept_due_dates(control.dirs.data, shares).items()
+    }
 
 
 async def report(cli: Cli) -> None:

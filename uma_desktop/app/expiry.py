@@ -11,8 +11,9 @@ in the history as action ``expire``. The clock is a parameter so tests never sle
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,6 +139,40 @@ class ExpiryStore:
         return [e for e in self.load() if e.due <= now]
 
 
+def app_kept_due_dates(data_dir: Path, shares: Sequence[Share]) -> dict[str, datetime]:
+    """Person id -> the due date the app keeps, for those of ``shares`` that have one (reads
+    one small local file; a damaged file is set aside and yields none)."""
+    try:
+        kept = ExpiryStore(data_dir).by_key()
+    except UmaDesktopError as error:
+        log.warning("the app-kept expiry dates could not be read: %s", error.user_message)
+        return {}
+    found = {}
+    for share in shares:
+        entry = kept.get(share_key(share.connection_id, share.resource_id, share.party.id))
+        if entry is not None:
+            found[share.party.id] = entry.due
+    return found
+
+
+@dataclass(frozen=True)
+class ResourceShares:
+    """Who has access to one resource, with the due dates the app enforces on top."""
+
+    shares: list[Share]
+    app_kept_due: dict[str, datetime]  # person id -> due date (server has no expiry)
+
+
+async def shares_with_due_dates(
+    control: ControlPoint, connection_id: str, resource_id: str
+) -> ResourceShares:
+    """The resource's shares from its server and the app's due dates for them (file read
+    off the event loop)."""
+    shares = await control.shares(connection_id, resource_id)
+    due = await asyncio.to_thread(app_kept_due_dates, control.dirs.data, shares)
+    return ResourceShares(shares, due)
+
+
 def natively_expiring(control: ControlPoint, connection_id: str) -> bool:
     """Whether the connection's server keeps expiry itself (its backend is live)."""
     return Capability.EXPIRY in control.capabilities(connection_id)
@@ -197,6 +232,46 @@ async def set_expiry(
     return decision
 
 
+async def share_until(
+    control: ControlPoint,
+    resource: Resource,
+    person: str,
+    scopes: Sequence[str],
+    when: datetime,
+    *,
+    clock: Clock = system_clock,
+) -> Decision:
+    """Share ``resource`` with ``person`` (username or e-mail) until ``when``: the server
+    keeps the date when it can; else the share is made and the app keeps its due date."""
+    if when <= clock():
+        raise ConfigurationError("The expiry date is in the past.")
+    connection_id = resource.connection_id
+    if natively_expiring(control, connection_id):
+        return await control.share(
+            connection_id, resource.id, person, scopes, when, resource_name=resource.name
+        )
+    decision = await control.share(
+        connection_id, resource.id, person, scopes, resource_name=resource.name
+    )
+    wanted = person.strip().casefold()
+    made = next(
+        (
+            share
+            for share in await control.shares(connection_id, resource.id)
+            if wanted in {(n or "").casefold() for n in (share.party.username, share.party.email)}
+            or wanted == share.party.id.casefold()
+        ),
+        None,
+    )
+    if made is None:
+        raise UmaDesktopError(
+            f"Shared with {person}, but the server does not list the share, "
+            "so its expiry could not be kept."
+        )
+    await set_expiry(control, resource, made, when, clock=clock)
+    return decision
+
+
 async def revoke_due(control: ControlPoint, *, clock: Clock = system_clock) -> list[Decision]:
     """Revoke every app-kept share whose due date has come; each lands in the history as
     ``expire``. A failed revoke keeps its due date (tried again next time)."""
@@ -240,3 +315,12 @@ def forget(control: ControlPoint, share: Share) -> None:
     ExpiryStore(control.dirs.data).drop(
         share_key(share.connection_id, share.resource_id, share.party.id)
     )
+
+
+async def revoke_share(control: ControlPoint, share: Share) -> Decision:
+    """Take all access away from the share's person and drop any due date the app kept for
+    it (else a later share with the same person would inherit the old date)."""
+    decision = await control.revoke(share.connection_id, share.resource_id, person_of(share))
+    if decision.ok:
+        await asyncio.to_thread(forget, control, share)
+    return decision

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     # (sandbox servers, FastAPI) only when it starts.
     from uma_desktop.app import ConnectionState, ConnectionStatus, ControlPoint, PerConnection
     from uma_desktop.app.auth import Credentials
+    from uma_desktop.app.expiry import ResourceShares
     from uma_desktop.backends.base import Capability
     from uma_desktop.demo import Demo
 
@@ -595,13 +596,16 @@ class Controller(QObject):
         connection_id: str,
         resource_id: str,
         *,
-        on_done: Callable[[list[Share]], None],
+        on_done: Callable[[ResourceShares], None],
         on_error: Callable[[BaseException], None],
         owner: QObject | None = None,
     ) -> Worker:
-        """Who has access to one resource. One load at a time: a new one cancels the last."""
+        """Who has access to one resource, with the due dates the app enforces where the
+        server has no expiry. One load at a time: a new one cancels the last."""
+        from uma_desktop.app.expiry import shares_with_due_dates  # loaded with the core
+
         return self.run(
-            self.control.shares(connection_id, resource_id),
+            shares_with_due_dates(self.control, connection_id, resource_id),
             name=f"load shares of {resource_id}",
             group="resource shares",
             exclusive=True,
@@ -705,6 +709,27 @@ class Controller(QObject):
             owner,
         )
 
+    def share_until(
+        self,
+        resource: Resource,
+        person: str,
+        scopes: Sequence[str],
+        expires_at: datetime,
+        on_done: Callable[[Decision], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> None:
+        """Share until ``expires_at``: kept by the server where it can, else by the app."""
+        from uma_desktop.app.expiry import share_until  # loaded with the core
+
+        self._run_decision(
+            share_until(self.control, resource, person, scopes, expires_at),
+            "share",
+            on_done,
+            on_error,
+            owner,
+        )
+
     def share_with_claims(
         self,
         connection_id: str,
@@ -742,6 +767,18 @@ class Controller(QObject):
             on_error,
             owner,
         )
+
+    def revoke_share(
+        self,
+        share: Share,
+        on_done: Callable[[Decision], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> None:
+        """Take all access away from one share's person (and any due date the app kept)."""
+        from uma_desktop.app.expiry import revoke_share  # loaded with the core
+
+        self._run_decision(revoke_share(self.control, share), "revoke", on_done, on_error, owner)
 
     def _run_decision(
         self,

@@ -852,10 +852,21 @@ def _share_tooltip(share: Share) -> str:
     return f"{who} · granted {local_time_text(share.granted_at)}"
 
 
+ENFORCED_BY_APP = "(enforced by UMA\u00a0Desktop)"  # kept on one line when wrapped
+ENFORCED_TOOLTIP = (
+    "This server cannot expire a share, so UMA Desktop keeps the date and revokes the "
+    "share when it falls due (while the app runs, on any command, or by the daily timer)."
+)
+
+
 class SharesModel(ObjectTableModel[Share]):
+    """Who has access to one resource. The Expires column shows the server's own expiry,
+    else the due date the app keeps for it (``app_kept_due``: person id -> date)."""
+
     PERSON, SCOPES, GRANTED, EXPIRES = range(4)
 
     def __init__(self, parent: Any = None) -> None:
+        self.app_kept_due: dict[str, datetime] = {}
         columns: list[Column[Share]] = [
             Column(
                 "Person",
@@ -870,9 +881,7 @@ class SharesModel(ObjectTableModel[Share]):
                 lambda s: time_key(s.granted_at, 0.0),
             ),
             Column(
-                "Expires",
-                lambda s: local_time_text(s.expires_at) if s.expires_at else "never",
-                lambda s: time_key(s.expires_at),
+                "Expires", self._expiry_text, lambda s: time_key(self._expiry(s)), self._expiry_tip
             ),
         ]
         super().__init__(
@@ -881,6 +890,26 @@ class SharesModel(ObjectTableModel[Share]):
             lambda s: s.connection_id,
             parent,
         )
+
+    def set_shares(self, shares: Iterable[Share], app_kept_due: dict[str, datetime]) -> None:
+        self.app_kept_due = dict(app_kept_due)
+        self.set_rows(shares)
+
+    def _expiry(self, share: Share) -> datetime | None:
+        return share.expires_at or self.app_kept_due.get(share.party.id)
+
+    def _expiry_text(self, share: Share) -> str:
+        if share.expires_at is not None:
+            return local_time_text(share.expires_at)
+        due = self.app_kept_due.get(share.party.id)
+        if due is not None:
+            return f"{local_time_text(due)}\n{ENFORCED_BY_APP}"  # two lines: a narrow panel
+        return "never"
+
+    def _expiry_tip(self, share: Share) -> str:
+        if share.expires_at is None and share.party.id in self.app_kept_due:
+            return ENFORCED_TOOLTIP
+        return ""
 
 
 class SharedWithMeModel(ObjectTableModel[SharedWithMe]):

@@ -28,10 +28,11 @@ from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import error_text
 from uma_desktop.gui.icons import icon
 from uma_desktop.gui.models import ObjectRole, ResourceRow, SharesModel, scopes_text
-from uma_desktop.gui.sharing_dialogs import NarrowDialog, ShareDialog, person_id
+from uma_desktop.gui.sharing_dialogs import NarrowDialog, ShareDialog
 from uma_desktop.gui.widgets import DataTable, EmptyState, PlainLabel, configure_table
 
 if TYPE_CHECKING:  # the core loads after the window is shown (see gui/app.py)
+    from uma_desktop.app.expiry import ResourceShares
     from uma_desktop.backends.base import Capability
 
 
@@ -82,6 +83,15 @@ class ResourceDetail(QFrame):
         shares_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         shares_header.setSectionResizeMode(SharesModel.SCOPES, QHeaderView.ResizeMode.Stretch)
         self.shares_table.hideColumn(SharesModel.GRANTED)  # in the person's tooltip instead
+        # The panel is narrow: Expires is as wide as a date, and a due date the app enforces
+        # wraps its note under the date (rows measured: a resource has few shares).
+        shares_header.setSectionResizeMode(SharesModel.EXPIRES, QHeaderView.ResizeMode.Interactive)
+        date_width = self.shares_table.fontMetrics().horizontalAdvance("0000-00-00 00:00")
+        shares_header.resizeSection(SharesModel.EXPIRES, date_width + 16)
+        self.shares_table.setWordWrap(True)
+        self.shares_table.verticalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
         self.shares_table.selectionModel().selectionChanged.connect(self._update_buttons)
         self.shares_status = PlainLabel()
         self.shares_status.setObjectName("sharesStatus")
@@ -172,9 +182,9 @@ class ResourceDetail(QFrame):
         resource = self.row.resource
         self.shares_status.setText("Loading who has access…")
 
-        def done(shares: list[Share]) -> None:
-            self.shares.set_rows(shares)
-            self.shares_status.setText("" if shares else "Not shared with anyone.")
+        def done(loaded: ResourceShares) -> None:
+            self.shares.set_shares(loaded.shares, loaded.app_kept_due)
+            self.shares_status.setText("" if loaded.shares else "Not shared with anyone.")
             self._update_buttons()
             self.shares_loaded.emit()
 
@@ -273,14 +283,9 @@ class ResourceDetail(QFrame):
         return box
 
     def revoke(self, share: Share) -> None:
-        assert self.row is not None
-        resource = self.row.resource
         self.shares_status.setText(f"Revoking {share.party.label}…")
-        self.controller.revoke(
-            resource.connection_id,
-            resource.id,
-            person_id(share.party),
-            None,
+        self.controller.revoke_share(
+            share,
             lambda _d: self._changed(),
             lambda exc: self.shares_status.setText(f"Could not revoke: {error_text(exc)}"),
             owner=self,

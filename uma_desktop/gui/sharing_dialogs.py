@@ -48,7 +48,8 @@ def person_id(party: Party) -> str:
 
 
 class ShareDialog(QDialog):
-    """Share a resource with a person: who, which scopes, until when (where supported).
+    """Share a resource with a person: who, which scopes, until when (kept by the server, or
+    by the app where the server has no expiry).
 
     A failure keeps the dialog open with everything typed, and says what went wrong.
     """
@@ -162,8 +163,13 @@ class ShareDialog(QDialog):
         self.expiry_row = QWidget()
         self.expiry_row.setLayout(expiry_row)
         expiry_row.setContentsMargins(0, 0, 0, 0)
-        self.supports_expiry = Capability.EXPIRY in capabilities
-        self.expiry_row.setVisible(self.supports_expiry)
+        if capabilities and Capability.EXPIRY not in capabilities:
+            # The server cannot expire a share: the app keeps the date and revokes it then.
+            self.expires.setText("&Expires (enforced by UMA Desktop)")
+            self.expiry_row.setToolTip(
+                "This server cannot expire a share, so UMA Desktop keeps the date and "
+                "revokes the share when it falls due."
+            )
         form.addRow(self.expiry_row)
         layout.addLayout(form)
 
@@ -213,7 +219,7 @@ class ShareDialog(QDialog):
             box.setChecked(scope in scopes)
 
     def expires_at(self) -> datetime | None:
-        if not self.supports_expiry or not self.expires.isChecked():
+        if not self.expires.isChecked():
             return None
         chosen = self.expiry.dateTime().toSecsSinceEpoch()
         return datetime.fromtimestamp(chosen, UTC)
@@ -269,12 +275,18 @@ class ShareDialog(QDialog):
                 owner=self,
             )
             return
+        until = self.expires_at()
+        if until is not None:
+            self.controller.share_until(
+                self.resource, person, scopes, until, self._done, self._failed, owner=self
+            )
+            return
         self.controller.share(
             self.resource.connection_id,
             self.resource.id,
             person,
             scopes,
-            self.expires_at(),
+            None,
             self._done,
             self._failed,
             owner=self,
