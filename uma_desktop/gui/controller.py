@@ -122,12 +122,11 @@ def _exempt_long_lived_objects() -> None:
 
     A full collection holds the interpreter lock while it walks every tracked object; with
     Qt, pydantic and the app loaded that is 100+ ms, and the GUI thread would freeze for all
-    of it. Called once, when the core is open: a collection first, so no garbage (cycles
-    not yet collected, e.g. of HTTP responses) is kept for ever, then ``gc.freeze``. Only
-    once: freezing after every load would also freeze that load's uncollected garbage, and
+    of it. Called once, when the core is open, and without a collection first: the window is
+    already on screen, and collecting here would be that very stall. What garbage exists at
+    this moment is kept once; freezing after every load would keep each load's garbage, and
     memory would grow with each reload.
     """
-    gc.collect()
     gc.freeze()
 
 
