@@ -171,3 +171,26 @@ def test_reminder_and_settings_dialog(
     dialog.timer.setChecked(False)
     dialog.accept()
     qtbot.waitUntil(lambda: not (units / "uma-desktop-expire.timer").exists(), timeout=WAIT)
+
+
+def test_the_reminder_comes_by_itself_when_the_window_starts(
+    qtbot: Any, gui_app: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start-up checks (reminder, due expiries) wait for the core instead of failing."""
+    from uma_desktop.gui.main_window import MainWindow
+
+    titles: list[str] = []
+    notify = MainWindow.notify
+
+    def recording(self: MainWindow, title: str, text: str) -> None:
+        titles.append(title)
+        notify(self, title, text)
+
+    monkeypatch.setattr(MainWindow, "notify", recording)
+    window = gui_app(form_browser("alice", "alice"))
+    log_in(qtbot, window, sandbox.issuer, name="Home")
+    gui_app.close(window)
+    titles.clear()
+
+    gui_app(form_browser("alice", "alice"))  # a connection exists, no review done yet
+    qtbot.waitUntil(lambda: "Time to review your shares" in titles, timeout=WAIT)

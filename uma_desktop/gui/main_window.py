@@ -130,7 +130,7 @@ class MainWindow(QMainWindow):
         self.page_changed.connect(self._page_shown)
         self.review.reminder_due.connect(self._review_reminder)
         self.review.expired.connect(self._shares_expired)
-        self.review.start()
+        self.controller.when_open(self.review.start)  # reminder and expiry need the core
         QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: self.retheme())
         self.restore_state()
         if self.nav.currentRow() < 0:
