@@ -490,11 +490,17 @@ class Cli:
 
     async def revoke(self) -> None:
         connection_id, resource_id = await self.find_resource(self.args.resource)
-        self.decided(
-            await self.control.revoke(
-                connection_id, resource_id, self.args.person, _scopes(self.args.scopes)
+        scopes = _scopes(self.args.scopes)
+        decision = await self.control.revoke(connection_id, resource_id, self.args.person, scopes)
+        if decision.ok and scopes is None:  # all access gone: so is a due date the app kept
+            import asyncio
+
+            from uma_desktop.app.expiry import forget_person
+
+            await asyncio.to_thread(
+                forget_person, self.control, connection_id, resource_id, self.args.person
             )
-        )
+        self.decided(decision)
 
     async def shared_with_me(self) -> None:
         self.listing(

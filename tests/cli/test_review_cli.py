@@ -208,3 +208,21 @@ def test_timer_units_install_verify_and_remove(
     assert code == 0 and not scheduler.timer_installed()
     assert not any(folder.iterdir())
     assert uma("expire", "--remove-timer")[0] == 0  # already gone: fine
+
+
+def test_revoking_by_name_drops_the_due_date_the_app_kept(
+    uma: Uma, sandbox: SandboxServer
+) -> None:
+    """Else sharing again with the same person would bring the old date back."""
+    (cid,) = connect(uma, sandbox)
+    portraits = sandbox.resource_id("Family portraits")
+    bob_sub = OwnerApi(sandbox).policy_of("Family portraits", "bob")["sub"]  # type: ignore[index]
+    now = datetime.now(UTC)
+    store = ExpiryStore(app_dirs().data)
+    store.put(
+        DueDate(cid, portraits, "Family portraits", bob_sub, "bob", "Bob Brown (bob)",
+                due=now + timedelta(days=2), set_at=now)
+    )  # fmt: skip
+    code, _out, err = uma("revoke", f"{cid}:{portraits}", "bob")
+    assert code == 0, err
+    assert store.load() == []

@@ -105,6 +105,13 @@ class ExpiryStore:
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / FILE_NAME
 
+    def _changing(self) -> Any:
+        """Held around read-change-write: the window's timer and CLI commands edit the file
+        at the same time, and neither may lose the other's entry."""
+        from filelock import FileLock
+
+        return FileLock(str(self.path.with_name(FILE_NAME + ".lock")), timeout=30)
+
     def load(self) -> list[DueDate]:
         """Every kept due date; a damaged file is kept aside (CorruptFileError)."""
         raw = read_json(self.path, "list of expiry dates")
@@ -125,14 +132,20 @@ class ExpiryStore:
         return {entry.key: entry for entry in self.load()}
 
     def put(self, entry: DueDate) -> None:
-        kept = [e for e in self.load() if e.key != entry.key]
-        self.save([*kept, entry])
+        with self._changing():
+            kept = [e for e in self.load() if e.key != entry.key]
+            self.save([*kept, entry])
 
     def drop(self, key: str) -> None:
-        entries = self.load()
-        remaining = [e for e in entries if e.key != key]
-        if len(remaining) != len(entries):
-            self.save(remaining)
+        self.drop_where(lambda e: e.key == key)
+
+    def drop_where(self, unwanted: Callable[[DueDate], bool]) -> None:
+        """Remove every entry ``unwanted`` picks (one locked read-change-write)."""
+        with self._changing():
+            entries = self.load()
+            remaining = [e for e in entries if not unwanted(e)]
+            if len(remaining) != len(entries):
+                self.save(remaining)
 
     def due(self, now: datetime) -> list[DueDate]:
         """The entries whose date has come (cheap: reads one small local file)."""
@@ -314,6 +327,16 @@ def forget(control: ControlPoint, share: Share) -> None:
     """Drop an app-kept due date (the share was revoked by hand)."""
     ExpiryStore(control.dirs.data).drop(
         share_key(share.connection_id, share.resource_id, share.party.id)
+    )
+
+
+def forget_person(control: ControlPoint, connection_id: str, resource_id: str, person: str) -> None:
+    """Drop the app-kept due date of ``person`` (as typed: username, e-mail or id) on a resource
+    whose access was taken away by name (the CLI's ``revoke``)."""
+    wanted = person.strip().casefold()
+    ExpiryStore(control.dirs.data).drop_where(
+        lambda e: (e.connection_id, e.resource_id) == (connection_id, resource_id)
+        and wanted in {e.person.casefold(), e.party_id.casefold()}
     )
 
 
