@@ -1,11 +1,13 @@
 """Composition root of the desktop app (desktop-style.md P1).
 
 ``main(args)`` parses the arguments, installs the excepthook, builds the QApplication,
-starts the core's event loop thread (``Bridge``), builds and shows the window, and meanwhile
-on the core's thread sets up the log (redacted, rotating file in the log folder) and opens
-the ControlPoint; once it is open the window fills. The window shows first because loading
-the core (pydantic models, HTTP, JWT, the last-known data) is most of the start-up time:
-nothing under ``gui`` imports it at module level.
+builds and shows the window, and once it has painted starts the core's event loop thread
+(``Bridge``), which sets up the log (redacted, rotating file in the log folder) and opens the
+ControlPoint; once it is open the window fills. The window shows first because loading the
+core (pydantic models, HTTP, JWT, the last-known data) is most of the start-up time: nothing
+under ``gui`` imports it (or asyncio) at module level, and it loads only after the first
+paint, which it would otherwise slow down by competing for the interpreter lock
+(tests/test_layers.py holds the list of what must wait).
 ``start(args)`` is all of that without ``exec()``; ``launch`` is the wiring alone, for tests
 and tools.
 
@@ -28,11 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
-from uma_desktop import __version__
+import uma_desktop
+from uma_desktop.arguments import ShowVersion
 from uma_desktop.foreground import yield_to_foreground
 from uma_desktop.gui import icons
 from uma_desktop.gui.bridge import Bridge
@@ -90,7 +93,6 @@ def ensure_application(argv: list[str] | None = None) -> QApplication:
         app = QApplication(argv or [sys.argv[0] if sys.argv else "uma-desktop"])
     assert isinstance(app, QApplication)
     QCoreApplication.setApplicationName("UMA Desktop")
-    QCoreApplication.setApplicationVersion(__version__)
     QCoreApplication.setOrganizationDomain("umadesktop.org")
     QGuiApplication.setDesktopFileName(APP_ID)
     QGuiApplication.setWindowIcon(icons.app_icon())
@@ -148,6 +150,8 @@ def launch(
         return await ControlPoint.open(resolved, **options)
 
     def opened(control: ControlPoint) -> None:
+        # read here, not at start: importlib.metadata costs tens of ms before the first paint
+        QCoreApplication.setApplicationVersion(uma_desktop.__version__)
         session.control = control
         control.subscribe(bridge.post_event)
         controller.attach(control)
@@ -162,8 +166,49 @@ def launch(
         window.hide()
         show_error(None, exc, "UMA Desktop could not start")
 
-    bridge.submit(open_core(), opened, failed)
+    def open_now() -> None:
+        bridge.submit(open_core(), opened, failed)
+
+    if show:
+        # Loading the core competes with the first paint for the interpreter lock (Qt's
+        # paint calls back into Python many times): open it once the window has painted.
+        after_first_paint(window, open_now)
+    else:
+        open_now()
     return session
+
+
+class _FirstPaintWatcher(QObject):
+    """Runs ``callback`` once: after ``window``'s first paint, or after ``limit_ms`` if a
+    hidden or minimised window never paints."""
+
+    def __init__(self, window: QWidget, callback: Callable[[], None], limit_ms: int) -> None:
+        super().__init__(window)
+        self._window = window
+        self._callback: Callable[[], None] | None = callback
+        self._limit = QTimer(self)
+        self._limit.setSingleShot(True)
+        self._limit.timeout.connect(self._fire)
+        self._limit.start(limit_ms)
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            QTimer.singleShot(0, self._fire)  # after this paint has reached the screen
+        return False
+
+    def _fire(self) -> None:
+        if self._callback is None:
+            return
+        callback, self._callback = self._callback, None
+        self._limit.stop()
+        self._window.removeEventFilter(self)
+        callback()
+
+
+def after_first_paint(window: QWidget, callback: Callable[[], None], limit_ms: int = 500) -> None:
+    """Call ``callback`` on the GUI thread once ``window`` has painted (at most ``limit_ms``)."""
+    _FirstPaintWatcher(window, callback, limit_ms)
 
 
 def _start_demo(window: MainWindow, bridge: Bridge) -> None:
@@ -192,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--poll", type=float, default=30.0, help="seconds between checks for new requests"
     )
-    parser.add_argument("--version", action="version", version=f"uma-desktop {__version__}")
+    parser.add_argument("--version", action=ShowVersion)
     return parser
 
 
@@ -227,7 +272,7 @@ def start(args: list[str], *, browser_opener: BrowserOpener | None = None) -> Se
         from uma_desktop.logs import configure_logging
 
         log_file = configure_logging(dirs)
-        log.info("UMA Desktop %s starting; log file %s", __version__, log_file)
+        log.info("UMA Desktop %s starting; log file %s", uma_desktop.__version__, log_file)
         if temporary_home is not None:
             log.info("demo mode: settings live in %s until the app quits", temporary_home)
 

@@ -9,7 +9,6 @@ soon as it arrives and a dead server never holds up the others.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from collections.abc import Callable, Coroutine, Sequence
@@ -422,6 +421,8 @@ class Controller(QObject):
         control = self.control
 
         async def boot() -> list[str]:
+            import asyncio
+
             await asyncio.to_thread(demo.start)
             demo.install_browser()
             return await demo.connect(control)

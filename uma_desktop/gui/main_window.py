@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from uma_desktop import __version__
+import uma_desktop
 from uma_desktop.domain import AccessRequest
 from uma_desktop.gui import icons
 from uma_desktop.gui.connections import AddConnectionDialog, ConnectionsPanel
@@ -293,8 +293,8 @@ class MainWindow(QMainWindow):
         QMessageBox.about(
             self,
             "About UMA Desktop",
-            f"<b>UMA Desktop {__version__}</b><p>One place to decide who may access your data "
-            "across User-Managed Access (UMA 2.0) authorization servers.</p>",
+            f"<b>UMA Desktop {uma_desktop.__version__}</b><p>One place to decide who may access "
+            "your data across User-Managed Access (UMA 2.0) authorization servers.</p>",
         )
 
     def _quit(self) -> None:
