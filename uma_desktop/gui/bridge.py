@@ -41,6 +41,25 @@ class _ForegroundFirstSelector(selectors.DefaultSelector):
         return ready
 
 
+class Relay(QObject):
+    """Calls ``callback`` on the GUI thread (where it is made) with values sent from any thread."""
+
+    _sent = Signal(object)
+
+    def __init__(self, callback: Callable[[Any], None], parent: QObject) -> None:
+        super().__init__(parent)
+        self._callback = callback
+        self._sent.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    def send(self, value: Any) -> None:
+        """Safe to call from any thread."""
+        self._sent.emit(value)
+
+    @Slot(object)
+    def _deliver(self, value: Any) -> None:
+        self._callback(value)
+
+
 @dataclass(frozen=True)
 class _Outcome:
     on_done: DoneCallback | None
