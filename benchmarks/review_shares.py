@@ -155,18 +155,28 @@ class Bare:
         reply.raise_for_status()
         return reply.json()
 
-    async def all_shares(self, client: httpx.AsyncClient) -> int:
-        """The resources page by page, then each shared resource's policies, 8 at a time."""
-        resources: list[dict[str, Any]] = []
+    async def _paged(self, client: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
         while True:
-            page = await self._get(
-                client,
-                self.resources,
-                {"expand": "true", "offset": len(resources), "limit": 1000},
-            )
-            resources += page
+            params = {"expand": "true", "offset": len(items), "limit": 1000}
+            page = await self._get(client, url, params)
+            items += page
             if len(page) < 1000:
-                break
+                return items
+
+    async def all_shares(self, client: httpx.AsyncClient) -> int:
+        """The app's calls: the resources and all the owner's policies, page by page, at once
+        (the policies joined to the resources as the app does)."""
+        resources, policies = await asyncio.gather(
+            self._paged(client, self.resources), self._paged(client, self.policies)
+        )
+        known = {r["_id"] for r in resources}
+        return sum(1 for p in policies if p["resource_id"] in known)
+
+    async def scan(self, client: httpx.AsyncClient) -> int:
+        """The calls without an owner-wide read: the resources, then each shared resource's
+        policies, as many at a time as the app's fallback."""
+        resources = await self._paged(client, self.resources)
         gate = asyncio.Semaphore(SHARE_SCAN_PARALLEL)
 
         async def of(resource_id: str) -> int:
@@ -211,12 +221,15 @@ def pick(items: list[ReviewItem], taken: set[str], servers: list[str]) -> list[R
     return chosen
 
 
-async def bare_load(bares: dict[str, Bare]) -> tuple[float, int, int]:
-    """(seconds, shares, requests) of the bare script reading every share of both servers."""
+async def bare_load(bares: dict[str, Bare], *, scan: bool = False) -> tuple[float, int, int]:
+    """(seconds, shares, requests) of the bare script reading every share of both servers:
+    the app's calls, or (``scan``) one read per shared resource."""
     before = sum(b.requests for b in bares.values())
     async with httpx.AsyncClient(timeout=60) as client:
         started = time.perf_counter()
-        counts = await asyncio.gather(*(b.all_shares(client) for b in bares.values()))
+        counts = await asyncio.gather(
+            *((b.scan if scan else b.all_shares)(client) for b in bares.values())
+        )
         elapsed = time.perf_counter() - started
     return elapsed, sum(counts), sum(b.requests for b in bares.values()) - before
 
@@ -261,23 +274,27 @@ async def core_rounds(
                 await control.login(connection.id)
                 by_name[server.name] = server
             bares = {name: Bare(server) for name, server in by_name.items()}
-            loads: dict[str, list[float]] = {"app": [], "bare": []}
+            loads: dict[str, list[float]] = {"app": [], "bare": [], "scan": []}
             for number in range(1, load_rounds + 1):
                 app_s, app_shares, app_requests = await app_load(control)
                 bare_s, bare_shares, bare_requests = await bare_load(bares)
+                scan_s, scan_shares, scan_requests = await bare_load(bares, scan=True)
                 loads["app"].append(app_s)
                 loads["bare"].append(bare_s)
+                loads["scan"].append(scan_s)
                 print(
-                    f"load round {number}: app {app_s:.2f} s ({app_shares} shares, "
-                    f"{app_requests} requests), bare httpx {bare_s:.2f} s ({bare_shares} "
-                    f"shares, {bare_requests} requests)",
+                    f"load round {number}: app {app_s:.3f} s ({app_shares} shares, "
+                    f"{app_requests} requests), bare httpx {bare_s:.3f} s ({bare_shares} "
+                    f"shares, {bare_requests} requests), bare per-resource scan {scan_s:.2f} s "
+                    f"({scan_shares} shares, {scan_requests} requests)",
                     flush=True,
                 )
             if load_rounds:
-                app, bare = statistics.median(loads["app"]), statistics.median(loads["bare"])
+                app, bare, scan = (statistics.median(loads[k]) for k in ("app", "bare", "scan"))
                 print(
-                    f"load of every share, median of {load_rounds}: app {app:.2f} s, bare httpx "
-                    f"{bare:.2f} s; ratio app / bare {app / bare:.2f}",
+                    f"load of every share, median of {load_rounds}: app {app:.3f} s, bare httpx "
+                    f"{bare:.3f} s; ratio app / bare {app / bare:.2f} (a bare per-resource scan, "
+                    f"{SHARE_SCAN_PARALLEL} at a time per server: {scan:.2f} s)",
                     flush=True,
                 )
             if not bulk:
