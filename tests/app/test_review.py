@@ -197,3 +197,30 @@ def test_two_programs_recording_progress_at_once_keep_both(tmp_path: Path) -> No
     assert {key.split(":")[0] for key in state.done} == {"window", "command"}
     assert state.started_at == NOW
     assert stat.S_IMODE((tmp_path / "review.json.lock").stat().st_mode) == 0o600
+
+
+async def test_two_sessions_on_one_review_keep_each_others_progress(
+    open_control: Callable[..., Any], two_sandboxes: tuple[SandboxServer, ...]
+) -> None:
+    """A window and a command reviewing at once: each save merges into the file as it is."""
+    home, _ = two_sandboxes
+    window: ControlPoint = await open_control()
+    command: ControlPoint | None = None
+    try:
+        await connect(window, home)
+        command = await open_control()
+        in_window, in_command = ReviewSession(window), ReviewSession(command)
+        first, second = (await in_window.load())[:2]
+        await in_command.load()
+        assert all(r.ok for r in await in_window.keep([first]))
+        [second_there] = in_command.find([second.id])
+        assert all(r.ok for r in await in_command.keep([second_there]))
+        assert set(ReviewStore(window.dirs.data).load().done) == {first.key, second.key}
+        assert in_command.progress()[0] == 2  # the window's mark came back with the merge
+        summary = in_window.finish()
+        assert summary.counts == {"kept": 2}
+        assert not ReviewStore(window.dirs.data).load().done
+    finally:
+        await window.aclose()
+        if command is not None:
+            await command.aclose()
