@@ -121,7 +121,11 @@ class ReviewStore:
         return self.change(add)
 
     def begin(self, now: datetime) -> ReviewState:
-        """The state, with a session opened at ``now`` when none is open (written only then)."""
+        """The state, with a session opened at ``now`` when none is open (written only then:
+        a read-only disk still shows an open review)."""
+        state = self.load()
+        if state.started_at is not None:
+            return state
         with changing(self.path):
             state = self.load()
             if state.started_at is None:
