@@ -2,8 +2,13 @@
 
 1. The "Review shares" page in the real window: log in to both servers, open the page, wait
    for every share in the table, then filter (search and flag filters, back and forth),
-   with a 10 ms timer on the GUI thread (tests/fixtures/heartbeat.py). Prints the worst gap.
-2. Bulk revoke of 200 shares (100 per server): ``ReviewSession.revoke`` against a bare httpx
+   with a 10 ms timer on the GUI thread (tests/fixtures/heartbeat.py). Prints the time until
+   the table holds every share ("load") and the worst gap.
+2. Loading the shares in the core: ``collect_shares`` (what the page and ``uma-desktop
+   review`` read) against a bare httpx script making the minimal calls with the same
+   per-server concurrency, alternating, same servers, same run. Prints the medians, the ratio
+   and the HTTP requests each made.
+3. Bulk revoke of 200 shares (100 per server): ``ReviewSession.revoke`` against a bare httpx
    script making the same calls per share (the resource's policies, then DELETE)
    concurrently with the app's per-server limit, on the same servers in the same run,
    alternating app and baseline on fresh shares each round. Prints the medians and ratio.
@@ -34,9 +39,13 @@ import httpx  # noqa: E402
 
 from tests.fixtures.browser import form_browser  # noqa: E402
 from tests.fixtures.sandbox import StandaloneSandbox, sandbox_owner_token  # noqa: E402
+from uma_desktop import net  # noqa: E402
 from uma_desktop.app import ControlPoint  # noqa: E402
-from uma_desktop.app.control_point import BULK_PARALLEL_PER_SERVER  # noqa: E402
-from uma_desktop.app.review import ReviewItem, ReviewSession  # noqa: E402
+from uma_desktop.app.control_point import (  # noqa: E402
+    BULK_PARALLEL_PER_SERVER,
+    SHARE_SCAN_PARALLEL,
+)
+from uma_desktop.app.review import ReviewItem, ReviewSession, collect_shares  # noqa: E402
 from uma_desktop.oauth.vault import MemoryVault  # noqa: E402
 from uma_desktop.paths import app_dirs  # noqa: E402
 from uma_desktop.sandbox import SandboxServer  # noqa: E402
@@ -127,16 +136,56 @@ def page_round(servers: list[StandaloneSandbox], expected: int) -> dict[str, flo
             apps.close_all()
 
 
-# -- 2. bulk revoke against bare httpx ---------------------------------------------------------
+# -- 2 and 3: the core against bare httpx -----------------------------------------------------
 
 
 class Bare:
-    """The same calls per share as the app's revoke, with plain httpx."""
+    """The calls the app needs, with plain httpx."""
 
     def __init__(self, server: StandaloneSandbox) -> None:
         meta = httpx.get(f"{server.issuer}/.well-known/uma2-configuration").json()
+        self.resources = meta["registered_resource_endpoint"].rstrip("/")
         self.policies = meta["policy_endpoint"].rstrip("/")
         self.headers = {"Authorization": f"Bearer {sandbox_owner_token(server, 'alice')}"}
+        self.requests = 0
+
+    async def _get(self, client: httpx.AsyncClient, url: str, params: dict[str, Any]) -> Any:
+        self.requests += 1
+        reply = await client.get(url, params=params, headers=self.headers)
+        reply.raise_for_status()
+        return reply.json()
+
+    async def _paged(self, client: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            params = {"expand": "true", "offset": len(items), "limit": 1000}
+            page = await self._get(client, url, params)
+            items += page
+            if len(page) < 1000:
+                return items
+
+    async def all_shares(self, client: httpx.AsyncClient) -> int:
+        """The app's calls: the resources and all the owner's policies, page by page, at once
+        (the policies joined to the resources as the app does)."""
+        resources, policies = await asyncio.gather(
+            self._paged(client, self.resources), self._paged(client, self.policies)
+        )
+        known = {r["_id"] for r in resources}
+        return sum(1 for p in policies if p["resource_id"] in known)
+
+    async def scan(self, client: httpx.AsyncClient) -> int:
+        """The calls without an owner-wide read: the resources, then each shared resource's
+        policies, as many at a time as the app's fallback."""
+        resources = await self._paged(client, self.resources)
+        gate = asyncio.Semaphore(SHARE_SCAN_PARALLEL)
+
+        async def of(resource_id: str) -> int:
+            async with gate:
+                params = {"expand": "true", "resource_id": resource_id}
+                return len(await self._get(client, self.policies, params))
+
+        shared = [r["_id"] for r in resources if r.get("share_count") != 0]
+        return sum(await asyncio.gather(*(of(i) for i in shared)))
 
     async def revoke(self, client: httpx.AsyncClient, resource_id: str, person: str) -> None:
         listed = await client.get(
@@ -172,8 +221,40 @@ def pick(items: list[ReviewItem], taken: set[str], servers: list[str]) -> list[R
     return chosen
 
 
-async def revoke_rounds(
-    servers: list[StandaloneSandbox], rounds: int
+async def bare_load(bares: dict[str, Bare], *, scan: bool = False) -> tuple[float, int, int]:
+    """(seconds, shares, requests) of the bare script reading every share of both servers:
+    the app's calls, or (``scan``) one read per shared resource."""
+    before = sum(b.requests for b in bares.values())
+    async with httpx.AsyncClient(timeout=60) as client:
+        started = time.perf_counter()
+        counts = await asyncio.gather(
+            *((b.scan if scan else b.all_shares)(client) for b in bares.values())
+        )
+        elapsed = time.perf_counter() - started
+    return elapsed, sum(counts), sum(b.requests for b in bares.values()) - before
+
+
+async def app_load(control: ControlPoint) -> tuple[float, int, int]:
+    """(seconds, shares, requests) of ``collect_shares``, requests counted at the transport."""
+    sent: list[str] = []
+
+    def count(exchange: net.Exchange) -> None:
+        sent.append(exchange.url)
+
+    net.add_listener(count)
+    try:
+        started = time.perf_counter()
+        results = await collect_shares(control)
+        elapsed = time.perf_counter() - started
+    finally:
+        net.remove_listener(count)
+    errors = [r.error for r in results if r.error is not None]
+    assert not errors, errors
+    return elapsed, sum(len(r.value or []) for r in results), len(sent)
+
+
+async def core_rounds(
+    servers: list[StandaloneSandbox], rounds: int, load_rounds: int, bulk: bool
 ) -> tuple[list[float], list[float]]:
     app_times: list[float] = []
     bare_times: list[float] = []
@@ -193,6 +274,31 @@ async def revoke_rounds(
                 await control.login(connection.id)
                 by_name[server.name] = server
             bares = {name: Bare(server) for name, server in by_name.items()}
+            loads: dict[str, list[float]] = {"app": [], "bare": [], "scan": []}
+            for number in range(1, load_rounds + 1):
+                app_s, app_shares, app_requests = await app_load(control)
+                bare_s, bare_shares, bare_requests = await bare_load(bares)
+                scan_s, scan_shares, scan_requests = await bare_load(bares, scan=True)
+                loads["app"].append(app_s)
+                loads["bare"].append(bare_s)
+                loads["scan"].append(scan_s)
+                print(
+                    f"load round {number}: app {app_s:.3f} s ({app_shares} shares, "
+                    f"{app_requests} requests), bare httpx {bare_s:.3f} s ({bare_shares} "
+                    f"shares, {bare_requests} requests), bare per-resource scan {scan_s:.2f} s "
+                    f"({scan_shares} shares, {scan_requests} requests)",
+                    flush=True,
+                )
+            if load_rounds:
+                app, bare, scan = (statistics.median(loads[k]) for k in ("app", "bare", "scan"))
+                print(
+                    f"load of every share, median of {load_rounds}: app {app:.3f} s, bare httpx "
+                    f"{bare:.3f} s; ratio app / bare {app / bare:.2f} (a bare per-resource scan, "
+                    f"{SHARE_SCAN_PARALLEL} at a time per server: {scan:.2f} s)",
+                    flush=True,
+                )
+            if not bulk:
+                return app_times, bare_times
             session = ReviewSession(control)
             items = await session.load()
             taken: set[str] = set()
@@ -222,8 +328,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--shares", type=int, default=500, help="shares per server")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--page-only", action="store_true", help="skip the bulk revoke")
+    parser.add_argument("--load-rounds", type=int, default=5, help="core load rounds")
+    parser.add_argument("--page-only", action="store_true", help="only the review page")
     parser.add_argument("--bulk-only", action="store_true", help="skip the review page")
+    parser.add_argument("--no-bulk", action="store_true", help="skip the bulk revoke")
     args = parser.parse_args()
     needed = 2 * REVOKED_PER_SERVER * args.rounds
     if args.shares < needed:
@@ -240,7 +348,7 @@ def main() -> int:
             figures: dict[str, Any] = {} if args.bulk_only else page_round(servers, expected)
             if figures:
                 print(
-                    f"review page: {figures['rows']} shares loaded in {figures['load_s']:.2f} s, "
+                    f"review page: load {figures['load_s']:.2f} s for {figures['rows']} shares, "
                     f"filtered; worst GUI-thread gap {figures['worst_ms']:.0f} ms (goal: under "
                     f"50; loading {figures['loading_ms']:.0f} ms, "
                     f"filtering {figures['filtering_ms']:.0f} ms)",
@@ -250,10 +358,14 @@ def main() -> int:
                 print(f"  while filtering: {figures['filtering_report']}", flush=True)
             if args.page_only:
                 return 0
-            app_times, bare_times = asyncio.run(revoke_rounds(servers, args.rounds))
+            app_times, bare_times = asyncio.run(
+                core_rounds(servers, args.rounds, args.load_rounds, bulk=not args.no_bulk)
+            )
         finally:
             for server in servers:
                 server.stop()
+    if args.no_bulk:
+        return 0
     app, bare = statistics.median(app_times), statistics.median(bare_times)
     print(
         f"bulk revoke of {2 * REVOKED_PER_SERVER}, median of {args.rounds}: app {app:.2f} s, "

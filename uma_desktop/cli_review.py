@@ -137,21 +137,20 @@ async def review(cli: Cli) -> None:
     if action == "settings":
         from dataclasses import replace  # not at import: `--help` would load inspect for it
 
-        from uma_desktop.app.review import ReviewStore
+        from uma_desktop.app.review import ReviewState, ReviewStore
 
-        store = ReviewStore(cli.control.dirs.data)
-        state = store.load()
-        current = state.settings
         chosen = {
             "older_than_days": cli.args.older_than,
             "unseen_days": cli.args.unseen,
             "interval_days": cli.args.interval,
         }
-        state.settings = replace(
-            current, **{k: v for k, v in chosen.items() if v is not None}
-        ).checked()
-        store.save(state)
-        settings = state.settings
+
+        def adopt(state: ReviewState) -> None:
+            given = {k: v for k, v in chosen.items() if v is not None}
+            state.settings = replace(state.settings, **given).checked()
+
+        # Under the file's lock: the window's progress recorded meanwhile is kept.
+        settings = ReviewStore(cli.control.dirs.data).change(adopt).settings
         if cli.args.json:
             cli.emit_json(settings)
         else:

@@ -4,10 +4,12 @@ the sandbox's own expiry, and app-kept expiry revoked when due (clock injected).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import stat
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,3 +164,63 @@ def test_settings_are_checked_and_a_damaged_review_file_is_set_aside(tmp_path: A
         store.load()
     assert not store.path.exists()
     assert store.load().settings == ReviewSettings()
+
+
+def _record_progress(data_dir: str, prefix: str, count: int, start: Any, at: str) -> None:
+    """One program's review: ``count`` shares kept, each saved as it is marked."""
+    store = ReviewStore(Path(data_dir))
+    start.wait()
+    for number in range(count):
+        key = f"{prefix}:{number}"
+        entry = {"outcome": Outcome.KEPT.value, "id": key, "at": at}
+        store.record({key: entry}, datetime.fromisoformat(at))
+
+
+def test_two_programs_recording_progress_at_once_keep_both(tmp_path: Path) -> None:
+    """The window and ``uma-desktop review`` both mark shares: neither loses the other's."""
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Barrier(2)
+    count = 60
+    programs = [
+        spawn.Process(
+            target=_record_progress, args=(str(tmp_path), name, count, start, NOW.isoformat())
+        )
+        for name in ("window", "command")
+    ]
+    for program in programs:
+        program.start()
+    for program in programs:
+        program.join(120)
+        assert program.exitcode == 0
+    state = ReviewStore(tmp_path).load()
+    assert len(state.done) == 2 * count
+    assert {key.split(":")[0] for key in state.done} == {"window", "command"}
+    assert state.started_at == NOW
+    assert stat.S_IMODE((tmp_path / "review.json.lock").stat().st_mode) == 0o600
+
+
+async def test_two_sessions_on_one_review_keep_each_others_progress(
+    open_control: Callable[..., Any], two_sandboxes: tuple[SandboxServer, ...]
+) -> None:
+    """A window and a command reviewing at once: each save merges into the file as it is."""
+    home, _ = two_sandboxes
+    window: ControlPoint = await open_control()
+    command: ControlPoint | None = None
+    try:
+        await connect(window, home)
+        command = await open_control()
+        in_window, in_command = ReviewSession(window), ReviewSession(command)
+        first, second = (await in_window.load())[:2]
+        await in_command.load()
+        assert all(r.ok for r in await in_window.keep([first]))
+        [second_there] = in_command.find([second.id])
+        assert all(r.ok for r in await in_command.keep([second_there]))
+        assert set(ReviewStore(window.dirs.data).load().done) == {first.key, second.key}
+        assert in_command.progress()[0] == 2  # the window's mark came back with the merge
+        summary = in_window.finish()
+        assert summary.counts == {"kept": 2}
+        assert not ReviewStore(window.dirs.data).load().done
+    finally:
+        await window.aclose()
+        if command is not None:
+            await command.aclose()

@@ -11,15 +11,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.fixtures.browser import form_browser
 from tests.fixtures.keycloak import KeycloakServer, account_json, create_resource, delete_resource
 from tests.fixtures.owner import OwnerApi, connect
-from uma_desktop import cli
+from uma_desktop import cli, net
 from uma_desktop.app import ControlPoint
 from uma_desktop.app.expiry import ENFORCED_LABEL, ExpiryStore
-from uma_desktop.app.review import Outcome, ReviewItem, ReviewSession
+from uma_desktop.app.review import Outcome, ReviewItem, ReviewSession, collect_shares
 from uma_desktop.oauth.vault import MemoryVault
 from uma_desktop.sandbox import SandboxServer
 
@@ -138,3 +139,25 @@ async def test_review_across_sandbox_and_keycloak_with_app_kept_expiry(
     assert (newest["action"], newest["ok"], newest["resource_name"]) == ("expire", True, notes)
     assert newest["extra"]["enforced_by"] == "UMA Desktop"
     assert "carol" in newest["party"].lower()
+
+
+async def test_the_review_reads_keycloak_shares_without_one_request_per_resource(
+    control: ControlPoint, keycloak: KeycloakServer, shared_notes: tuple[str, str]
+) -> None:
+    _, notes_id = shared_notes
+    kc = await control.add_connection(keycloak.issuer, display_name="Keycloak")
+    await control.login(kc.id)
+    await control.share(kc.id, notes_id, "bob", ["view"])
+    sent: list[net.Exchange] = []
+    net.add_listener(sent.append)
+    try:
+        [result] = await collect_shares(control)
+    finally:
+        net.remove_listener(sent.append)
+    assert result.error is None
+    assert {(r.id, s.party.username, s.scopes) for r, s in result.value or []} >= {
+        (notes_id, "bob", ("view",))
+    }
+    # One page of resources and one of shared resources; no resource read on its own.
+    paths = sorted(httpx.URL(e.url).path.rsplit("/account/", 1)[-1] for e in sent)
+    assert paths == ["resources", "resources/shared-with-others"], paths

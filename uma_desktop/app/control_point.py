@@ -86,6 +86,14 @@ NOT_REFRESHED = "Not refreshed yet."
 STAMP_REFRESH = timedelta(minutes=10)
 
 
+async def _caught(work: Awaitable[T]) -> T | UmaDesktopError:
+    """``work``'s result, or the typed error it raised (for a gather that must not stop)."""
+    try:
+        return await work
+    except UmaDesktopError as error:
+        return error
+
+
 @dataclass
 class _Live:
     """Runtime state of one connection (the registry keeps the persistent part)."""
@@ -779,32 +787,81 @@ class ControlPoint:
         return await self._guarded(live, lambda backend: backend.list_shares(resource_id))
 
     async def all_shares(
-        self, *, connection_id: str | None = None
+        self, *, connection_id: str | None = None, parallel: int = SHARE_SCAN_PARALLEL
     ) -> list[PerConnection[list[tuple[Resource, Share]]]]:
-        """Every share of every resource on every connection (for review and reports)."""
+        """Every share of every resource on every connection (for review and reports).
+
+        Beside the resource listing, a backend declaring ``Capability.ALL_SHARES`` reads all
+        the owner's shares in a few paged requests. Elsewhere each resource that may have
+        shares is read on its own, ``parallel`` at a time per server, each read under the
+        timeout (a big account is never cut off by one deadline for the whole scan). A
+        connection whose resources or shares cannot be listed carries that error; one with a
+        resource that could not be read carries it with what was read (marked stale)."""
 
         async def one(live: _Live) -> PerConnection[list[tuple[Resource, Share]]]:
-            async def work(backend: Backend) -> list[tuple[Resource, Share]]:
-                resources = await backend.list_resources()
-                gate = asyncio.Semaphore(SHARE_SCAN_PARALLEL)
-
-                async def of(resource: Resource) -> list[tuple[Resource, Share]]:
-                    if resource.share_count == 0:
-                        return []
-                    async with gate:
-                        return [(resource, s) for s in await backend.list_shares(resource.id)]
-
-                groups = await asyncio.gather(*(of(r) for r in resources))
-                return [pair for group in groups for pair in group]
-
-            try:
-                return PerConnection(live.connection.id, await self._guarded(live, work))
-            except UmaDesktopError as error:
-                self._note_failure(live, error)
-                return PerConnection(live.connection.id, None, error)
+            listed_now, owner_wide = await asyncio.gather(
+                self.resources(connection_id=live.connection.id), _caught(self._owner_wide(live))
+            )
+            [listed] = listed_now
+            if listed.error is not None and not listed.value:
+                return PerConnection(live.connection.id, None, listed.error)
+            resources = listed.value or []
+            if isinstance(owner_wide, NotSupportedError):
+                return await self._share_scan(live, listed, parallel)
+            if isinstance(owner_wide, UmaDesktopError):
+                self._note_failure(live, owner_wide)
+                return PerConnection(live.connection.id, None, owner_wide)
+            by_id = {resource.id: resource for resource in resources}
+            pairs = [(by_id[s.resource_id], s) for s in owner_wide if s.resource_id in by_id]
+            cut_short = listed.cut_short or getattr(owner_wide, "cut_short", "")
+            return PerConnection(
+                live.connection.id,
+                pairs,
+                listed.error,
+                stale=listed.error is not None,
+                cut_short=cut_short,
+            )
 
         targets = self._targets(connection_id)
         return list(await asyncio.gather(*(one(live) for live in targets)))
+
+    async def _owner_wide(self, live: _Live) -> list[Share]:
+        """All the owner's shares in one (paged) read; NotSupportedError when not offered."""
+
+        async def read(backend: Backend) -> list[Share]:
+            if Capability.ALL_SHARES not in backend.capabilities:
+                raise NotSupportedError("Shares are read resource by resource here.")
+            return await backend.list_all_shares()
+
+        return await self._guarded(live, read)
+
+    async def _share_scan(
+        self, live: _Live, listed: PerConnection[list[Resource]], parallel: int
+    ) -> PerConnection[list[tuple[Resource, Share]]]:
+        """Each resource's shares, read one by one, ``parallel`` at a time."""
+        gate = asyncio.Semaphore(parallel)
+        errors: list[UmaDesktopError] = [listed.error] if listed.error is not None else []
+
+        async def of(resource: Resource) -> list[tuple[Resource, Share]]:
+            if resource.share_count == 0:
+                return []
+            async with gate:
+                try:
+                    shares = await self._guarded(live, lambda b: b.list_shares(resource.id))
+                except UmaDesktopError as error:
+                    errors.append(error)
+                    return []
+            return [(resource, share) for share in shares]
+
+        groups = await asyncio.gather(*(of(r) for r in listed.value or []))
+        pairs = [pair for group in groups for pair in group]
+        return PerConnection(
+            live.connection.id,
+            pairs,
+            errors[0] if errors else None,
+            stale=bool(errors),
+            cut_short=listed.cut_short,
+        )
 
     async def find_person(self, connection_id: str, resource_id: str, query: str) -> Party | None:
         live = self._get(connection_id)

@@ -26,7 +26,7 @@ from uma_desktop.app.review_terms import ENFORCER as ENFORCER
 from uma_desktop.app.review_terms import Clock as Clock
 from uma_desktop.app.review_terms import share_key as share_key
 from uma_desktop.app.review_terms import system_clock as system_clock
-from uma_desktop.app.storage import read_json, report_corrupt, write_json
+from uma_desktop.app.storage import changing, read_json, report_corrupt, write_json
 from uma_desktop.backends.base import Capability
 from uma_desktop.domain import Decision, Resource, Share
 from uma_desktop.errors import ConfigurationError, UmaDesktopError
@@ -97,13 +97,6 @@ class ExpiryStore:
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / FILE_NAME
 
-    def _changing(self) -> Any:
-        """Held around read-change-write: the window's timer and CLI commands edit the file
-        at the same time, and neither may lose the other's entry."""
-        from filelock import FileLock
-
-        return FileLock(str(self.path.with_name(FILE_NAME + ".lock")), timeout=30)
-
     def load(self) -> list[DueDate]:
         """Every kept due date; a damaged file is kept aside (CorruptFileError)."""
         raw = read_json(self.path, "list of expiry dates")
@@ -124,7 +117,7 @@ class ExpiryStore:
         return {entry.key: entry for entry in self.load()}
 
     def put(self, entry: DueDate) -> None:
-        with self._changing():
+        with changing(self.path):
             kept = [e for e in self.load() if e.key != entry.key]
             self.save([*kept, entry])
 
@@ -133,7 +126,7 @@ class ExpiryStore:
 
     def drop_where(self, unwanted: Callable[[DueDate], bool]) -> None:
         """Remove every entry ``unwanted`` picks (one locked read-change-write)."""
-        with self._changing():
+        with changing(self.path):
             entries = self.load()
             remaining = [e for e in entries if not unwanted(e)]
             if len(remaining) != len(entries):

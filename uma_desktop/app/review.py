@@ -5,7 +5,9 @@ A review is a session over the shares read from all connections at once
 than N days, every scope of the resource granted, person not seen in any decision for N
 days) and one outcome: kept, revoked, narrowed or given an expiry. Progress lives in
 ``review.json`` in the data dir (0600, atomic writes), so a review left half-way resumes
-after a restart; finishing it stores a summary and the date the reminder counts from.
+after a restart; finishing it stores a summary and the date the reminder counts from. Every
+change is merged into the file as it is then, under its lock (``storage.changing``): the
+window and ``uma-desktop review`` may record progress at the same time.
 Every action lands in the history (Keep as a local ``keep`` decision).
 """
 
@@ -30,7 +32,7 @@ from uma_desktop.app.review_terms import ReviewSettings as ReviewSettings
 from uma_desktop.app.review_terms import Summary as Summary
 from uma_desktop.app.review_terms import item_id, share_key
 from uma_desktop.app.state import PerConnection
-from uma_desktop.app.storage import read_json, report_corrupt, write_json
+from uma_desktop.app.storage import changing, read_json, report_corrupt, write_json
 from uma_desktop.domain import Decision, Resource, Share
 from uma_desktop.errors import ConfigurationError, NotFoundError, UmaDesktopError
 from uma_desktop.foreground import yield_to_foreground
@@ -98,7 +100,42 @@ class ReviewStore:
         except (ValueError, TypeError, KeyError, ConfigurationError) as exc:
             raise report_corrupt(self.path, "access review", str(exc)) from None
 
+    def change(self, edit: Callable[[ReviewState], None]) -> ReviewState:
+        """Read the file, ``edit`` the state, write it back, all under the file's lock (what
+        another program recorded meanwhile is kept); the state as written."""
+        with changing(self.path):
+            state = self.load()
+            edit(state)
+            self.save(state)
+        return state
+
+    def record(self, marks: dict[str, dict[str, str]], started_at: datetime) -> ReviewState:
+        """Add reviewed shares' outcomes (key -> outcome, id, at), opening the session at
+        ``started_at`` when none is open."""
+
+        def add(state: ReviewState) -> None:
+            if state.started_at is None:
+                state.started_at = started_at
+            state.done.update(marks)
+
+        return self.change(add)
+
+    def begin(self, now: datetime) -> ReviewState:
+        """The state, with a session opened at ``now`` when none is open (written only then:
+        a read-only disk still shows an open review)."""
+        state = self.load()
+        if state.started_at is not None:
+            return state
+        with changing(self.path):
+            state = self.load()
+            if state.started_at is None:
+                state.started_at = now
+                state.done = {}
+                self.save(state)
+        return state
+
     def save(self, state: ReviewState) -> None:
+        """Write ``state`` as it is (a change of what is there goes through ``change``)."""
         write_json(
             self.path,
             {
@@ -121,36 +158,10 @@ class ReviewStore:
 async def collect_shares(
     control: ControlPoint, *, parallel: int = SHARE_SCAN_PARALLEL
 ) -> list[PerConnection[list[tuple[Resource, Share]]]]:
-    """Every share of every resource on every connection, ``parallel`` reads at a time per
-    server, each read under the ControlPoint's own timeout (a big account is never cut off
-    by one deadline for the whole scan). A connection whose resources cannot be listed, or
-    one of whose resources cannot be read, carries that error (with what was read)."""
-
-    async def one(connection_id: str) -> PerConnection[list[tuple[Resource, Share]]]:
-        [listed] = await control.resources(connection_id=connection_id)
-        if listed.error is not None and not listed.value:
-            return PerConnection(connection_id, None, listed.error)
-        gate = asyncio.Semaphore(parallel)
-        errors: list[UmaDesktopError] = [listed.error] if listed.error is not None else []
-
-        async def of(resource: Resource) -> list[tuple[Resource, Share]]:
-            if resource.share_count == 0:
-                return []
-            async with gate:
-                try:
-                    return [(resource, s) for s in await control.shares(connection_id, resource.id)]
-                except UmaDesktopError as error:
-                    errors.append(error)
-                    return []
-
-        groups = await asyncio.gather(*(of(r) for r in listed.value or []))
-        pairs = [pair for group in groups for pair in group]
-        return PerConnection(
-            connection_id, pairs, errors[0] if errors else None, stale=bool(errors)
-        )
-
-    ids = [state.connection.id for state in control.connections()]
-    return list(await asyncio.gather(*(one(i) for i in ids)))
+    """Every share of every resource on every connection (``ControlPoint.all_shares``: one
+    paged owner-wide read where the server offers it, else ``parallel`` resource reads at a
+    time per server)."""
+    return await control.all_shares(parallel=parallel)
 
 
 def review_due(state: ReviewState, now: datetime) -> bool:
@@ -215,6 +226,7 @@ class ReviewSession:
         self.state = self.store.load()
         self.items: list[ReviewItem] = []
         self._position: dict[str, int] | None = None  # item key -> index in ``items``
+        self._unsaved: dict[str, dict[str, str]] = {}  # marks not yet merged into the file
         self.failures: list[PerConnection[Any]] = []  # connections that could not be read
 
     # -- reading -----------------------------------------------------------------------
@@ -226,12 +238,11 @@ class ReviewSession:
         due_dates = await asyncio.to_thread(ExpiryStore(self.control.dirs.data).by_key)
         names = {s.connection.id: s.connection.display_name for s in self.control.connections()}
         self.failures = [r for r in results if r.error is not None]
+        # As the file is now: progress recorded meanwhile (another window, a command) counts.
+        self.state = await asyncio.to_thread(self.store.begin, self.clock())
+        self.state.done.update(self._unsaved)
         self.items = self.build(results, names, history, due_dates)
         self._position = None
-        if self.state.started_at is None:
-            self.state.started_at = self.clock()
-            self.state.done = {}
-            self._save()
         return self.items
 
     def _history(self) -> list[Decision]:
@@ -326,11 +337,9 @@ class ReviewSession:
     def _mark(self, item: ReviewItem, outcome: Outcome) -> ReviewItem:
         if self.state.started_at is None:
             self.state.started_at = self.clock()
-        self.state.done[item.key] = {
-            "outcome": outcome.value,
-            "id": item.id,
-            "at": self.clock().isoformat(),
-        }
+        entry = {"outcome": outcome.value, "id": item.id, "at": self.clock().isoformat()}
+        self.state.done[item.key] = entry
+        self._unsaved[item.key] = entry
         updated = replace(item, outcome=outcome)
         if self._position is None or len(self._position) != len(self.items):
             self._position = {i.key: n for n, i in enumerate(self.items)}
@@ -340,7 +349,15 @@ class ReviewSession:
         return updated
 
     def _save(self) -> None:
-        self.store.save(self.state)
+        """Merge the marks made since the last save into the file as it is now."""
+        marks, self._unsaved = self._unsaved, {}
+        try:
+            merged = self.store.record(marks, self.state.started_at or self.clock())
+        except BaseException:
+            self._unsaved = {**marks, **self._unsaved}
+            raise
+        merged.done.update(self._unsaved)  # marked while this save ran
+        self.state = merged
 
     # -- actions -----------------------------------------------------------------------
 
@@ -417,10 +434,9 @@ class ReviewSession:
         return results
 
     def _after_revoke(self, items: Sequence[ReviewItem]) -> None:
-        store = ExpiryStore(self.control.dirs.data)
         revoked = {i.key for i in items if i.outcome is Outcome.REVOKED}
-        if revoked and any(e.key in revoked for e in store.load()):
-            store.save([e for e in store.load() if e.key not in revoked])
+        if revoked:
+            ExpiryStore(self.control.dirs.data).drop_where(lambda e: e.key in revoked)
         self._save()
 
     async def revoke(self, items: Sequence[ReviewItem]) -> list[ActionResult]:
@@ -476,25 +492,39 @@ class ReviewSession:
     def finish(self) -> Summary:
         """Close the session: its summary, and the date the next reminder counts from."""
         now = self.clock()
-        _, total = self.progress()
-        counts = Counter(entry["outcome"] for entry in self.state.done.values())
-        summary = Summary(
-            started_at=self.state.started_at or now,
-            finished_at=now,
-            total=total,
-            counts=dict(counts),
-        )
-        self.state.last_completed = now
-        self.state.last_summary = summary
-        self.state.started_at = None
-        self.state.done = {}
+        made: list[Summary] = []
+
+        def close(state: ReviewState) -> None:
+            state.done.update(self._unsaved)
+            self.state = state  # the progress counts what every program recorded
+            _, total = self.progress()
+            counts = Counter(entry["outcome"] for entry in state.done.values())
+            made.append(
+                Summary(
+                    started_at=state.started_at or now,
+                    finished_at=now,
+                    total=total,
+                    counts=dict(counts),
+                )
+            )
+            state.last_completed = now
+            state.last_summary = made[0]
+            state.started_at = None
+            state.done = {}
+
+        self.state = self.store.change(close)
+        self._unsaved = {}
         self.items = [replace(i, outcome=None) for i in self.items]
-        self._save()
-        return summary
+        return made[0]
 
     def update_settings(self, settings: ReviewSettings) -> None:
-        self.state.settings = settings.checked()
-        self._save()
+        checked = settings.checked()
+
+        def adopt(state: ReviewState) -> None:
+            state.settings = checked
+
+        self.state = self.store.change(adopt)
+        self.state.done.update(self._unsaved)
 
 
 def load_state(data_dir: Path) -> ReviewState:

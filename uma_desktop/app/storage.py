@@ -1,4 +1,5 @@
-"""Small, careful file helpers: atomic private writes, and corrupt files kept aside, never lost.
+"""Small, careful file helpers: atomic private writes, corrupt files kept aside (never lost),
+and a cross-process lock around read-change-write.
 
 A write that fails (read-only folder, full disk) raises :class:`StorageError` with the path
 and the reason, and leaves the old file as it was.
@@ -10,6 +11,7 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,34 @@ def atomic_write_text(path: Path, text: str) -> None:
         if isinstance(exc, OSError):
             raise cannot_save(path, exc) from None
         raise
+
+
+CHANGE_WAIT = 30.0  # seconds another program may hold a file being changed
+
+
+@contextlib.contextmanager
+def changing(path: Path, *, wait: float = CHANGE_WAIT) -> Iterator[None]:
+    """Hold ``<name>.lock`` beside ``path`` (an OS file lock, 0600) around a read, change and
+    write of it: the window and ``uma-desktop`` commands change the same files, and neither
+    may lose the other's change. StorageError when the lock cannot be taken."""
+    from filelock import FileLock, Timeout  # loaded on the first change, not at start
+
+    lock = FileLock(
+        str(path.with_name(path.name + ".lock")), timeout=wait, mode=0o600, thread_local=False
+    )
+    try:
+        make_private_dir(path.parent)
+        lock.acquire()
+    except Timeout:
+        raise StorageError(
+            f"{path} is being changed by another program; nothing was changed, try again."
+        ) from None
+    except OSError as exc:
+        raise cannot_save(path, exc) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -47,6 +47,7 @@ class Capability(StrEnum):
     SHARED_WITH_ME = "shared_with_me"
     PERSON_LOOKUP = "person_lookup"
     SHARE_BY_CLAIMS = "share_by_claims"  # anyone presenting claims, e.g. a verified e-mail domain
+    ALL_SHARES = "all_shares"  # every share of the owner in a few paged reads (list_all_shares)
 
 
 class Backend(Protocol):
@@ -58,6 +59,11 @@ class Backend(Protocol):
     async def list_resources(self, name_filter: str | None = None) -> list[Resource]: ...
 
     async def list_shares(self, resource_id: str) -> list[Share]: ...
+
+    async def list_all_shares(self) -> list[Share]:
+        """Every share the owner has given, on every resource, read page by page (declared
+        by ALL_SHARES; otherwise NotSupportedError, and callers read resource by resource)."""
+        ...
 
     async def list_requests(self) -> list[AccessRequest]: ...
 

@@ -342,6 +342,10 @@ class ForgeRockBackend:
             for permission in policy.permissions
         ]
 
+    async def list_all_shares(self) -> list[Share]:
+        """Not offered: the shares are read resource set by resource set."""
+        raise NotSupportedError("This server is read one resource set at a time.")
+
     async def list_requests(self) -> list[AccessRequest]:
         reply = await self._send(
             "GET",

@@ -9,6 +9,9 @@ by tests/keycloak/:
 * ``scopes`` is left out of a resource when it has none; treated as empty.
 * There is no list of all pending requests: each resource's ``permissions/requests`` is read,
   concurrently with a bound (``concurrency``, default 8).
+* Every share the owner gave is listed by ``resources/shared-with-others``: the owner's
+  resources that have grants, paged by resource (``first``/``max``), each with
+  ``permissions`` (the people and their granted scopes, as ``{id}/permissions`` lists them).
 * Keycloak has no request ids; a request is "all pending scopes of one person on one
   resource" and gets the id ``f"{resource_id}/{username}"``.
 * ``PUT permissions`` is the only write. For each listed person it sets the final scope set on
@@ -61,6 +64,7 @@ PAGE_SIZE = 100
 DEFAULT_CONCURRENCY = 8
 
 T = TypeVar("T")
+R = TypeVar("R", bound="_Resource")
 
 
 # --------------------------------------------------------------------------- wire shapes
@@ -106,6 +110,10 @@ class _Permission(_Wire):
     scopes: list[str] = Field(default_factory=list)
 
 
+class _SharedResource(_Resource):
+    permissions: list[_Permission] = Field(default_factory=list)
+
+
 class _User(_Wire):
     id: str | None = None
     username: str
@@ -115,6 +123,7 @@ class _User(_Wire):
 
 
 _RESOURCES = TypeAdapter(list[_Resource])
+_SHARED_RESOURCES = TypeAdapter(list[_SharedResource])
 _PERMISSIONS = TypeAdapter(list[_Permission])
 _RESOURCE = TypeAdapter(_Resource)
 _OPTIONAL_USER = TypeAdapter(_User | None)
@@ -169,6 +178,7 @@ class KeycloakBackend:
             Capability.NARROW,
             Capability.SHARED_WITH_ME,
             Capability.PERSON_LOOKUP,
+            Capability.ALL_SHARES,
         }
     )
 
@@ -258,17 +268,21 @@ class KeycloakBackend:
         )
 
     async def _pages(
-        self, what: tuple[str, str], path: str, extra: dict[str, str | int] | None = None
-    ) -> Listing[_Resource]:
+        self,
+        adapter: TypeAdapter[list[R]],
+        what: tuple[str, str],
+        path: str,
+        extra: dict[str, str | int] | None = None,
+    ) -> Listing[R]:
         """Page until a short page, at most ``max_items`` (then the listing is cut short)."""
-        found: Listing[_Resource] = Listing()
+        found: Listing[R] = Listing()
         first = 0
         while True:
             if first >= self._max_items:
                 found.cut_short = cut_short_note(first)
                 return found
             params: dict[str, str | int] = {"first": first, "max": self._page_size, **(extra or {})}
-            page = await self._get(_RESOURCES, [], what, path, params)
+            page = await self._get(adapter, [], what, path, params)
             found.extend(page)
             if len(page) < self._page_size:
                 return found
@@ -277,7 +291,7 @@ class KeycloakBackend:
     async def _raw_resources(self, name_filter: str | None) -> Listing[_Resource]:
         extra: dict[str, str | int] = {"name": name_filter} if name_filter else {}
         return await self._pages(
-            ("the list of your resources", "list of resources"), "resources", extra
+            _RESOURCES, ("the list of your resources", "list of resources"), "resources", extra
         )
 
     async def list_resources(self, name_filter: str | None = None) -> Listing[Resource]:
@@ -312,6 +326,32 @@ class KeycloakBackend:
             )
             for permission in await self._granted(resource_id)
         ]
+
+    async def list_all_shares(self) -> Listing[Share]:
+        """Every grant on every resource of the owner, from ``shared-with-others`` (paged by
+        resource; a resource met twice while paging counts once)."""
+        shared = await self._pages(
+            _SHARED_RESOURCES,
+            ("the resources you share", "list of resources you share"),
+            "resources/shared-with-others",
+        )
+        shares: Listing[Share] = Listing()
+        shares.cut_short = shared.cut_short
+        seen: set[str] = set()
+        for resource in shared:
+            if resource.id in seen:
+                continue
+            seen.add(resource.id)
+            shares.extend(
+                Share(
+                    connection_id=self.connection_id,
+                    resource_id=resource.id,
+                    party=_party(permission),
+                    scopes=tuple(_sorted(permission.scopes)),
+                )
+                for permission in resource.permissions
+            )
+        return shares
 
     def _requests_of(self, resource: _Resource, pending: list[_Permission]) -> list[AccessRequest]:
         return [
@@ -350,6 +390,7 @@ class KeycloakBackend:
     async def shared_with_me(self) -> Listing[SharedWithMe]:
         found: Listing[SharedWithMe] = Listing()
         listed = await self._pages(
+            _RESOURCES,
             ("the resources shared with you", "list of resources shared with you"),
             "resources/shared-with-me",
         )

@@ -2,7 +2,8 @@
 
 The wire contract is docs/owner-api.md; nothing else of the built-in sandbox is assumed.
 Resources are listed page by page (``expand=true&offset&limit``), shares are the
-server's policies, and narrowing or revoking replaces or deletes the person's policy.
+server's policies (all of the owner's at once, page by page, for a review), and narrowing
+or revoking replaces or deletes the person's policy.
 """
 
 from __future__ import annotations
@@ -163,6 +164,26 @@ def _epoch(moment: datetime | None) -> int | None:
     return int(moment.timestamp())
 
 
+def _checked(policies: list[PolicyDescription]) -> list[PolicyDescription]:
+    """A listing's policies, refused when one lacks an id or whom it grants to."""
+    # Optional in the model (a policy being created has neither), required in a listing;
+    # a claims policy names no person but its required claims instead.
+    missing = sorted(
+        {
+            f
+            for p in policies
+            for f, v in (("_id", p.id), ("sub", p.sub or p.required_claims))
+            if not v
+        }
+    )
+    if missing:
+        raise MalformedResponseError(
+            "The server's policy list is malformed: "
+            f"missing required field(s): {', '.join(missing)}."
+        )
+    return policies
+
+
 def _endpoint(url: str, *parts: str) -> str:
     """``url`` plus path segments, each percent-encoded (ids come from the server)."""
     return "/".join([url.rstrip("/"), *(quote(part, safe="") for part in parts)])
@@ -182,6 +203,7 @@ class PolicyManagerBackend:
         *,
         yield_point: YieldPoint = no_yield,
         max_items: int = MAX_LISTED_ITEMS,
+        page_size: int = PAGE_SIZE,
     ) -> None:
         if not metadata.registered_resource_endpoint or not metadata.policy_endpoint:
             raise ConfigurationError(
@@ -194,9 +216,11 @@ class PolicyManagerBackend:
         self._tokens = tokens
         self._yield = yield_point
         self._max_items = max_items
+        self._page_size = page_size
         self._resources_url: str = metadata.registered_resource_endpoint
         self._policies_url: str = metadata.policy_endpoint
-        capabilities = {Capability.NARROW, Capability.EXPIRY}
+        # The owner's policies without a resource_id: the draft's policy list, expanded.
+        capabilities = {Capability.NARROW, Capability.EXPIRY, Capability.ALL_SHARES}
         if metadata.pending_request_endpoint:
             capabilities |= {Capability.SCOPE_SUBSET, Capability.DENY}
         if metadata.person_lookup_endpoint:
@@ -247,7 +271,11 @@ class PolicyManagerBackend:
     # -- resources ---------------------------------------------------------------------
 
     async def _page(self, offset: int, name_filter: str | None) -> tuple[list[Listed], int | None]:
-        params: dict[str, str | int] = {"expand": "true", "offset": offset, "limit": PAGE_SIZE}
+        params: dict[str, str | int] = {
+            "expand": "true",
+            "offset": offset,
+            "limit": self._page_size,
+        }
         if name_filter:
             params["q"] = name_filter
         response = await self._send("GET", self._resources_url, "resource list", params=params)
@@ -278,7 +306,7 @@ class PolicyManagerBackend:
         first, total = await self._page(0, name_filter)
         items: list[Listed] = list(first)
         size = len(first)
-        more = size >= PAGE_SIZE or (total is not None and total > size)
+        more = size >= self._page_size or (total is not None and total > size)
         cut_short = ""
         offset = size
         while size and more:
@@ -339,37 +367,58 @@ class PolicyManagerBackend:
             "policy list",
             params={"expand": "true", "resource_id": resource_id},
         )
-        # Optional in the model (a policy being created has neither), required in a listing;
-        # a claims policy names no person but its required claims instead.
-        missing = sorted(
-            {
-                f
-                for p in policies
-                for f, v in (("_id", p.id), ("sub", p.sub or p.required_claims))
-                if not v
-            }
+        return [p for p in _checked(policies) if p.resource_id == resource_id]
+
+    def _share(self, policy: PolicyDescription) -> Share:
+        return Share(
+            connection_id=self.connection_id,
+            resource_id=policy.resource_id,
+            party=_policy_party(policy),
+            scopes=tuple(policy.resource_scopes),
+            granted_at=_time(policy.created_at),
+            expires_at=_time(policy.expires_at),
+            id=policy.id,
+            claims=_claims(policy) if policy.sub is None else (),
         )
-        if missing:
-            raise MalformedResponseError(
-                "The server's policy list is malformed: "
-                f"missing required field(s): {', '.join(missing)}."
-            )
-        return [p for p in policies if p.resource_id == resource_id]
 
     async def list_shares(self, resource_id: str) -> list[Share]:
-        return [
-            Share(
-                connection_id=self.connection_id,
-                resource_id=policy.resource_id,
-                party=_policy_party(policy),
-                scopes=tuple(policy.resource_scopes),
-                granted_at=_time(policy.created_at),
-                expires_at=_time(policy.expires_at),
-                id=policy.id,
-                claims=_claims(policy) if policy.sub is None else (),
+        return [self._share(policy) for policy in await self._policies(resource_id)]
+
+    async def list_all_shares(self) -> Listing[Share]:
+        """Every policy of the owner, page by page (``expand=true&offset&limit``), at most
+        ``max_items``. Stops at a short page, and at a page that brings nothing new (a server
+        that ignores ``offset`` sends the same page again) or more than asked for (one that
+        ignores ``limit`` sent everything)."""
+        shares: Listing[Share] = Listing()
+        seen: set[str] = set()
+        offset = 0
+        while True:
+            if offset >= self._max_items:
+                shares.cut_short = cut_short_note(len(shares))
+                return shares
+            params: dict[str, str | int] = {
+                "expand": "true",
+                "offset": offset,
+                "limit": self._page_size,
+            }
+            page: list[PolicyDescription] = _checked(
+                await self._get(_POLICIES, self._policies_url, "policy list", params=params)
             )
-            for policy in await self._policies(resource_id)
-        ]
+            fresh = 0
+            for number, policy in enumerate(page):
+                if number % YIELD_EVERY == 0:
+                    self._yield()
+                if policy.id in seen:
+                    continue
+                if len(shares) >= self._max_items:
+                    shares.cut_short = cut_short_note(len(shares))
+                    return shares
+                seen.add(policy.id or "")
+                shares.append(self._share(policy))
+                fresh += 1
+            if len(page) != self._page_size or not fresh:
+                return shares
+            offset += len(page)
 
     async def share(
         self,

@@ -237,19 +237,28 @@ def list_policies(
     owner: OwnerToken,
     expand: bool = False,
     resource_id: Annotated[str | None, Query(max_length=256)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> Response:
-    """Ids of the owner's policies; ``expand=true`` gives full objects."""
-    sql = (
-        "SELECT p.* FROM policies p JOIN resources r ON r.id = p.resource_id WHERE r.owner_sub = ?"
-    )
+    """Ids of the owner's policies (oldest first); ``expand=true`` gives full objects;
+    ``limit`` (with ``offset``) pages them, the total in ``X-Total-Count``."""
+    where = "r.owner_sub = ?"
     params: list[Any] = [owner.sub]
     if resource_id is not None:
-        sql += " AND p.resource_id = ?"
+        where += " AND p.resource_id = ?"
         params.append(resource_id)
-    rows = sandbox.store.all(sql + " ORDER BY p.created_at, p.id", params)
+    joined = f"FROM policies p JOIN resources r ON r.id = p.resource_id WHERE {where}"
+    sql = f"SELECT p.* {joined} ORDER BY p.created_at, p.id"
+    headers: dict[str, str] = {}
+    if limit is not None or offset:
+        total = sandbox.store.scalar(f"SELECT count(*) {joined}", params)
+        headers["X-Total-Count"] = str(total or 0)
+        sql += " LIMIT ? OFFSET ?"
+        params += [limit if limit is not None else -1, offset]
+    rows = sandbox.store.all(sql, params)
     if not expand:
-        return JSONResponse([row["id"] for row in rows])
-    return JSONResponse([_policy_view(sandbox, row) for row in rows])
+        return JSONResponse([row["id"] for row in rows], headers=headers)
+    return JSONResponse([_policy_view(sandbox, row) for row in rows], headers=headers)
 
 
 @router.get("/owner/policies/{policy_id}")
