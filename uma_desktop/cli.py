@@ -693,6 +693,7 @@ async def _run(
         import gc
 
         gc.freeze()
+        gc.enable()  # off while the modules loaded (see ``run``)
     control = await ControlPoint.open(vault_factory=vault_factory, browser_opener=browser_opener)
     told = 0
 
@@ -738,6 +739,10 @@ def run(
         args = parser.parse_args(list(argv))
     except SystemExit as exc:  # argparse already printed usage or help
         return int(exc.code or 0) if isinstance(exc.code, int) else 2
+    if whole_process:  # loading the app makes objects that all live on: nothing to collect
+        import gc
+
+        gc.disable()
     import asyncio
     import logging
 
