@@ -161,7 +161,7 @@ def _base_headers(accept_json: bool) -> dict[str, str]:
 
 class _TlsWhenNeeded(httpx.AsyncBaseTransport):
     """A client's own transport: https:// requests go through httpx's verifying transport,
-    built (with its CA bundle, ~20 ms to load) on the first https request; plain http://
+    built with its CA bundle (slow to load) on the first https request; plain http://
     requests (a loopback server) through a pool whose TLS context trusts no certificate,
     so a command that only talks to a loopback sandbox never loads the bundle."""
 
@@ -201,7 +201,8 @@ class AsyncClient(httpx.AsyncClient):
     def _init_transport(  # type: ignore[override]
         self, transport: httpx.AsyncBaseTransport | None = None, **options: Any
     ) -> httpx.AsyncBaseTransport:
-        """httpx's default transport, its TLS context made when an https request needs it."""
+        """httpx's default transport, its TLS context made when an https request needs it
+        (httpx's own hook for the transport; httpx is pinned to 0.28 in pyproject.toml)."""
         return transport if transport is not None else _TlsWhenNeeded(**options)
 
     def emit(self, response: Response, body: bytes) -> None:
