@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -154,12 +155,7 @@ def one_size(rows: int) -> list[tuple[str, float, float, float]]:
         for cid in controller.states:
             fresh = [
                 ResourceRow(
-                    row.resource.__class__(
-                        **{
-                            **row.resource.__dict__,
-                            "share_count": (row.resource.share_count or 0) + 1,
-                        }
-                    ),
+                    replace(row.resource, share_count=(row.resource.share_count or 0) + 1),
                     row.server,
                     row.favourite,
                 )

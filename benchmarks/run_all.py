@@ -1,4 +1,5 @@
-"""Run every benchmark in turn (`make benchmarks`); each prints its own figures and ratios."""
+"""Run every benchmark in turn (`make benchmarks`); each prints its own figures and ratios,
+and at the end every line that carries a ratio is printed again as one table."""
 
 from __future__ import annotations
 
@@ -22,12 +23,34 @@ BENCHMARKS = (
 )
 
 
+def run(name: str) -> tuple[int, list[str]]:
+    """Run one benchmark, echoing its output; its lines that carry a ratio, for the table."""
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / name)], stdout=subprocess.PIPE, text=True, bufsize=1
+    )
+    assert process.stdout is not None
+    figures = []
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        if "ratio" in line and not line.lstrip().startswith(("round", "#")):
+            figures.append(line.rstrip())
+    return process.wait(), figures
+
+
 def main() -> int:
     failed = []
+    table: list[tuple[str, list[str]]] = []
     for name in BENCHMARKS:
         print(f"== {name}", flush=True)
-        if subprocess.run([sys.executable, str(HERE / name)], check=False).returncode != 0:
+        code, figures = run(name)
+        table.append((name, figures))
+        if code != 0:
             failed.append(name)
+    print("\n== every figure with its same-run baseline")
+    for name, figures in table:
+        print(name)
+        for line in figures or ["  (no ratio printed)"]:
+            print(f"  {line.strip()}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

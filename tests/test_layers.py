@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,4 +47,34 @@ def test_core_layers_load_without_qt() -> None:
         "print(bad); sys.exit(1 if bad else 0)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# What the window must not load before its first paint: the core opens after it, on its own
+# thread (gui/app.py), and each of these cost tens of milliseconds at start.
+NOT_BEFORE_FIRST_PAINT = (
+    "uma_desktop.app.control_point",
+    "uma_desktop.backends",
+    "uma_desktop.net",
+    "uma_desktop.oauth",
+    "httpx",
+    "pydantic",
+    "asyncio",
+    "importlib.metadata",
+)
+
+
+def test_the_window_builds_without_loading_the_core() -> None:
+    code = (
+        "import sys, tempfile\n"
+        "from pathlib import Path\n"
+        "from uma_desktop.gui.app import launch\n"
+        "from uma_desktop.paths import app_dirs\n"
+        "session = launch(app_dirs(Path(tempfile.mkdtemp())), poll_interval=None)\n"
+        "assert session.shown is not None and session.shown.isVisible()\n"
+        f"loaded = [n for n in {NOT_BEFORE_FIRST_PAINT!r} if n in sys.modules]\n"
+        "print(loaded); sys.exit(1 if loaded else 0)\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stdout + result.stderr

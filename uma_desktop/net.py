@@ -556,16 +556,32 @@ async def _exchange_once(
 # -- one status-to-error mapping, one body parser ------------------------------------------
 
 
+MAX_ERROR_CODE = 64  # characters of a server's OAuth error code kept in a message
+MAX_ERROR_DESCRIPTION = 300  # and of its error_description
+
+
+def _shown(text: str, limit: int) -> str:
+    """Server text fit for a message: one line of printable characters, at most ``limit``."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text[: limit * 4])
+    short = " ".join(printable.split())
+    return short if len(short) <= limit else short[: limit - 1] + "…"
+
+
 def _oauth_error(content: bytes) -> tuple[str | None, str]:
+    if len(content) > 64 * 1024:  # an error answer this big carries no message worth showing
+        return None, ""
     try:
         body = json.loads(content)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None, ""
     if not isinstance(body, dict):
         return None, ""
-    error = body.get("error") if isinstance(body.get("error"), str) else None
+    error = body.get("error")
     description = body.get("error_description")
-    return error, description if isinstance(description, str) else ""
+    return (
+        _shown(error, MAX_ERROR_CODE) or None if isinstance(error, str) else None,
+        _shown(description, MAX_ERROR_DESCRIPTION) if isinstance(description, str) else "",
+    )
 
 
 def raise_for_error(response: Answer, what: str, *, hints: Mapping[int, str] | None = None) -> None:

@@ -494,3 +494,51 @@ async def test_history_names_a_person_the_same_way_for_every_decision(
         ("share", "Bob Brown (bob)"),
         ("revoke", "Bob Brown (bob)"),
     }
+
+
+async def test_the_early_read_changes_nothing_and_the_core_takes_it_over(app_home: Path) -> None:
+    """The window shows the cached rows before the core has loaded (app.last_known); that
+    read repairs nothing, and the core then uses what it read instead of reading again."""
+    from uma_desktop.app.last_known import read_last_known
+
+    dirs = app_dirs().ensure()
+    registry = ConnectionRegistry(dirs.config)
+    registry.add(CONNECTION)
+    registry.add(replace(CONNECTION, id="broken", display_name="Broken"))
+    SnapshotStore(dirs.cache).save("home", _snapshot())
+    folder = dirs.cache / "snapshots"
+    (folder / "broken.json").write_text("not json at all")
+
+    known = read_last_known(dirs)
+    assert [(c.id, r) for c, r in known.resources()] == [("home", _snapshot().resources)]
+    assert sorted(p.name for p in folder.iterdir()) == ["broken.json", "home.json"]  # untouched
+
+    control = await ControlPoint.open(dirs, last_known=known)
+    try:
+        cached = {c.connection_id: c.value for c in control.cached_resources()}
+        assert cached["home"] is known.snapshots["home"].snapshot.resources  # not read again
+        assert cached["broken"] is None
+        assert any("broken" in p and "damaged" in p for p in control.problems)
+        assert any(".corrupt-" in p.name for p in folder.iterdir())
+    finally:
+        await control.aclose()
+
+
+async def test_a_snapshot_written_after_the_early_read_is_read_again(app_home: Path) -> None:
+    from uma_desktop.app.last_known import read_last_known
+
+    dirs = app_dirs().ensure()
+    ConnectionRegistry(dirs.config).add(CONNECTION)
+    store = SnapshotStore(dirs.cache)
+    store.save("home", _snapshot())
+    known = read_last_known(dirs)
+    first = (_snapshot().resources or [])[0]
+    newer = replace(_snapshot(), resources=[first, replace(first, id="r9")])
+    store.save("home", newer)  # e.g. a CLI command refreshed it meanwhile
+
+    control = await ControlPoint.open(dirs, last_known=known)
+    try:
+        [cached] = control.cached_resources()
+        assert [r.id for r in cached.value or []] == [r.id for r in newer.resources or []]
+    finally:
+        await control.aclose()

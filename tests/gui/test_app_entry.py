@@ -266,6 +266,39 @@ def test_answers_queued_before_shutdown_are_not_delivered_after_it(qtbot: Any) -
     assert delivered == []
 
 
+def test_the_cached_rows_show_before_the_core_has_opened(qtbot: Any, tmp_path: Path) -> None:
+    """An offline start shows the last-known resources at once; the core (HTTP, models,
+    keyring) opens after them, so they do not wait for it."""
+    from uma_desktop.app.registry import ConnectionRegistry
+    from uma_desktop.app.snapshots import Snapshot, SnapshotStore
+    from uma_desktop.domain import BackendKind, Connection, Resource
+
+    dirs = app_dirs(tmp_path).ensure()
+    ConnectionRegistry(dirs.config).add(
+        Connection(
+            id="home",
+            issuer="http://127.0.0.1:1/",  # nothing answers there
+            kind=BackendKind.POLICY_MANAGER,
+            client_id="uma-desktop",
+            display_name="Home",
+            remember=False,
+        )
+    )
+    cached = [Resource("home", f"r{i}", f"Album {i:03d}", ("view",), "Photos") for i in range(300)]
+    SnapshotStore(dirs.cache).save("home", Snapshot(resources=cached))
+    session = app.launch(dirs, poll_interval=None)
+    model = session.controller.resources
+    seen: list[tuple[int, bool]] = []
+    model.modelReset.connect(lambda: seen.append((model.rowCount(), session.control is None)))
+    try:
+        qtbot.waitUntil(lambda: session.window is not None, timeout=WAIT)
+        assert seen and seen[0] == (300, True)  # all rows, before the core was open
+        assert model.rows()[0].resource.name == "Album 000"
+        assert model.rows()[0].server == "Home"
+    finally:
+        session.close()
+
+
 # -- 4. the protocol trace outside demo mode -----------------------------------------------
 
 

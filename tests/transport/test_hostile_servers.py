@@ -300,6 +300,27 @@ async def test_every_backend_maps_every_status_the_same_way(
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
+async def test_a_servers_error_text_is_quoted_short_and_on_one_line(
+    hostile: HostileServer, backend: str
+) -> None:
+    path, build = BACKENDS[backend]
+    description = "Refused\x1b[31m because\n\u202e" + "x" * 30_000
+    hostile.route(
+        path(hostile),
+        Answer.json(
+            {"error": "server_error\r\nX-Injected: 1", "error_description": description}, status=500
+        ),
+    )
+    async with net.async_client() as client:
+        with pytest.raises(ServerError) as failure:
+            await build(hostile, client, tokens=CountingTokens()).list_resources()
+    message = failure.value.user_message
+    assert "server_error X-Injected: 1" in message and "Refused [31m because" in message
+    assert len(message) < net.MAX_ERROR_CODE + net.MAX_ERROR_DESCRIPTION + 100
+    assert all(ch.isprintable() for ch in message)
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
 async def test_every_backend_refreshes_once_on_a_401(hostile: HostileServer, backend: str) -> None:
     path, build = BACKENDS[backend]
     hostile.route(

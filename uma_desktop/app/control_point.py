@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from uma_desktop import net
@@ -65,6 +65,9 @@ from uma_desktop.errors import (
 from uma_desktop.oauth.vault import TokenVault
 from uma_desktop.paths import AppDirs, app_dirs
 from uma_desktop.uma.metadata import AuthorizationServerMetadata
+
+if TYPE_CHECKING:
+    from uma_desktop.app.last_known import LastKnown
 
 log = logging.getLogger(__name__)
 
@@ -223,11 +226,13 @@ class ControlPoint:
         browser_opener: BrowserOpener | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         yield_point: YieldPoint = no_yield,
+        last_known: LastKnown | None = None,
     ) -> ControlPoint:
         """Load connections, snapshots and history from disk; no network.
 
         ``yield_point`` runs between small pieces of long work (the window installs its
-        foreground rule there; elsewhere nothing waits).
+        foreground rule there; elsewhere nothing waits). ``last_known``: snapshots the
+        window has already read (and shown) are taken over, not read again.
         """
         control = cls(
             dirs,
@@ -236,6 +241,10 @@ class ControlPoint:
             timeout=timeout,
             yield_point=yield_point,
         )
+        if last_known is not None:
+            control._snapshots = SnapshotStore(
+                control.dirs.cache, yield_point, preloaded=last_known.snapshots
+            )
         control._load()
         return control
 

@@ -21,6 +21,11 @@ from typing import Any
 
 from uma_desktop.app.control_point import ControlPoint
 from uma_desktop.app.history import History
+from uma_desktop.app.review_terms import ENFORCED_LABEL as ENFORCED_LABEL
+from uma_desktop.app.review_terms import ENFORCER as ENFORCER
+from uma_desktop.app.review_terms import Clock as Clock
+from uma_desktop.app.review_terms import share_key as share_key
+from uma_desktop.app.review_terms import system_clock as system_clock
 from uma_desktop.app.storage import read_json, report_corrupt, write_json
 from uma_desktop.backends.base import Capability
 from uma_desktop.domain import Decision, Resource, Share
@@ -29,16 +34,8 @@ from uma_desktop.errors import ConfigurationError, UmaDesktopError
 log = logging.getLogger(__name__)
 
 FILE_NAME = "expiry.json"
-ENFORCED_LABEL = "expires (enforced by UMA Desktop)"
 EXPIRE_ACTION = "expire"
 SET_EXPIRY_ACTION = "set-expiry"
-ENFORCER = "UMA Desktop"
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def parse_date(text: str) -> datetime:
@@ -52,11 +49,6 @@ def parse_date(text: str) -> datetime:
     except ValueError:
         raise ConfigurationError(f"{text!r} is not a date (YYYY-MM-DD) or ISO date-time.") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def share_key(connection_id: str, resource_id: str, party_id: str) -> str:
-    """One share across servers: connection, resource and person (NUL cannot occur in ids)."""
-    return f"{connection_id}\0{resource_id}\0{party_id}"
 
 
 def person_of(share: Share) -> str:
@@ -335,8 +327,10 @@ def forget_person(control: ControlPoint, connection_id: str, resource_id: str, p
     whose access was taken away by name (the CLI's ``revoke``)."""
     wanted = person.strip().casefold()
     ExpiryStore(control.dirs.data).drop_where(
-        lambda e: (e.connection_id, e.resource_id) == (connection_id, resource_id)
-        and wanted in {e.person.casefold(), e.party_id.casefold()}
+        lambda e: (
+            (e.connection_id, e.resource_id) == (connection_id, resource_id)
+            and wanted in {e.person.casefold(), e.party_id.casefold()}
+        )
     )
 
 

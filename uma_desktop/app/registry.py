@@ -8,6 +8,7 @@ stay. Memory changes only after the file was written, so a failed save leaves no
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -104,6 +105,23 @@ class ConnectionRegistry:
             loaded[connection.id] = connection
         self._connections = loaded
         return [self._set_aside(rejected)] if rejected else []
+
+    def peek(self) -> list[Connection]:
+        """The connections in the file as they read now, changing nothing: an unreadable
+        file or entry is simply left out (``load`` reports and sets it aside)."""
+        try:
+            data = json.loads(self.path.read_bytes())
+        except (OSError, ValueError):
+            return []
+        items = data.get("connections") if isinstance(data, dict) else None
+        found: dict[str, Connection] = {}
+        for item in items if isinstance(items, list) else []:
+            try:
+                connection = _connection_from_json(item)
+            except ValueError:
+                continue
+            found.setdefault(connection.id, connection)
+        return list(found.values())
 
     def _set_aside(self, rejected: list[dict[str, Any]]) -> str:
         """Move unusable entries to a ``.rejected-<time>`` file; the human note saying so."""

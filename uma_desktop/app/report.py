@@ -13,11 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from uma_desktop.app.expiry import ENFORCED_LABEL, ENFORCER, DueDate, share_key
-from uma_desktop.app.state import PerConnection
+from uma_desktop.app.review_terms import ENFORCED_LABEL, ENFORCER, share_key
 from uma_desktop.domain import Connection, Resource, Share
+
+if TYPE_CHECKING:
+    from uma_desktop.app.expiry import DueDate
+    from uma_desktop.app.state import PerConnection
 
 APP_NAME = "UMA Desktop"
 REPORT_FIELDS = (

@@ -12,26 +12,23 @@ Every action lands in the history (Keep as a local ``keep`` decision).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from uma_desktop.app.control_point import SHARE_SCAN_PARALLEL, ControlPoint, RevokeTarget
-from uma_desktop.app.expiry import (
-    ENFORCED_LABEL,
-    Clock,
-    ExpiryStore,
-    person_of,
-    set_expiry,
-    share_key,
-    system_clock,
-)
+from uma_desktop.app.expiry import Clock, ExpiryStore, person_of, set_expiry, system_clock
 from uma_desktop.app.history import History
+from uma_desktop.app.review_terms import FLAG_LABELS as FLAG_LABELS
+from uma_desktop.app.review_terms import Flag as Flag
+from uma_desktop.app.review_terms import Outcome as Outcome
+from uma_desktop.app.review_terms import ReviewItem as ReviewItem
+from uma_desktop.app.review_terms import ReviewSettings as ReviewSettings
+from uma_desktop.app.review_terms import Summary as Summary
+from uma_desktop.app.review_terms import item_id, share_key
 from uma_desktop.app.state import PerConnection
 from uma_desktop.app.storage import read_json, report_corrupt, write_json
 from uma_desktop.domain import Decision, Resource, Share
@@ -42,111 +39,6 @@ FILE_NAME = "review.json"
 HISTORY_SCAN = 100_000  # decisions read to find when a person was last seen
 BUILD_YIELD_EVERY = 200  # items flagged between yields to the window
 ACTION_PARALLEL = 16  # review actions in flight at once (the ControlPoint gates per server)
-
-
-class Flag(StrEnum):
-    NO_EXPIRY = "no-expiry"
-    OLD = "old"
-    ALL_SCOPES = "all-scopes"
-    UNSEEN = "unseen"
-
-
-FLAG_LABELS = {
-    Flag.NO_EXPIRY: "no expiry",
-    Flag.OLD: "old",
-    Flag.ALL_SCOPES: "all scopes",
-    Flag.UNSEEN: "person not seen",
-}
-
-
-class Outcome(StrEnum):
-    KEPT = "kept"
-    REVOKED = "revoked"
-    NARROWED = "narrowed"
-    EXPIRY_SET = "expiry-set"
-
-
-@dataclass(frozen=True)
-class ReviewSettings:
-    older_than_days: int = 180
-    unseen_days: int = 180
-    interval_days: int = 90  # the reminder comes when the last review is older than this
-
-    def checked(self) -> ReviewSettings:
-        for name in ("older_than_days", "unseen_days", "interval_days"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 36500:
-                raise ConfigurationError(f"{name.replace('_', ' ')} must be 1 to 36500 days.")
-        return self
-
-
-@dataclass(frozen=True)
-class ReviewItem:
-    """One share under review, with what the reviewer needs to decide."""
-
-    id: str  # short and stable: the same share keeps it across loads and restarts
-    server: str
-    resource: Resource
-    share: Share
-    flags: frozenset[Flag]
-    last_decision: datetime | None
-    enforced_expiry: datetime | None = None  # a due date the app keeps (server has none)
-    outcome: Outcome | None = None
-
-    @property
-    def key(self) -> str:
-        return share_key(self.share.connection_id, self.resource.id, self.share.party.id)
-
-    @property
-    def expires_at(self) -> datetime | None:
-        return self.share.expires_at or self.enforced_expiry
-
-    @property
-    def expiry_text(self) -> str:
-        if self.share.expires_at is not None:
-            return f"expires {_day(self.share.expires_at)}"
-        if self.enforced_expiry is not None:
-            return f"{ENFORCED_LABEL} {_day(self.enforced_expiry)}"
-        return ""
-
-    @property
-    def flag_text(self) -> str:
-        return ", ".join(FLAG_LABELS[f] for f in Flag if f in self.flags)
-
-
-def _day(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d")
-
-
-def item_id(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
-
-
-@dataclass(frozen=True)
-class Summary:
-    started_at: datetime
-    finished_at: datetime
-    total: int
-    counts: dict[str, int]
-
-    @property
-    def reviewed(self) -> int:
-        return sum(self.counts.values())
-
-    def text(self) -> str:
-        parts = [f"{n} {o}" for o, n in sorted(self.counts.items())] or ["nothing changed"]
-        return (
-            f"Review finished: {self.reviewed} of {self.total} shares reviewed "
-            f"({', '.join(parts)})."
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat(),
-            "total": self.total,
-            "counts": dict(self.counts),
-        }
 
 
 @dataclass

@@ -25,7 +25,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, make_dataclass
 from datetime import datetime
 from enum import Enum
@@ -36,9 +37,9 @@ from typing import Any, TypeVar
 
 from uma_desktop.app.registry import check_connection_id
 from uma_desktop.app.storage import CorruptFileError, atomic_write_text, keep_aside
-from uma_desktop.backends.base import YieldPoint, no_yield
 from uma_desktop.domain import AccessRequest, Party, Resource, SharedWithMe
-from uma_desktop.errors import StorageError
+from uma_desktop.errors import ConfigurationError, StorageError
+from uma_desktop.yielding import YieldPoint, no_yield
 
 log = logging.getLogger(__name__)
 
@@ -341,13 +342,55 @@ def parse_snapshot(raw: bytes, yield_point: YieldPoint = no_yield) -> Snapshot |
     raise SnapshotDamaged
 
 
+@dataclass(frozen=True)
+class ReadSnapshot:
+    """A snapshot as read by ``SnapshotStore.peek``, with the file's state at that moment."""
+
+    snapshot: Snapshot
+    stamp: tuple[int, int, int]  # which file it was (each save is a new one), its time, size
+
+
+def _stamp(status: os.stat_result) -> tuple[int, int, int]:
+    return status.st_ino, status.st_mtime_ns, status.st_size
+
+
+def _stamp_of(path: Path) -> tuple[int, int, int] | None:
+    try:
+        return _stamp(path.stat())
+    except OSError:
+        return None
+
+
 class SnapshotStore:
-    def __init__(self, cache_dir: Path, yield_point: YieldPoint = no_yield) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        yield_point: YieldPoint = no_yield,
+        preloaded: Mapping[str, ReadSnapshot] | None = None,
+    ) -> None:
+        """``preloaded``: snapshots already read with ``peek``; ``load`` hands each out once
+        instead of reading its file again, unless the file has changed since."""
         self.folder = cache_dir / "snapshots"
         self._yield = yield_point
+        self._preloaded = dict(preloaded or {})
 
     def _path(self, connection_id: str) -> Path:
         return self.folder / f"{check_connection_id(connection_id)}.json"
+
+    def peek(self, connection_id: str) -> ReadSnapshot | None:
+        """The stored snapshot if it reads cleanly, else None; changes nothing (``load``
+        reports and sets aside a damaged file)."""
+        try:
+            path = self._path(connection_id)
+            with path.open("rb") as file:
+                status = os.fstat(file.fileno())
+                raw = file.read()
+            snapshot = parse_snapshot(raw, self._yield)
+        except (ConfigurationError, ValueError, OSError, SnapshotDamaged, RecursionError):
+            return None
+        if snapshot is None:
+            return None
+        return ReadSnapshot(snapshot, _stamp(status))
 
     def load(self, connection_id: str) -> Snapshot:
         """The stored snapshot or an empty one; a damaged file raises CorruptFileError.
@@ -355,6 +398,9 @@ class SnapshotStore:
         A file a newer version of the app wrote counts as none: the next refresh replaces it.
         """
         path = self._path(connection_id)
+        peeked = self._preloaded.pop(connection_id, None)
+        if peeked is not None and _stamp_of(path) == peeked.stamp:
+            return peeked.snapshot
         try:
             raw = path.read_bytes()
         except FileNotFoundError:

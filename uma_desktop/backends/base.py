@@ -9,26 +9,18 @@ Every method raises only ``uma_desktop.errors`` types.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from uma_desktop.domain import AccessRequest, Party, Resource, Share, SharedWithMe
 from uma_desktop.net import TokenSource
+from uma_desktop.yielding import YieldPoint, no_yield
 
 __all__ = ["Backend", "Capability", "Listing", "TokenSource", "YieldPoint", "no_yield"]
 
 T = TypeVar("T")
-
-YieldPoint = Callable[[], None]
-"""Called between small pieces of long work so the window can paint first (the GUI installs
-``uma_desktop.foreground.yield_to_foreground``; elsewhere nothing waits)."""
-
-
-def no_yield() -> None:
-    """The default yield point: carry straight on."""
-
 
 MAX_LISTED_ITEMS = 250_000  # a listing stops here, however much the server claims to hold
 

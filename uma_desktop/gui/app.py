@@ -1,11 +1,14 @@
 """Composition root of the desktop app (desktop-style.md P1).
 
 ``main(args)`` parses the arguments, installs the excepthook, builds the QApplication,
-starts the core's event loop thread (``Bridge``), builds and shows the window, and meanwhile
-on the core's thread sets up the log (redacted, rotating file in the log folder) and opens
-the ControlPoint; once it is open the window fills. The window shows first because loading
-the core (pydantic models, HTTP, JWT, the last-known data) is most of the start-up time:
-nothing under ``gui`` imports it at module level.
+builds and shows the window; once it has painted, shows the cached rows (read on a thread
+of its own), then starts the core's event loop thread (``Bridge``), which sets up the log
+(redacted, rotating file in the log folder) and opens the ControlPoint; once it is open the
+window fills and refreshes. The window shows first because loading the
+core (pydantic models, HTTP, JWT, the last-known data) is most of the start-up time: nothing
+under ``gui`` imports it (or asyncio) at module level, and it loads only after the first
+paint, which it would otherwise slow down by competing for the interpreter lock
+(tests/test_layers.py holds the list of what must wait).
 ``start(args)`` is all of that without ``exec()``; ``launch`` is the wiring alone, for tests
 and tools.
 
@@ -23,19 +26,22 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QTimer
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
-from uma_desktop import __version__
+import uma_desktop
+from uma_desktop.arguments import ShowVersion
 from uma_desktop.foreground import yield_to_foreground
 from uma_desktop.gui import icons
-from uma_desktop.gui.bridge import Bridge
+from uma_desktop.gui.bridge import Bridge, Relay
 from uma_desktop.gui.controller import Controller
 from uma_desktop.gui.errors import install_excepthook, show_error
 from uma_desktop.gui.main_window import APP_ID, MainWindow
@@ -44,6 +50,7 @@ from uma_desktop.paths import AppDirs, app_dirs
 
 if TYPE_CHECKING:
     from uma_desktop.app import ControlPoint
+    from uma_desktop.app.last_known import LastKnown
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +97,6 @@ def ensure_application(argv: list[str] | None = None) -> QApplication:
         app = QApplication(argv or [sys.argv[0] if sys.argv else "uma-desktop"])
     assert isinstance(app, QApplication)
     QCoreApplication.setApplicationName("UMA Desktop")
-    QCoreApplication.setApplicationVersion(__version__)
     QCoreApplication.setOrganizationDomain("umadesktop.org")
     QGuiApplication.setDesktopFileName(APP_ID)
     QGuiApplication.setWindowIcon(icons.app_icon())
@@ -110,8 +116,9 @@ def launch(
     """Start the core loop, build and show the window, open the ControlPoint (async).
 
     Returns at once; ``session.window`` is set (and ``on_ready`` called) when the core is
-    open. The GUI thread never waits for it. ``before_open`` runs on the core's thread
-    first (the log set-up).
+    open. The GUI thread never waits for it. Once the window has painted, a short-lived
+    thread reads and shows the cached rows (``app.last_known``: no core, nothing logged),
+    then the core's thread starts: ``before_open`` (the log set-up), then the core.
     """
     ensure_application()
     # The core's loop thread parses and stores large answers in Python. Every call from Qt
@@ -139,15 +146,19 @@ def launch(
     if show:
         window.show()
 
-    async def open_core() -> ControlPoint:
-        # Runs on the core's thread while the window paints (Qt paints without the GIL).
+    show_last_known = controller.last_known_shower()
+
+    async def open_core(last_known: LastKnown | None) -> ControlPoint:
+        # Runs on the core's thread, once the window shows the cached rows.
         if before_open is not None:
             before_open()
         from uma_desktop.app import ControlPoint
 
-        return await ControlPoint.open(resolved, **options)
+        return await ControlPoint.open(resolved, last_known=last_known, **options)
 
     def opened(control: ControlPoint) -> None:
+        # read here, not at start: importlib.metadata costs tens of ms before the first paint
+        QCoreApplication.setApplicationVersion(uma_desktop.__version__)
         session.control = control
         control.subscribe(bridge.post_event)
         controller.attach(control)
@@ -162,8 +173,69 @@ def launch(
         window.hide()
         show_error(None, exc, "UMA Desktop could not start")
 
-    bridge.submit(open_core(), opened, failed)
+    def submit_open(last_known: LastKnown | None) -> None:
+        bridge.submit(open_core(last_known), opened, failed)
+
+    open_core_soon = Relay(submit_open, window)
+
+    def show_then_open() -> None:
+        # A short-lived thread of its own: the cached rows need neither asyncio nor the
+        # core, and show sooner than those load.
+        last_known = None
+        try:
+            from uma_desktop.app.last_known import read_last_known
+
+            last_known = read_last_known(resolved, yield_to_foreground)
+            show_last_known(last_known)
+        except Exception:  # the core reads (and reports) the same files again
+            log.warning("the cached data could not be shown early", exc_info=True)
+        finally:
+            if shiboken6.isValid(open_core_soon):
+                open_core_soon.send(last_known)
+
+    def open_now() -> None:
+        threading.Thread(target=show_then_open, name="uma-last-known", daemon=True).start()
+
+    if show:
+        # Loading the core competes with the first paint for the interpreter lock (Qt's
+        # paint calls back into Python many times): open it once the window has painted.
+        after_first_paint(window, open_now)
+    else:
+        open_now()
     return session
+
+
+class _FirstPaintWatcher(QObject):
+    """Runs ``callback`` once: after ``window``'s first paint, or after ``limit_ms`` if a
+    hidden or minimised window never paints."""
+
+    def __init__(self, window: QWidget, callback: Callable[[], None], limit_ms: int) -> None:
+        super().__init__(window)
+        self._window = window
+        self._callback: Callable[[], None] | None = callback
+        self._limit = QTimer(self)
+        self._limit.setSingleShot(True)
+        self._limit.timeout.connect(self._fire)
+        self._limit.start(limit_ms)
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            QTimer.singleShot(0, self._fire)  # after this paint has reached the screen
+        return False
+
+    def _fire(self) -> None:
+        if self._callback is None:
+            return
+        callback, self._callback = self._callback, None
+        self._limit.stop()
+        self._window.removeEventFilter(self)
+        callback()
+
+
+def after_first_paint(window: QWidget, callback: Callable[[], None], limit_ms: int = 500) -> None:
+    """Call ``callback`` on the GUI thread once ``window`` has painted (at most ``limit_ms``)."""
+    _FirstPaintWatcher(window, callback, limit_ms)
 
 
 def _start_demo(window: MainWindow, bridge: Bridge) -> None:
@@ -192,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--poll", type=float, default=30.0, help="seconds between checks for new requests"
     )
-    parser.add_argument("--version", action="version", version=f"uma-desktop {__version__}")
+    parser.add_argument("--version", action=ShowVersion)
     return parser
 
 
@@ -227,7 +299,7 @@ def start(args: list[str], *, browser_opener: BrowserOpener | None = None) -> Se
         from uma_desktop.logs import configure_logging
 
         log_file = configure_logging(dirs)
-        log.info("UMA Desktop %s starting; log file %s", __version__, log_file)
+        log.info("UMA Desktop %s starting; log file %s", uma_desktop.__version__, log_file)
         if temporary_home is not None:
             log.info("demo mode: settings live in %s until the app quits", temporary_home)
 

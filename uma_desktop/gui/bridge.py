@@ -9,19 +9,21 @@ named workers through the controller (``gui/workers.py``).
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
 import selectors
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from uma_desktop.foreground import yield_to_foreground
+
+if TYPE_CHECKING:
+    import asyncio
+    import concurrent.futures
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,25 @@ class _ForegroundFirstSelector(selectors.DefaultSelector):
         ready = super().select(timeout)
         yield_to_foreground()
         return ready
+
+
+class Relay(QObject):
+    """Calls ``callback`` on the GUI thread (where it is made) with values sent from any thread."""
+
+    _sent = Signal(object)
+
+    def __init__(self, callback: Callable[[Any], None], parent: QObject) -> None:
+        super().__init__(parent)
+        self._callback = callback
+        self._sent.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    def send(self, value: Any) -> None:
+        """Safe to call from any thread."""
+        self._sent.emit(value)
+
+    @Slot(object)
+    def _deliver(self, value: Any) -> None:
+        self._callback(value)
 
 
 @dataclass(frozen=True)
@@ -66,7 +87,9 @@ class Bridge(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._loop = asyncio.SelectorEventLoop(_ForegroundFirstSelector())
+        # The loop and its thread start with the first piece of work: loading asyncio is
+        # not needed for the window's first paint, which comes before any work.
+        self._started: asyncio.SelectorEventLoop | None = None
         self._thread = threading.Thread(target=self._run_loop, name="uma-core-loop", daemon=True)
         self._closing = False
         self._pending: set[concurrent.futures.Future[Any]] = set()
@@ -74,10 +97,20 @@ class Bridge(QObject):
         # its callback run inside submit(), on the caller's stack.
         self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._event.connect(self._dispatch_event, Qt.ConnectionType.QueuedConnection)
-        self._thread.start()
+
+    @property
+    def _loop(self) -> asyncio.SelectorEventLoop:
+        if self._started is None:
+            import asyncio
+
+            self._started = asyncio.SelectorEventLoop(_ForegroundFirstSelector())
+            self._thread.start()
+        return self._started
 
     # --- loop thread -------------------------------------------------------------------
     def _run_loop(self) -> None:
+        import asyncio
+
         asyncio.set_event_loop(self._loop)
         self._loop.run_forever()
         self._loop.close()
@@ -114,9 +147,13 @@ class Bridge(QObject):
         if self._closing:
             log.debug("dropped %s: the app is shutting down", _name_of(coro))
             coro.close()
-            dropped: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            from concurrent.futures import Future
+
+            dropped: Future[Any] = Future()
             dropped.cancel()
             return dropped
+        import asyncio  # loaded already by the time work is submitted (see _loop)
+
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         self._pending.add(future)
 
@@ -166,7 +203,7 @@ class Bridge(QObject):
     def call_soon(self, func: Callable[[], Any]) -> None:
         """Run a plain function on the loop thread (for loop-affine objects); after
         ``shutdown`` it is dropped quietly."""
-        if self._closing or self._loop.is_closed():
+        if self._closing or (self._started is not None and self._started.is_closed()):
             log.debug("dropped a call: the app is shutting down")
             return
         try:
@@ -186,6 +223,12 @@ class Bridge(QObject):
         self._closing = True
         for future in list(self._pending):
             future.cancel()
+        loop = self._started
+        if loop is None or loop.is_closed():  # no work ever ran, or the loop already ended
+            if cleanup is not None:
+                cleanup.close()
+            return
+        import asyncio
 
         async def finish() -> None:
             try:
@@ -194,12 +237,13 @@ class Bridge(QObject):
             except Exception:
                 log.warning("cleanup on quit did not finish cleanly", exc_info=True)
             finally:
-                self._loop.stop()
+                loop.stop()
 
-        if self._loop.is_running():
-            asyncio.run_coroutine_threadsafe(finish(), self._loop)
-        elif cleanup is not None:
-            cleanup.close()
+        try:  # queued even if the thread has not begun running the loop yet
+            asyncio.run_coroutine_threadsafe(finish(), loop)
+        except RuntimeError:  # the loop closed between the check and the call
+            if cleanup is not None:
+                cleanup.close()
         self._thread.join(timeout + 1.0)
 
 

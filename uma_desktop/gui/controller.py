@@ -9,14 +9,15 @@ soon as it arrives and a dead server never holds up the others.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
+import threading
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+import shiboken6
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from uma_desktop.domain import (
     AccessRequest,
@@ -29,7 +30,7 @@ from uma_desktop.domain import (
     SharedWithMe,
 )
 from uma_desktop.foreground import yield_to_foreground
-from uma_desktop.gui.bridge import Bridge
+from uma_desktop.gui.bridge import Bridge, Relay
 from uma_desktop.gui.models import (
     HistoryModel,
     RequestsModel,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from uma_desktop.app import ConnectionState, ConnectionStatus, ControlPoint, PerConnection
     from uma_desktop.app.auth import Credentials
     from uma_desktop.app.expiry import ResourceShares
+    from uma_desktop.app.last_known import LastKnown
     from uma_desktop.backends.base import Capability
     from uma_desktop.demo import Demo
 
@@ -57,26 +59,8 @@ async def _call(func: Callable[[], Any]) -> Any:
     return func()
 
 
-class _Relay(QObject):
-    """Calls ``callback`` on the GUI thread with values sent from the core's loop thread."""
-
-    _sent = Signal(object)
-
-    def __init__(self, callback: Callable[[Any], None], parent: QObject) -> None:
-        super().__init__(parent)
-        self._callback = callback
-        self._sent.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-
-    def send(self, value: Any) -> None:
-        """Safe to call from any thread."""
-        self._sent.emit(value)
-
-    @Slot(object)
-    def _deliver(self, value: Any) -> None:
-        self._callback(value)
-
-
 ROWS_PER_YIELD = 500  # table rows built between yields to the window
+EARLY_ROWS_WAIT = 0.5  # seconds the core waits at most for the cached rows to be shown
 Facets = tuple[frozenset[str], frozenset[str]]  # resource server names, types
 
 
@@ -168,6 +152,7 @@ class Controller(QObject):
         self.workers.busy_changed.connect(self.busy_changed)
         self.workers.unhandled_error.connect(bridge.unhandled_error)
         self.resources.loading_finished.connect(self.resources_loaded)
+        self._early_rows = Relay(self._show_early_rows, self)
         for signal in (
             self.requests.rowsInserted,
             self.requests.rowsRemoved,
@@ -347,7 +332,7 @@ class Controller(QObject):
                 on_done(state)
 
         # the device code is announced on the core's thread; the caller gets it on this one
-        relay = _Relay(on_device_code or (lambda _code: None), owner or self)
+        relay = Relay(on_device_code or (lambda _code: None), owner or self)
 
         def failed(exc: BaseException) -> None:
             relay.deleteLater()
@@ -422,6 +407,8 @@ class Controller(QObject):
         control = self.control
 
         async def boot() -> list[str]:
+            import asyncio
+
             await asyncio.to_thread(demo.start)
             demo.install_browser()
             return await demo.connect(control)
@@ -498,12 +485,56 @@ class Controller(QObject):
             self._stale_requests = False
             self._reload_cached_requests()
 
-    def _apply_rows(self, parts: list[tuple[str, tuple[list[ResourceRow], Facets] | None]]) -> None:
+    def _apply_rows(
+        self,
+        parts: list[tuple[str, tuple[list[ResourceRow], Facets] | None]],
+        *,
+        before_open: bool = False,
+    ) -> None:
+        """Show each connection's new rows (``before_open``: the cached rows read before
+        the core opened, when no connection state is known yet)."""
+        shown = []
         for connection_id, built in parts:
-            if built is not None and connection_id in self.states:
-                # None: nothing known yet for this server; leave its rows alone
+            # None: nothing known yet for this server; leave its rows alone
+            if built is not None and (before_open or connection_id in self.states):
                 rows, self.facets[connection_id] = built
-                self.resources.replace_group(connection_id, rows)
+                shown.append((connection_id, rows))
+        self.resources.replace_groups(shown)
+
+    def last_known_shower(self) -> Callable[[LastKnown], None]:
+        """For a thread other than the GUI's, before the core opens: a function that builds
+        the rows of what was cached, shows them at once and returns once the window has
+        them (at most EARLY_ROWS_WAIT later). The core loads after that: loading it while
+        the table fills would slow both down (they compete for the interpreter lock)."""
+        favourites = self.favourites.keys()
+        built_rows = self._built_rows
+        relay = self._early_rows
+
+        def show(known: LastKnown) -> None:
+            parts = [
+                (
+                    connection.id,
+                    _rows(
+                        resources,
+                        connection.display_name,
+                        favourites,
+                        built_rows.setdefault(connection.id, {}),
+                    ),
+                )
+                for connection, resources in known.resources()
+            ]
+            if parts and shiboken6.isValid(relay):
+                shown = threading.Event()
+                relay.send((parts, shown))
+                shown.wait(EARLY_ROWS_WAIT)
+
+        return show
+
+    def _show_early_rows(self, sent: tuple[list[tuple[str, Any]], threading.Event]) -> None:
+        parts, shown = sent
+        if self._control is None and not self.resources.rowCount():
+            self._apply_rows(parts, before_open=True)
+        QTimer.singleShot(0, shown.set)  # after the repaint this change has asked for
 
     def filter_values(self) -> Facets:
         """Every resource server name and type present, across connections."""

@@ -7,6 +7,7 @@ password goes to, and the password lives only in the dialog until the login is s
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from PySide6.QtWidgets import (
@@ -18,9 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from uma_desktop.app.auth import Credentials
 from uma_desktop.domain import Connection
 from uma_desktop.gui.widgets import PlainLabel
+
+if TYPE_CHECKING:
+    from uma_desktop.app.auth import Credentials
 
 
 class CredentialsDialog(QDialog):
@@ -62,4 +65,6 @@ class CredentialsDialog(QDialog):
         """What was typed (None without a username); the password field is emptied."""
         username, password = self.username.text().strip(), self.password.text()
         self.password.clear()
+        from uma_desktop.app.auth import Credentials  # the core, loaded by now
+
         return Credentials(username, password) if username else None

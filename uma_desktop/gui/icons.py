@@ -19,7 +19,7 @@ from PySide6.QtGui import QColor, QGuiApplication, QIcon, QImage, QPainter, QPal
 from PySide6.QtSvg import QSvgRenderer
 
 _PACKAGE = "uma_desktop.gui"
-_SIZES = (16, 20, 24, 32, 48, 64)
+_SIZES = (16, 24, 32, 48)  # small, toolbar, and both at twice the pixel density
 
 
 @cache
@@ -62,24 +62,21 @@ def _render_image(name: str, size: int, colour_name: str) -> QImage:
 
 
 @cache
-def _icon(name: str, colour_name: str, disabled_name: str) -> QIcon:
+def _icon(name: str, colour_name: str) -> QIcon:
+    # Normal mode only: the style derives the disabled look from it, and rendering every
+    # size twice was a tenth of the window's start-up.
     result = QIcon()
     for size in _SIZES:
-        result.addPixmap(
-            QPixmap.fromImage(_render_image(name, size, colour_name)), QIcon.Mode.Normal
-        )
-        result.addPixmap(
-            QPixmap.fromImage(_render_image(name, size, disabled_name)), QIcon.Mode.Disabled
-        )
+        result.addPixmap(QPixmap.fromImage(_render_image(name, size, colour_name)))
     return result
 
 
 def icon(name: str) -> QIcon:
     """A QIcon for ``name`` in the palette's text colour (ask again after a theme change)."""
     palette = QGuiApplication.palette()
-    normal = palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.WindowText).name()
-    disabled = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText).name()
-    return _icon(name, normal, disabled)
+    return _icon(
+        name, palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.WindowText).name()
+    )
 
 
 def status_icon(status: str) -> QIcon:
@@ -87,6 +84,7 @@ def status_icon(status: str) -> QIcon:
     return icon(f"status-{status}")
 
 
+@cache
 def app_icon() -> QIcon:
     result = QIcon()
     for size in (16, 24, 32, 48, 64, 128, 256):

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from uma_desktop import __version__
+import uma_desktop
 from uma_desktop.domain import AccessRequest
 from uma_desktop.gui import icons
 from uma_desktop.gui.connections import AddConnectionDialog, ConnectionsPanel
@@ -37,11 +37,11 @@ from uma_desktop.gui.inbox_view import RequestsPage
 from uma_desktop.gui.lists_view import history_page, shared_with_me_page
 from uma_desktop.gui.resources_page import ResourcesPage
 from uma_desktop.gui.review_control import ReviewControl
-from uma_desktop.gui.review_page import ReviewPage
 from uma_desktop.gui.settings import UiState
 from uma_desktop.gui.widgets import notification_text
 
 if TYPE_CHECKING:
+    from uma_desktop.gui.review_page import ReviewPage
     from uma_desktop.gui.trace_view import TraceView
 
 PageKeyRole = Qt.ItemDataRole.UserRole + 20
@@ -107,12 +107,12 @@ class MainWindow(QMainWindow):
         self.shared_page = shared_with_me_page(controller)
         self.history_page = history_page(controller)
         self.review = ReviewControl(controller)
-        self.review_page = ReviewPage(self.review)
+        self._review_page: ReviewPage | None = None  # built when first shown
         self.add_page("resources", "Resources", self.resources_page, "resources")
         self.add_page("requests", "Inbox", self.requests_page, "inbox")
         self.add_page("shared", "Shared with me", self.shared_page, "shared-with-me")
         self.add_page("history", "History", self.history_page, "history")
-        self.add_page(REVIEW_PAGE, "Review shares", self.review_page, "review")
+        self.add_page(REVIEW_PAGE, "Review shares", QWidget(), "review")
         self._fit_nav()
 
         self.busy_label = QLabel()
@@ -203,10 +203,28 @@ class MainWindow(QMainWindow):
         assert isinstance(view, TraceView)
         return view
 
+    @property
+    def review_page(self) -> ReviewPage:
+        """The Review shares page, built on first use (most starts never show it)."""
+        if self._review_page is None:
+            from uma_desktop.gui.review_page import ReviewPage
+
+            page = ReviewPage(self.review)
+            placeholder = self._pages[REVIEW_PAGE]
+            self.stack.insertWidget(self.stack.indexOf(placeholder), page)
+            if self.stack.currentWidget() is placeholder:
+                self.stack.setCurrentWidget(page)
+            self.stack.removeWidget(placeholder)
+            placeholder.deleteLater()
+            self._pages[REVIEW_PAGE] = self._review_page = page
+        return self._review_page
+
     def _nav_changed(self, current: QListWidgetItem | None, _previous: Any) -> None:
         if current is None:
             return
         key = current.data(PageKeyRole)
+        if key == REVIEW_PAGE:
+            self.review_page  # noqa: B018 (built now, when first shown)
         self.stack.setCurrentWidget(self._pages[key])
         self.page_changed.emit(key)
 
@@ -293,8 +311,8 @@ class MainWindow(QMainWindow):
         QMessageBox.about(
             self,
             "About UMA Desktop",
-            f"<b>UMA Desktop {__version__}</b><p>One place to decide who may access your data "
-            "across User-Managed Access (UMA 2.0) authorization servers.</p>",
+            f"<b>UMA Desktop {uma_desktop.__version__}</b><p>One place to decide who may access "
+            "your data across User-Managed Access (UMA 2.0) authorization servers.</p>",
         )
 
     def _quit(self) -> None:

@@ -7,33 +7,34 @@ GUI gets plain values back (items, results, progress, summary) through the worke
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from uma_desktop.app import scheduler
-from uma_desktop.app.expiry import Clock, ExpiryStore, revoke_due, system_clock
-from uma_desktop.app.report import Report, build_report
-from uma_desktop.app.review import (
-    ActionResult,
-    ReviewItem,
-    ReviewSession,
-    ReviewSettings,
-    Summary,
-    collect_shares,
-    load_state,
-    review_due,
-)
+from uma_desktop.app.review_terms import Clock, system_clock
 from uma_desktop.domain import Decision
 from uma_desktop.gui.controller import Controller
 
+if TYPE_CHECKING:
+    from uma_desktop.app import scheduler
+    from uma_desktop.app.report import Report
+    from uma_desktop.app.review import ActionResult, ReviewSession
+    from uma_desktop.app.review_terms import ReviewItem, ReviewSettings, Summary
+
 log = logging.getLogger(__name__)
+
+
+async def _to_thread(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``asyncio.to_thread``, with asyncio loaded on the core's loop, not at window start."""
+    import asyncio
+
+    return await asyncio.to_thread(func, *args, **kwargs)
+
 
 EXPIRY_CHECK_MS = 15 * 60 * 1000  # app-kept expiries are checked this often while open
 GROUP = "review"
@@ -95,7 +96,9 @@ class ReviewControl(QObject):
     # --- the session ---------------------------------------------------------------------
     async def _session_now(self) -> ReviewSession:
         if self._session is None:
-            self._session = await asyncio.to_thread(ReviewSession, self._control, clock=self.clock)
+            from uma_desktop.app.review import ReviewSession  # the core, open by now
+
+            self._session = await _to_thread(ReviewSession, self._control, clock=self.clock)
         return self._session
 
     def load(
@@ -156,14 +159,14 @@ class ReviewControl(QObject):
     def finish(self, on_done: Callable[[Summary], None]) -> None:
         async def finish() -> Summary:
             session = await self._session_now()
-            return await asyncio.to_thread(session.finish)
+            return await _to_thread(session.finish)
 
         self._run(finish(), "finish", on_done)
 
     def save_settings(self, settings: ReviewSettings, on_done: Callable[[Any], None]) -> None:
         async def save() -> None:
             session = await self._session_now()
-            await asyncio.to_thread(session.update_settings, settings)
+            await _to_thread(session.update_settings, settings)
 
         self._run(save(), "settings", on_done)
 
@@ -175,7 +178,9 @@ class ReviewControl(QObject):
         async def check() -> bool:
             if not self._control.connections():
                 return False
-            state = await asyncio.to_thread(load_state, self._control.dirs.data)
+            from uma_desktop.app.review import load_state, review_due
+
+            state = await _to_thread(load_state, self._control.dirs.data)
             return review_due(state, self.clock())
 
         def done(due: bool) -> None:
@@ -192,8 +197,10 @@ class ReviewControl(QObject):
 
     def expire_due(self) -> None:
         async def expire() -> list[Decision]:
+            from uma_desktop.app.expiry import ExpiryStore, revoke_due
+
             store = ExpiryStore(self._control.dirs.data)
-            if not await asyncio.to_thread(store.due, self.clock()):
+            if not await _to_thread(store.due, self.clock()):
                 return []
             return await revoke_due(self._control, clock=self.clock)
 
@@ -206,6 +213,8 @@ class ReviewControl(QObject):
 
     # --- the daily timer ----------------------------------------------------------------------
     def timer_installed(self) -> bool:
+        from uma_desktop.app import scheduler
+
         return scheduler.timer_installed()  # one stat() of a local file
 
     def set_timer(
@@ -214,8 +223,10 @@ class ReviewControl(QObject):
         on_done: Callable[[scheduler.TimerChange], None],
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
+        from uma_desktop.app import scheduler
+
         work = scheduler.install_timer if installed else scheduler.remove_timer
-        self._run(asyncio.to_thread(work), "timer", on_done, on_error)
+        self._run(_to_thread(work), "timer", on_done, on_error)
 
     # --- the report ---------------------------------------------------------------------------
     def report(
@@ -224,8 +235,12 @@ class ReviewControl(QObject):
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         async def build() -> Report:
+            from uma_desktop.app.expiry import ExpiryStore
+            from uma_desktop.app.report import build_report
+            from uma_desktop.app.review import collect_shares
+
             results = await collect_shares(self._control)
-            due = await asyncio.to_thread(ExpiryStore(self._control.dirs.data).by_key)
+            due = await _to_thread(ExpiryStore(self._control.dirs.data).by_key)
             connections = [s.connection for s in self._control.connections()]
             return build_report(results, connections, due, now=datetime.now(UTC))
 

@@ -32,9 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from uma_desktop.app.expiry import ENFORCED_LABEL
 from uma_desktop.app.report import Report
-from uma_desktop.app.review import (
+from uma_desktop.app.review_terms import (
+    ENFORCED_LABEL,
     FLAG_LABELS,
     Flag,
     Outcome,

@@ -12,16 +12,18 @@ delivers, even when its coroutine had already finished, and neither does a worke
 
 from __future__ import annotations
 
-import concurrent.futures
 import enum
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 from uma_desktop.gui.bridge import Bridge
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 log = logging.getLogger(__name__)
 

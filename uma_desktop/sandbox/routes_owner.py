@@ -125,8 +125,6 @@ def registered_resource(sandbox: SandboxDep, owner: OwnerToken, resource_id: Id)
 # Policies ------------------------------------------------------------------------------------
 
 
-
-
 def _policy_view(sandbox: Sandbox, row: Row) -> dict[str, Any]:
     sub = policy_person(row)
     user = sandbox.user(sub) if sub else None
