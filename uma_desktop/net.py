@@ -30,6 +30,7 @@ import asyncio
 import email.utils
 import http.cookiejar
 import json
+import ssl
 import threading
 import time
 import zlib
@@ -158,6 +159,34 @@ def _base_headers(accept_json: bool) -> dict[str, str]:
     return headers
 
 
+class _TlsWhenNeeded(httpx.AsyncBaseTransport):
+    """A client's own transport: https:// requests go through httpx's verifying transport,
+    built with its CA bundle (slow to load) on the first https request; plain http://
+    requests (a loopback server) through a pool whose TLS context trusts no certificate,
+    so a command that only talks to a loopback sandbox never loads the bundle."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options  # as httpx would build its transport (verify=True, limits...)
+        self._tls: httpx.AsyncHTTPTransport | None = None
+        self._plain: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: Request) -> Response:
+        if request.url.scheme == "http":
+            if self._plain is None:
+                # Verifying, with no trusted certificate: it could not complete a handshake.
+                untrusting = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                self._plain = httpx.AsyncHTTPTransport(**{**self._options, "verify": untrusting})
+            return await self._plain.handle_async_request(request)
+        if self._tls is None:
+            self._tls = httpx.AsyncHTTPTransport(**self._options)
+        return await self._tls.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for transport in (self._plain, self._tls):
+            if transport is not None:
+                await transport.aclose()
+
+
 class AsyncClient(httpx.AsyncClient):
     """An httpx client that knows who uses it (for the trace) and its exchanges' deadline."""
 
@@ -168,6 +197,13 @@ class AsyncClient(httpx.AsyncClient):
         self.actor = actor
         self.connection_id = connection_id
         self.deadline = deadline
+
+    def _init_transport(  # type: ignore[override]
+        self, transport: httpx.AsyncBaseTransport | None = None, **options: Any
+    ) -> httpx.AsyncBaseTransport:
+        """httpx's default transport, its TLS context made when an https request needs it
+        (httpx's own hook for the transport; httpx is pinned to 0.28 in pyproject.toml)."""
+        return transport if transport is not None else _TlsWhenNeeded(**options)
 
     def emit(self, response: Response, body: bytes) -> None:
         if _listeners:

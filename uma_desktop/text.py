@@ -43,6 +43,8 @@ def terminal_safe(text: str, *, multiline: bool = False) -> str:
     ``multiline`` keeps line feeds; otherwise they are escaped too, so one value stays on one
     line (a table cell, a one-line message).
     """
+    if text.isprintable():  # every unsafe character is unprintable; this check is C-fast
+        return text
     pattern = _UNSAFE_MULTILINE if multiline else _UNSAFE_ONE_LINE
     return pattern.sub(_visible, text)
 
@@ -60,7 +62,7 @@ def safe_json(
     import json  # only commands that print JSON pay for it
 
     text = json.dumps(value, indent=indent, ensure_ascii=False, default=default)
-    return _UNSAFE_IN_JSON.sub(_json_escape, text)
+    return text if text.isprintable() else _UNSAFE_IN_JSON.sub(_json_escape, text)
 
 
 def _encodable(text: str, encoding: str | None) -> str:

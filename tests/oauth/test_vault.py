@@ -73,13 +73,17 @@ def test_a_long_token_round_trips_in_chunks_under_the_windows_limit(
 def test_reading_a_chunked_token_opens_one_secret_service_connection(
     real_keyring: Any, service: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """keyring connects anew for every entry; a load of header + chunks connects once."""
+    """keyring connects anew for every entry; a load of header + chunks connects once, and
+    the loads that follow at once (a resumed sign-in reads three tokens) reuse it."""
     import secretstorage
+
+    from uma_desktop.oauth import vault as vault_module
 
     vault = KeyringVault(real_keyring, service=service)
     token = fake_jwt(5000)
     vault.store("conn-1", TokenKind.REFRESH, token)
-    connections: list[object] = []
+    vault.store("conn-1", TokenKind.ID, "id-token-value")
+    connections: list[Any] = []
     connect = secretstorage.dbus_init
 
     def counted_connect() -> Any:
@@ -89,8 +93,18 @@ def test_reading_a_chunked_token_opens_one_secret_service_connection(
     monkeypatch.setattr(secretstorage, "dbus_init", counted_connect)
     assert vault.load("conn-1", TokenKind.REFRESH) == token
     assert len(connections) == 1
-    assert vault.load("conn-1", TokenKind.ID) is None
+    assert vault.load("conn-1", TokenKind.ID) == "id-token-value"
+    assert vault.load("conn-1", TokenKind.ACCESS) is None
+    assert len(connections) == 1
+
+    connections[0].close()  # a kept connection that went away: the next load connects anew
+    assert vault.load("conn-1", TokenKind.REFRESH) == token
     assert len(connections) == 2
+
+    monkeypatch.setattr(vault_module, "READ_REUSE_SECONDS", -1.0)
+    assert vault.load("conn-1", TokenKind.ID) == "id-token-value"  # still within the window
+    assert vault.load("conn-1", TokenKind.ID) == "id-token-value"  # past it: a new one
+    assert len(connections) == 3
 
 
 def test_replacing_a_token_leaves_no_old_chunks_and_kinds_are_separate(

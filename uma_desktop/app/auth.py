@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from uma_desktop import net
-from uma_desktop.backends.forgerock import split_issuer
 from uma_desktop.domain import BackendKind, Connection
 from uma_desktop.errors import ConfigurationError, NotSupportedError, UmaDesktopError
 from uma_desktop.oauth.am_session import AmSession, AskCredentials, Credentials
@@ -88,6 +87,8 @@ async def _discover_forgerock(
 ) -> AuthorizationServerMetadata | None:
     """AM publishes UMA 1.0 at ``<server>/uma/.well-known/uma-configuration?realm=<realm>``
     beside its OpenID document; both must name the same issuer."""
+    from uma_desktop.backends.forgerock import split_issuer  # that family's backend: on demand
+
     try:
         server_url, realm_path = split_issuer(issuer)
     except ConfigurationError:
@@ -118,6 +119,8 @@ def am_session(
     ask: AskCredentials,
 ) -> AmSession:
     """The session-token source of a ForgeRock AM family connection."""
+    from uma_desktop.backends.forgerock import split_issuer
+
     server_url, realm_path = split_issuer(metadata.issuer)
     return AmSession(connection.id, server_url, realm_path, client, vault, ask)
 

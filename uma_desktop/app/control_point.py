@@ -564,15 +564,11 @@ class ControlPoint:
             if live.backend is not None:
                 return live.backend
             client = self._client(live)
-            # independent: the server's discovery overlaps with opening the keyring
-            metadata, vault = await asyncio.gather(
-                self._metadata(live), self._vault(live), return_exceptions=True
-            )
-            for failure in (metadata, vault):
-                if isinstance(failure, BaseException):
-                    raise failure
-            assert isinstance(metadata, AuthorizationServerMetadata)
-            assert isinstance(vault, TokenVault)
+            # One after the other: side by side, loading the keyring (CPU, a worker thread)
+            # and discovery's network steps take turns at the interpreter lock, which with
+            # a nearby server costs more than the overlap saves (benchmarks/README.md).
+            metadata = await self._metadata(live)
+            vault = await self._vault(live)
             if live.connection.kind is BackendKind.FORGEROCK:
                 am = auth.am_session(live.connection, metadata, client, vault, self._no_credentials)
                 if not await am.resume():

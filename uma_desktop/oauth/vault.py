@@ -23,6 +23,7 @@ import re
 import secrets
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from enum import StrEnum
@@ -224,6 +225,7 @@ def _translate(exc: BaseException) -> VaultError:
 _SECRET_SERVICE = "keyring.backends.SecretService.Keyring"
 _DEFAULT_COLLECTION_ALIAS = "/org/freedesktop/secrets/aliases/default"
 TRANSIENT_RETRIES = 2  # a busy Secret Service now and then loses an item or a collection
+READ_REUSE_SECONDS = 2.0
 
 
 def _transient(exc: BaseException) -> bool:
@@ -253,6 +255,7 @@ class KeyringVault:
         self._lock = threading.RLock()
         self._batched_reads = False  # inside load(): Secret Service reads share a connection
         self._reading: Any | None = None  # the collection those reads go through
+        self._reading_until = 0.0  # monotonic time until which a next load() may reuse it
 
     @property
     def remembers(self) -> bool:
@@ -321,30 +324,46 @@ class KeyringVault:
         if not (self._batched_reads and backend_name(backend) == _SECRET_SERVICE):
             return backend.get_password(self._service, key)
         # keyring opens a D-Bus connection and an encrypted session for every entry, and a
-        # token is several entries: within one load() both are opened once, as keyring would.
+        # token is several entries: loads share both (see ``_one_connection``).
+        if self._reading is not None:
+            from keyring.errors import KeyringLocked
+
+            try:
+                return self._read_over(self._reading, backend, key)
+            except KeyringLocked:  # the owner refused to unlock: not asked twice
+                self._end_reading()
+                raise
+            except Exception:  # the kept connection may have gone stale: once more, anew
+                self._end_reading()
         try:
-            if self._reading is None:
-                self._reading = backend.get_preferred_collection()  # unlocks, as keyring does
-            collection = self._reading
-            for item in collection.search_items(backend._query(self._service, key)):
-                backend.unlock(item)
-                secret: bytes = item.get_secret()
-                if collection.session is None:
-                    collection.session = item.session  # the next entries reuse it
-                return secret.decode("utf-8")
-            return None
+            self._reading = backend.get_preferred_collection()  # unlocks, as keyring does
+            return self._read_over(self._reading, backend, key)
         except Exception:
             self._end_reading()  # a retry starts again from a fresh connection
             raise
 
+    def _read_over(self, collection: Any, backend: Any, key: str) -> str | None:
+        for item in collection.search_items(backend._query(self._service, key)):
+            backend.unlock(item)
+            secret: bytes = item.get_secret()
+            if collection.session is None:
+                collection.session = item.session  # the next entries reuse it
+            return secret.decode("utf-8")
+        return None
+
     @contextmanager
     def _one_connection(self) -> Iterator[None]:
+        """Reads of one load() share a Secret Service connection and encrypted session, and
+        so do the loads that follow within ``READ_REUSE_SECONDS`` (resuming a sign-in reads
+        the refresh, ID and access token one after the other); an older one is closed."""
+        if self._reading is not None and time.monotonic() > self._reading_until:
+            self._end_reading()
         self._batched_reads = True
         try:
             yield
         finally:
             self._batched_reads = False
-            self._end_reading()
+            self._reading_until = time.monotonic() + READ_REUSE_SECONDS
 
     def _end_reading(self) -> None:
         collection, self._reading = self._reading, None
