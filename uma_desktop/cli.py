@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from uma_desktop import cli_review
+from uma_desktop.arguments import ShowVersion
 from uma_desktop.errors import (
     ConfigurationError,
     NotFoundError,
@@ -565,21 +566,6 @@ class Cli:
 # -- argument parsing ------------------------------------------------------------------------
 
 
-class _ShowVersion(argparse.Action):
-    """``--version``: the installed version is looked up only when asked (that is slow)."""
-
-    def __init__(self, option_strings: Sequence[str], dest: str, **_: Any) -> None:
-        super().__init__(
-            option_strings, argparse.SUPPRESS, nargs=0, help="show the version and exit"
-        )
-
-    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
-        from uma_desktop import __version__
-
-        sys.stdout.write(f"{parser.prog} {__version__}\n")
-        parser.exit()
-
-
 def build_parser() -> argparse.ArgumentParser:
     json_flag = argparse.ArgumentParser(add_help=False)
     json_flag.add_argument("--json", action="store_true", help="print JSON")
@@ -591,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
         "runs the built-in authorization server; `uma-desktop support --help` is the "
         "support desk (a resource server's credentials).",
     )
-    parser.add_argument("--version", action=_ShowVersion)
+    parser.add_argument("--version", action=ShowVersion)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     conns = commands.add_parser("connections", help="add, list or remove connections")

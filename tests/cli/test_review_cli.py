@@ -210,9 +210,7 @@ def test_timer_units_install_verify_and_remove(
     assert uma("expire", "--remove-timer")[0] == 0  # already gone: fine
 
 
-def test_revoking_by_name_drops_the_due_date_the_app_kept(
-    uma: Uma, sandbox: SandboxServer
-) -> None:
+def test_revoking_by_name_drops_the_due_date_the_app_kept(uma: Uma, sandbox: SandboxServer) -> None:
     """Else sharing again with the same person would bring the old date back."""
     (cid,) = connect(uma, sandbox)
     portraits = sandbox.resource_id("Family portraits")
