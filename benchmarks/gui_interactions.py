@@ -74,13 +74,13 @@ def one_size(rows: int) -> list[tuple[str, float, float, float]]:
         def gap(
             action: Callable[[], Any], done: Callable[[], bool] = lambda: True
         ) -> tuple[float, float]:
-            QTest.qWait(50)
+            bot.wait(50)
             beat = Heartbeat()
             beat.start()
             try:
                 action()
                 bot.waitUntil(lambda: done() and settled(), timeout=120_000)
-                QTest.qWait(30)  # the repaint that follows
+                bot.wait(30)  # the repaint that follows
             finally:
                 beat.stop()
             if os.environ.get("UMA_BENCHMARK_DETAIL"):
@@ -166,7 +166,7 @@ def one_size(rows: int) -> list[tuple[str, float, float, float]]:
         measure("reload (every row changed)", lambda: controller._apply_rows(parts))
         assert model.rowCount() == rows and isinstance(model, ResourcesModel)
 
-        idle, _ran = gap(lambda: QTest.qWait(1000))
+        idle, _ran = gap(lambda: bot.wait(1000))
         session.close()
     return [(label, worst, ran, idle) for label, (worst, ran) in figures]
 

@@ -121,7 +121,6 @@ async def measure(
 
 
 def gui_round(issuer: str, client_id: str, secret: str, rounds: int) -> dict[str, float]:
-    from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
     from tests.fixtures.gui import EventLoopBot, GuiApps
@@ -155,7 +154,7 @@ def gui_round(issuer: str, client_id: str, secret: str, rounds: int) -> dict[str
                     desk.search_button.click()
                     bot.waitUntil(lambda: desk.results.topLevelItemCount() > 0, timeout=30_000)
                     firsts.append(time.perf_counter() - started)
-                    QTest.qWait(100)  # the stall measurement covers the table filling too
+                    bot.wait(100)  # the stall measurement covers the table filling too
                     heartbeat.stop()
                     if heartbeat.worst > worst:
                         worst, worst_report = heartbeat.worst, heartbeat.report()
