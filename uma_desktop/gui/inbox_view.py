@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -185,7 +185,7 @@ class RequestsPage(QWidget):
         # Explicit selection commands: the view's own ones read the keyboard modifiers.
         selection = self.table.selectionModel()
         flags = QItemSelectionModel.SelectionFlag
-        selection.clearSelection()
+        chosen = QItemSelection()  # one change (one selectionChanged), not one per row
         current = None
         for key in keys:
             row = self.model.row_for_key(key)
@@ -193,8 +193,9 @@ class RequestsPage(QWidget):
                 continue
             index = self.proxy.mapFromSource(self.model.index(row, 0))
             if index.isValid():
-                selection.select(index, flags.Select | flags.Rows)
+                chosen.select(index, index)
                 current = current or index
+        selection.select(chosen, flags.ClearAndSelect | flags.Rows)
         if current is not None:
             selection.setCurrentIndex(current, flags.NoUpdate)
             self.table.scrollTo(current)

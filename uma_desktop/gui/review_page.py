@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QPoint, Qt, QTimer
+from PySide6.QtCore import QDate, QItemSelection, QItemSelectionModel, QPoint, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -380,15 +380,13 @@ class ReviewPage(QWidget):
     def select_keys(self, keys: Sequence[str]) -> None:
         """Select the rows of these share keys (for bulk actions and tests)."""
         wanted = set(keys)
-        selection = self.table.selectionModel()
-        selection.clearSelection()
+        chosen = QItemSelection()  # one change (one selectionChanged), not one per row
         for row in range(self.proxy.rowCount()):
-            item = self.proxy.index(row, 0).data(ObjectRole)
-            if item.key in wanted:
-                selection.select(
-                    self.proxy.index(row, 0),
-                    selection.SelectionFlag.Select | selection.SelectionFlag.Rows,
-                )
+            index = self.proxy.index(row, 0)
+            if index.data(ObjectRole).key in wanted:
+                chosen.select(index, index)
+        flags = QItemSelectionModel.SelectionFlag
+        self.table.selectionModel().select(chosen, flags.ClearAndSelect | flags.Rows)
 
     def _update_buttons(self) -> None:
         chosen = bool(self.table.selectionModel().selectedRows())
