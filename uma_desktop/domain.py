@@ -7,9 +7,13 @@ per-object dict: the app holds tens of thousands of resources at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, make_dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 
 class BackendKind(StrEnum):
@@ -136,3 +140,25 @@ class Decision:
     detail: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     settled: bool = True
+
+
+def fast_builder(cls: type[_T]) -> Callable[..., _T]:
+    """Builds ``cls`` objects from all their field values, in order, a few times faster than
+    the frozen dataclass's ``__init__`` (one ``object.__setattr__`` call per field): a plain
+    twin with the same slots is filled, then takes ``cls`` as its class (same layout). For
+    thousands of objects at once (snapshots, listings)."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    if hasattr(cls, "__post_init__") or not all(f.init for f in fields(cls)):  # type: ignore[arg-type]
+        return cls
+    twin = make_dataclass(f"_{cls.__name__}Draft", names, slots=True, eq=False, repr=False)
+
+    def build(*values: Any, **named: Any) -> _T:
+        item = twin(*values, **named)
+        item.__class__ = cls
+        return item  # type: ignore[no-any-return]
+
+    try:  # a class whose layout differs (no slots, a weakref slot) keeps its own __init__
+        build(*names)
+    except TypeError:
+        return cls
+    return build

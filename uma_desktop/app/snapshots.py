@@ -27,7 +27,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields, make_dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from itertools import chain
@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from uma_desktop.app.registry import check_connection_id
 from uma_desktop.app.storage import CorruptFileError, atomic_write_text, keep_aside
-from uma_desktop.domain import AccessRequest, Party, Resource, SharedWithMe
+from uma_desktop.domain import AccessRequest, Party, Resource, SharedWithMe, fast_builder
 from uma_desktop.errors import ConfigurationError, StorageError
 from uma_desktop.yielding import YieldPoint, no_yield
 
@@ -99,30 +99,9 @@ class _Table:
     fields: tuple[tuple[str, _Kind], ...]
 
 
-def _fast_builder(cls: type[_T]) -> Callable[..., _T]:
-    """Builds ``cls`` objects from all their field values, a few times faster than the
-    frozen dataclass's ``__init__`` (one ``object.__setattr__`` call per field): a plain
-    twin with the same slots is filled, then takes ``cls`` as its class (same layout)."""
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    if hasattr(cls, "__post_init__") or not all(f.init for f in fields(cls)):  # type: ignore[arg-type]
-        return cls
-    twin = make_dataclass(f"_{cls.__name__}Draft", names, slots=True, eq=False, repr=False)
-
-    def build(*values: Any) -> _T:
-        item = twin(*values)
-        item.__class__ = cls
-        return item  # type: ignore[no-any-return]
-
-    try:  # a class whose layout differs (no slots, a weakref slot) keeps its own __init__
-        build(*names)
-    except TypeError:
-        return cls
-    return build
-
-
-_build_party = _fast_builder(Party)
+_build_party = fast_builder(Party)
 _RESOURCE_TABLE = _Table(
-    _fast_builder(Resource),
+    fast_builder(Resource),
     (
         ("connection_id", _Kind.STR),
         ("id", _Kind.STR),
@@ -141,7 +120,7 @@ _RESOURCE_TABLE = _Table(
 _TABLES: dict[str, _Table] = {
     "resources": _RESOURCE_TABLE,
     "requests": _Table(
-        _fast_builder(AccessRequest),
+        fast_builder(AccessRequest),
         (
             ("connection_id", _Kind.STR),
             ("id", _Kind.STR),
@@ -154,7 +133,7 @@ _TABLES: dict[str, _Table] = {
         ),
     ),
     "shared_with_me": _Table(
-        _fast_builder(SharedWithMe),
+        fast_builder(SharedWithMe),
         (
             ("connection_id", _Kind.STR),
             ("resource", _Kind.RESOURCE),
