@@ -32,7 +32,7 @@ from tests.fixtures.hostile import KEYCLOAK_REALM, Answer, CountingTokens, Hosti
 from tests.uma.test_fuzz_parsers import JSON_VALUES, VALUES
 from uma_desktop import net
 from uma_desktop.backends import keycloak, policy_manager
-from uma_desktop.backends.base import MAX_LISTED_ITEMS, Listing
+from uma_desktop.backends.base import MAX_LISTED_ITEMS
 from uma_desktop.backends.forgerock import ForgeRockBackend
 from uma_desktop.backends.keycloak import KeycloakBackend
 from uma_desktop.backends.policy_manager import PolicyManagerBackend
@@ -144,7 +144,7 @@ def _items(schema: Mapping[str, Any], full_page: int | None = None) -> st.Search
                     {**template, id_key: f"p{index}"} for index in range(full_page + extra)
                 ],
                 _object(schema),
-                st.integers(-1, 1),
+                st.sampled_from([-1, 0, 1, 2 * full_page]),  # or a page far beyond its size
             )
         )
     return st.one_of(choices)
@@ -302,8 +302,6 @@ def _check(result: Any, expected: Any, cap: int) -> None:
     """``result`` has the ``expected`` type throughout, and a listing holds at most ``cap``."""
     if isinstance(result, list):
         assert len(result) <= min(cap, MAX_LISTED_ITEMS), f"{len(result)} items listed"
-        if isinstance(result, Listing) and len(result) == cap:
-            assert result.cut_short or cap == MAX_LISTED_ITEMS
     if isinstance(result, Page):
         problems = [p for item in result.items for p in _problems(item, Any, "item")]
         problems += _problems(result.next_offset, int | None, "next_offset")
@@ -510,9 +508,11 @@ def _pm_reads(server: HostileServer, client: net.AsyncClient) -> list[Read]:
 POLICY_MANAGER = Target(
     roles={
         "resources": _replies(
-            _items(PM_RESOURCE, PM_PAGE)
-            | st.lists(IDS, max_size=4)
-            | st.builds(lambda n: [f"p{i}" for i in range(n)], st.integers(PM_PAGE, 3 * PM_PAGE)),
+            st.one_of(
+                *[_items(PM_RESOURCE, PM_PAGE)] * 4,
+                st.lists(IDS, min_size=1, max_size=4),  # ids only: the server ignored ``expand``
+                st.just([f"p{index}" for index in range(PM_PAGE)]),  # a full page of them
+            ),
             paged=True,
         ),
         "resource": _replies(_object(PM_RESOURCE) | JSON_VALUES),
@@ -542,7 +542,10 @@ def test_policy_manager_reads_of_hostile_answers(
     server: HostileServer, report_figure: Callable[[str], None]
 ) -> None:
     too_late = {"_id": "p1", "resource_id": "r1", "resource_scopes": ["read"], "sub": "bob"}
-    examples = [  # once an OverflowError: an integer time beyond a float's range
+    overfull = [{"_id": f"p{index}", "name": "Report"} for index in range(PM_CAP + PM_PAGE)]
+    examples = [
+        _only(POLICY_MANAGER, resources=overfull),  # once listed beyond the cap
+        # once an OverflowError: an integer time beyond a float's range
         _only(POLICY_MANAGER, policies=[too_late | {"expires_at": 10**400}]),
         _only(
             POLICY_MANAGER,
@@ -622,7 +625,19 @@ KEYCLOAK = Target(
 def test_keycloak_reads_of_hostile_answers(
     server: HostileServer, report_figure: Callable[[str], None]
 ) -> None:
-    _fuzz(server, lambda _: KEYCLOAK, _cases(KEYCLOAK), report_figure, max_examples=40)
+    overfull = [{"_id": f"p{index}", "name": "Report"} for index in range(KC_CAP + KC_PAGE)]
+    examples = [  # once listed beyond the cap: one page far longer than asked for
+        _only(KEYCLOAK, resources=overfull),
+        _only(KEYCLOAK, shared=overfull),
+    ]
+    _fuzz(
+        server,
+        lambda _: KEYCLOAK,
+        _cases(KEYCLOAK),
+        report_figure,
+        examples=examples,
+        max_examples=40,
+    )
 
 
 # -- ForgeRock AM family (CREST owner API) ------------------------------------------------

@@ -270,6 +270,10 @@ class KeycloakBackend:
             params: dict[str, str | int] = {"first": first, "max": self._page_size, **(extra or {})}
             page = await self._get(_RESOURCES, [], what, path, params)
             found.extend(page)
+            if len(found) > self._max_items:  # a page longer than asked for
+                del found[self._max_items :]
+                found.cut_short = cut_short_note(self._max_items)
+                return found
             if len(page) < self._page_size:
                 return found
             first += self._page_size
