@@ -17,6 +17,7 @@ import dataclasses
 import enum
 import re
 import time
+import tracemalloc
 import types
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -54,6 +55,10 @@ pytestmark = pytest.mark.timeout(180)
 
 EXCHANGE_DEADLINE = 5.0  # seconds per exchange; the server here never stalls
 HANG_LIMIT = 20.0  # seconds for one whole read, however many exchanges it makes
+MiB = 1024 * 1024
+# Python memory at its peak over a whole fuzz run (server, client, the examples' documents):
+# a body is read up to 16 MiB and a listing up to its cap, so this holds with room to spare.
+MEMORY_BOUND = 64 * MiB
 
 # -- documents near the shapes the backends read ------------------------------------------
 
@@ -117,10 +122,14 @@ def _spoiled(values: dict[str, Any], key: str, replacement: Any, extra: dict[str
     return spoiled | extra
 
 
+def _clean(schema: Mapping[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({key: _plausible(kind) for key, kind in schema.items()})
+
+
 def _object(schema: Mapping[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     """An object with ``schema``'s keys and plausible values; or with one of them dropped or
     holding anything at all, and maybe an unknown key added."""
-    clean = st.fixed_dictionaries({key: _plausible(kind) for key, kind in schema.items()})
+    clean = _clean(schema)
     spoiled = st.builds(
         _spoiled,
         clean,
@@ -143,7 +152,7 @@ def _items(schema: Mapping[str, Any], full_page: int | None = None) -> st.Search
                 lambda template, extra: [
                     {**template, id_key: f"p{index}"} for index in range(full_page + extra)
                 ],
-                _object(schema),
+                _clean(schema),  # not a long string repeated into a body of gigabytes
                 st.sampled_from([-1, 0, 1, 2 * full_page]),  # or a page far beyond its size
             )
         )
@@ -385,6 +394,7 @@ def _fuzz(
     max_examples: int | None = None,
     always_refused: Iterable[str] = (),
     must_reach: bool = True,
+    measure_memory: bool = False,
 ) -> None:
     """Run the fuzz; then check every read (but ``always_refused``) returned something at
     least once, so the documents reach the conversion code and not only the parser."""
@@ -401,8 +411,16 @@ def _fuzz(
     for case in examples:
         fuzz = example(case=case)(fuzz)
     started = time.monotonic()
-    settings(FUZZ, max_examples=max_examples or FUZZ.max_examples)(fuzz)()
+    if measure_memory:  # tracemalloc triples the run time: only where asked
+        tracemalloc.start()
+    try:
+        settings(FUZZ, max_examples=max_examples or FUZZ.max_examples)(fuzz)()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
     elapsed = time.monotonic() - started
+    assert peak < MEMORY_BOUND, f"peak {peak / MiB:.0f} MiB"
+    memory = f", peak {peak / MiB:.0f} MiB" if measure_memory else ""
     reads = sorted({name for name, _ in tally})
     returned = {name: tally[name, "value"] for name in reads}
     if must_reach:
@@ -410,7 +428,8 @@ def _fuzz(
         assert not never, f"no example got a non-empty answer from {never}"
     errors = sum(count for (_, outcome), count in tally.items() if outcome == "error")
     report_figure(
-        f"{runs} examples in {elapsed:.1f} s; {sum(tally.values())} reads: "
+        f"{runs} examples in {elapsed:.1f} s{memory}; "
+        f"{sum(tally.values())} reads: "
         f"{sum(returned.values())} with items, {errors} typed errors"
     )
 
@@ -894,4 +913,12 @@ def test_reads_of_arbitrary_json(
     target = TARGETS[name]
     scripts = _script(dict.fromkeys(target.roles, ANYTHING))
     cases = st.tuples(st.none(), scripts)
-    _fuzz(server, lambda _: target, cases, report_figure, max_examples=15, must_reach=False)
+    _fuzz(
+        server,
+        lambda _: target,
+        cases,
+        report_figure,
+        max_examples=15,
+        must_reach=False,
+        measure_memory=True,
+    )
