@@ -112,12 +112,12 @@ def _field(kind: Any) -> st.SearchStrategy[Any]:
     return st.one_of(plausible, plausible, plausible, VALUES)
 
 
-DROPPED = "(dropped)"
+DROPPED = "(dropped)"  # drawn as itself: the key goes
 
 
 def _spoiled(values: dict[str, Any], key: str, replacement: Any, extra: dict[str, Any]) -> Any:
     spoiled = {name: value for name, value in values.items() if name != key}
-    if replacement != DROPPED:
+    if replacement is not DROPPED:
         spoiled[key] = replacement
     return spoiled | extra
 
@@ -317,6 +317,24 @@ def _check(result: Any, expected: Any, cap: int) -> None:
     else:
         problems = _problems(result, expected, "result")
     assert not problems, "; ".join(problems[:5])
+
+
+def test_the_type_check_finds_what_a_careless_parser_lets_through() -> None:
+    good = Resource("c", "r1", "Report", ("read",), "rs")
+    assert not _problems(good, Resource, "r")
+    wrong = [
+        dataclasses.replace(good, scopes=["read"]),  # type: ignore[arg-type]
+        dataclasses.replace(good, scopes=("read", 1)),  # type: ignore[arg-type]
+        dataclasses.replace(good, id=1),  # type: ignore[arg-type]
+        dataclasses.replace(good, name="\ud800"),
+        dataclasses.replace(good, share_count=True),
+        dataclasses.replace(good, owner=b"x"),  # type: ignore[arg-type]
+    ]
+    for resource in wrong:
+        assert _problems(resource, Resource, "r"), resource
+    naive = Share("c", "r1", Party("bob"), (), granted_at=datetime(2030, 1, 1))
+    assert _problems(naive, Share, "s") == ["s.granted_at: a datetime not in UTC"]
+    assert _problems(SharedWithMe("c", good, Party(id=None), ()), SharedWithMe, "s")  # type: ignore[arg-type]
 
 
 Read = tuple[str, Callable[[], Awaitable[Any]], Any]
