@@ -663,9 +663,12 @@ def test_keycloak_reads_of_hostile_answers(
     server: HostileServer, report_figure: Callable[[str], None]
 ) -> None:
     overfull = [{"_id": f"p{index}", "name": "Report"} for index in range(KC_CAP + KC_PAGE)]
+    asking = [{"username": f"u{index}", "scopes": ["read"]} for index in range(3)]
     examples = [  # once listed beyond the cap: one page far longer than asked for
         _only(KEYCLOAK, resources=overfull),
         _only(KEYCLOAK, shared=overfull),
+        # once beyond the cap too: a few requests on each of as many resources as the cap
+        _only(KEYCLOAK, resources=overfull[:KC_CAP], pending=asking),
     ]
     _fuzz(
         server,
