@@ -45,7 +45,7 @@ from uma_desktop.errors import UmaDesktopError
 from uma_desktop.uma.metadata import parse
 
 FUZZ = settings(
-    max_examples=80,
+    max_examples=60,
     deadline=10_000,  # ms per example (a dozen exchanges): longer is a hang in the making
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=True,  # the same examples every run: a failure reproduces
@@ -595,7 +595,7 @@ def test_policy_manager_reads_of_hostile_answers(
         _cases(POLICY_MANAGER),
         report_figure,
         examples=examples,
-        max_examples=60,
+        max_examples=50,
     )
 
 
@@ -676,7 +676,7 @@ def test_keycloak_reads_of_hostile_answers(
         _cases(KEYCLOAK),
         report_figure,
         examples=examples,
-        max_examples=40,
+        max_examples=30,
     )
 
 
