@@ -284,6 +284,10 @@ class KeycloakBackend:
             params: dict[str, str | int] = {"first": first, "max": self._page_size, **(extra or {})}
             page = await self._get(adapter, [], what, path, params)
             found.extend(page)
+            if len(found) > self._max_items:  # a page longer than asked for
+                del found[self._max_items :]
+                found.cut_short = cut_short_note(self._max_items)
+                return found
             if len(page) < self._page_size:
                 return found
             first += self._page_size
@@ -368,23 +372,35 @@ class KeycloakBackend:
         ]
 
     async def list_requests(self) -> Listing[AccessRequest]:
-        """Every pending request on every resource the owner has (concurrent, bounded)."""
+        """Every pending request on every resource the owner has (concurrent, bounded), at most
+        ``max_items``: each resource's list becomes requests as it arrives, none read after."""
         resources = await self._raw_resources(None)
+        found: list[list[AccessRequest]] = [[] for _ in resources]
+        count = 0
+        cut_short = resources.cut_short
 
-        def reader(resource: _Resource) -> Callable[[], Awaitable[list[_Permission]]]:
-            async def read() -> list[_Permission]:
+        def reader(index: int, resource: _Resource) -> Callable[[], Awaitable[None]]:
+            async def read() -> None:
+                nonlocal count, cut_short
+                if count >= self._max_items:
+                    cut_short = cut_short_note(count)
+                    return
                 try:
-                    return await self._pending(resource.id)
+                    pending = await self._pending(resource.id)
                 except NotFoundError:
-                    return []  # deleted while we were scanning: it has no requests any more
+                    return  # deleted while we were scanning: it has no requests any more
+                requests = self._requests_of(resource, pending)
+                room = max(0, self._max_items - count)
+                if len(requests) > room:
+                    cut_short = cut_short_note(self._max_items)
+                found[index] = requests[:room]
+                count += len(found[index])
 
             return read
 
-        pending = await self._bounded(reader(resource) for resource in resources)
-        requests: Listing[AccessRequest] = Listing()
-        requests.cut_short = resources.cut_short
-        for resource, found in zip(resources, pending, strict=True):
-            requests.extend(self._requests_of(resource, found))
+        await self._bounded(reader(i, resource) for i, resource in enumerate(resources))
+        requests: Listing[AccessRequest] = Listing(r for group in found for r in group)
+        requests.cut_short = cut_short
         return requests
 
     async def shared_with_me(self) -> Listing[SharedWithMe]:

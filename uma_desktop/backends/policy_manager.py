@@ -317,8 +317,8 @@ class PolicyManagerBackend:
         while size and more:
             if total is not None and offset >= total:
                 break
-            if offset >= self._max_items:
-                cut_short = cut_short_note(offset)
+            if offset >= self._max_items or len(items) >= self._max_items:
+                cut_short = cut_short_note(min(offset, len(items)))
                 break
             wanted = PARALLEL_PAGES if total is None else -(-(total - offset) // size)
             offsets = [offset + i * size for i in range(max(1, min(PARALLEL_PAGES, wanted)))]
@@ -330,6 +330,9 @@ class PolicyManagerBackend:
                 if not more:
                     break
             offset += size * len(offsets)
+        if len(items) > self._max_items:  # pages longer than asked for: the cap still holds
+            del items[self._max_items :]
+            cut_short = cut_short_note(self._max_items)
         listing: Listing[Resource] = Listing(await self._expand(items, name_filter))
         listing.cut_short = cut_short
         return listing

@@ -27,6 +27,7 @@ from uma_desktop.backends.support_base import (
     ensure_deniable,
     ensure_revocable,
 )
+from uma_desktop.uma._base import EpochSeconds
 
 Scopes = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=200)]
 
@@ -57,9 +58,9 @@ class _Grant(SupportWire):
     owner: _Person
     person: _Person
     resource_scopes: Scopes = []
-    since: float | None = None
-    expires_at: float | None = None
-    decided_at: float | None = None
+    since: EpochSeconds | None = None
+    expires_at: EpochSeconds | None = None
+    decided_at: EpochSeconds | None = None
     client_id: WireText | None = None
 
 
@@ -83,7 +84,7 @@ GRANTS = TypeAdapter(_GrantPage)
 RECEIPT = TypeAdapter(_Receipt)
 
 
-def _when(epoch: float | None) -> datetime | None:
+def _when(epoch: int | float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 

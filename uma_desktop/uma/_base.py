@@ -24,7 +24,10 @@ LAST_EPOCH_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last time a dat
 
 
 def _epoch_seconds(value: int | float) -> int | float:
-    if not math.isfinite(value) or not 0 <= value <= LAST_EPOCH_SECOND:
+    # Compared as given: math.isfinite on an integer beyond a float's range overflows.
+    if (isinstance(value, float) and not math.isfinite(value)) or not (
+        0 <= value <= LAST_EPOCH_SECOND
+    ):
         raise ValueError("not a time in epoch seconds between 1970 and 9999")
     return value
 
