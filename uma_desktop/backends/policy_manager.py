@@ -79,19 +79,18 @@ _build_resource = fast_builder(Resource)  # listings build thousands at once
 
 def _resource(wire: _ResourceWire, connection_id: str) -> Resource:
     rs_id = wire.get("resource_server")
-    get = wire.get
     return _build_resource(  # Resource's fields in order (pinned by a test)
         connection_id,
         wire["_id"],
         wire["name"],
-        tuple(get("resource_scopes", ())),
-        get("resource_server_name") or rs_id or "",
+        tuple(wire.get("resource_scopes", ())),
+        wire.get("resource_server_name") or rs_id or "",
         rs_id,
-        get("type"),
-        get("description"),
-        get("icon_uri"),
-        get("owner"),
-        get("share_count"),
+        wire.get("type"),
+        wire.get("description"),
+        wire.get("icon_uri"),
+        wire.get("owner"),
+        wire.get("share_count"),
         (),  # labels: this listing has none
     )
 
