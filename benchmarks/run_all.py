@@ -22,6 +22,8 @@ BENCHMARKS = (
     "gui_bulk.py",
 )
 
+FIGURE_WORDS = ("ratio", "app/baseline", "target")  # lines with a figure, or a heading
+
 
 def run(name: str) -> tuple[int, list[str]]:
     """Run one benchmark, echoing its output; its lines that carry a ratio, for the table."""
@@ -32,7 +34,7 @@ def run(name: str) -> tuple[int, list[str]]:
     figures = []
     for line in process.stdout:
         print(line, end="", flush=True)
-        if "ratio" in line and not line.lstrip().startswith(("round", "#")):
+        if any(word in line for word in FIGURE_WORDS) and not line.startswith("dbus"):
             figures.append(line.rstrip())
     return process.wait(), figures
 
