@@ -162,9 +162,15 @@ def _unexpected(exc: BaseException) -> ServerError:
     return ServerError(f"Something unexpected went wrong ({type(exc).__name__}).")
 
 
+SETTLE_WINDOW = 0.05  # seconds: outcomes arriving this close together share a transaction
+SETTLE_BATCH = 100  # outcomes written at once without waiting for more
+
+
 class _HistorySettler:
     """Writes outcomes of many decisions to the history in a worker thread, a batch per
-    transaction: what arrives while one batch is written goes into the next."""
+    transaction: outcomes are gathered for up to SETTLE_WINDOW (each hand-over to the
+    thread costs the loop a wait for the interpreter lock, up to the switch interval), and
+    what arrives while one batch is written goes into the next."""
 
     def __init__(
         self,
@@ -175,6 +181,7 @@ class _HistorySettler:
         self._keep = keep
         self._queue: list[tuple[int | None, Decision]] = []
         self._task: asyncio.Task[None] | None = None
+        self._hurry = asyncio.Event()  # set by finish(): no more gathering
 
     def add(self, row: int | None, decision: Decision) -> None:
         self._queue.append((row, decision))
@@ -183,11 +190,15 @@ class _HistorySettler:
 
     async def _drain(self) -> None:
         while self._queue:
+            if len(self._queue) < SETTLE_BATCH and not self._hurry.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._hurry.wait(), SETTLE_WINDOW)
             batch, self._queue = self._queue, []
             await asyncio.to_thread(self._keep, self._history.settle_many, batch)
 
     async def finish(self) -> None:
         """Return once every outcome added so far is written."""
+        self._hurry.set()
         while self._task is not None and not self._task.done():
             await asyncio.shield(self._task)
 
