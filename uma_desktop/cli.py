@@ -69,7 +69,8 @@ BrowserOpener = Callable[[str], object]
 # -- output helpers ----------------------------------------------------------------------
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+# per dataclass: its field names, and one getter returning all their values at once
+_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], Any]]] = {}
 
 
 def json_default(value: Any) -> Any:
@@ -78,9 +79,10 @@ def json_default(value: Any) -> Any:
 
     The encoder calls it again for what it returns, so nested objects need no recursion here.
     """
-    names = _FIELD_NAMES.get(type(value))
-    if names is None:
+    known = _FIELDS.get(type(value))
+    if known is None:
         import dataclasses
+        from operator import attrgetter
 
         if not dataclasses.is_dataclass(value) or isinstance(value, type):
             if isinstance(value, datetime):
@@ -88,8 +90,16 @@ def json_default(value: Any) -> Any:
             if isinstance(value, set | frozenset):
                 return sorted(value)
             raise TypeError(f"{type(value).__name__} cannot be written as JSON")
-        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in dataclasses.fields(value))
-    return {name: getattr(value, name) for name in names}
+        names = tuple(f.name for f in dataclasses.fields(value))
+        # attrgetter of two or more names returns a tuple; of one, the bare value
+        getter = (
+            attrgetter(*names)
+            if len(names) > 1
+            else (lambda v: tuple(getattr(v, n) for n in names))
+        )
+        known = _FIELDS[type(value)] = (names, getter)
+    names, values = known
+    return dict(zip(names, values(value), strict=True))
 
 
 def to_jsonable(value: Any) -> Any:
