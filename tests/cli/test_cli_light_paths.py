@@ -44,8 +44,11 @@ def test_help_loads_neither_the_app_nor_asyncio() -> None:
     assert seen["heavy"] == []
 
 
-# the login flows and PyJWT (a login needs them), httpx's command-line tool (nobody does)
-NOT_FOR_COMMANDS = ("jwt", "uma_desktop.oauth.login", "uma_desktop.oauth.device", "rich", "click")
+# the login flows and PyJWT (a login needs them), httpx's command-line tool (nobody does),
+# the file lock (only a refresh of the sign-in takes it)
+NOT_FOR_COMMANDS = (
+    "jwt", "uma_desktop.oauth.login", "uma_desktop.oauth.device", "rich", "click", "filelock",
+)  # fmt: skip
 COMMAND_RUNNER_MODULES = f"""
 import json, sys
 import uma_desktop.app.control_point, uma_desktop.cli, uma_desktop.logs, uma_desktop.oauth

@@ -21,8 +21,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import filelock
-
 from uma_desktop.errors import SignInBusyError
 from uma_desktop.paths import make_private_dir
 
@@ -65,6 +63,8 @@ class SignInLock:
         system) the block runs unlocked, with a warning in the log: a refresh that may race
         is better than no refresh.
         """
+        import filelock  # loaded by the first refresh only: most commands find a fresh token
+
         lock = filelock.FileLock(str(self.path), thread_local=False)
         started = time.monotonic()
         deadline = started + self.timeout
