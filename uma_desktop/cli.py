@@ -755,11 +755,30 @@ def run(
     except KeyboardInterrupt:
         print("uma-desktop: interrupted", file=err)
         code = 130
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, like other tools
+        _discard_output()
+        code = PIPE_CLOSED
     finally:
         reset_logging()
     if whole_process:
         _end_process(code, (out, err))
     return code
+
+
+PIPE_CLOSED = 141  # what a shell reports for a program stopped by a closed pipe (128 + SIGPIPE)
+
+
+def _discard_output() -> None:
+    """Point standard output at the null device: what is still buffered for the closed pipe
+    is dropped instead of failing again (with a traceback) when the process ends."""
+    import os
+
+    try:
+        target = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(target, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        os.close(target)
+    except (OSError, ValueError):
+        pass
 
 
 def _end_process(code: int, streams: Sequence[TextIO]) -> None:
