@@ -34,7 +34,7 @@ from uma_desktop.errors import (
     UmaDesktopError,
     VaultUnavailableError,
 )
-from uma_desktop.text import SafeWriter, safe_json, terminal_safe
+from uma_desktop.text import SafeWriter, discard_output, safe_json, terminal_safe
 
 if TYPE_CHECKING:  # the GUI imports COMMANDS from here: keep start-up imports light
     from uma_desktop.app import ControlPoint
@@ -756,29 +756,12 @@ def run(
         print("uma-desktop: interrupted", file=err)
         code = 130
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly, like other tools
-        _discard_output()
-        code = PIPE_CLOSED
+        code = discard_output()
     finally:
         reset_logging()
     if whole_process:
         _end_process(code, (out, err))
     return code
-
-
-PIPE_CLOSED = 141  # what a shell reports for a program stopped by a closed pipe (128 + SIGPIPE)
-
-
-def _discard_output() -> None:
-    """Point standard output at the null device: what is still buffered for the closed pipe
-    is dropped instead of failing again (with a traceback) when the process ends."""
-    import os
-
-    try:
-        target = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(target, sys.__stdout__.fileno() if sys.__stdout__ else 1)
-        os.close(target)
-    except (OSError, ValueError):
-        pass
 
 
 def _end_process(code: int, streams: Sequence[TextIO]) -> None:

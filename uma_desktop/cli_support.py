@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from uma_desktop.errors import ConfigurationError, UmaDesktopError
-from uma_desktop.text import SafeWriter, safe_json, terminal_safe
+from uma_desktop.text import SafeWriter, discard_output, safe_json, terminal_safe
 
 STATUS_WORDS = {"granted": "shared", "expired": "expired", "pending": "pending", "denied": "denied"}
 
@@ -336,6 +336,8 @@ def run(
     except KeyboardInterrupt:
         print("uma-desktop: interrupted", file=err)
         return 130
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, like other tools
+        return discard_output()
     finally:
         reset_logging()
 

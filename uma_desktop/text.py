@@ -128,3 +128,23 @@ class SafeWriter(io.TextIOBase):
 
     def fileno(self) -> int:
         return self.stream.fileno()
+
+
+PIPE_CLOSED = 141  # what a shell reports for a program stopped by a closed pipe (128 + SIGPIPE)
+
+
+def discard_output() -> int:
+    """After a BrokenPipeError (the reader went away, as with ``| head``): point standard
+    output at the null device, so what is still buffered for the closed pipe is dropped
+    instead of failing again, with a traceback, when the process ends. Returns the exit
+    status to end with."""
+    import os
+    import sys
+
+    try:
+        target = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(target, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        os.close(target)
+    except (OSError, ValueError):
+        pass
+    return PIPE_CLOSED

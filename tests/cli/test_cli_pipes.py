@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from uma_desktop.app.history import History
-from uma_desktop.cli import PIPE_CLOSED
 from uma_desktop.domain import Decision
 from uma_desktop.paths import app_dirs
+from uma_desktop.text import PIPE_CLOSED
 
 ROOT = Path(__file__).resolve().parents[2]
 
