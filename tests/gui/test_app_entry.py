@@ -288,11 +288,26 @@ def test_the_cached_rows_show_before_the_core_has_opened(qtbot: Any, tmp_path: P
     SnapshotStore(dirs.cache).save("home", Snapshot(resources=cached))
     session = app.launch(dirs, poll_interval=None)
     model = session.controller.resources
-    seen: list[tuple[int, bool]] = []
-    model.modelReset.connect(lambda: seen.append((model.rowCount(), session.control is None)))
+    window = session.shown
+    seen: list[tuple[int, bool, bool, bool]] = []
+
+    def shown() -> None:  # what the person sees the moment the cached rows arrive
+        page = window.resources_page
+        page._update_counts()
+        seen.append(
+            (
+                model.rowCount(),
+                session.control is None,
+                "on 1 server" in page.count_label.text(),
+                window.connections.empty_hint.isVisibleTo(window),  # "No servers yet"
+            )
+        )
+
+    model.modelReset.connect(shown)
     try:
         qtbot.waitUntil(lambda: session.window is not None, timeout=WAIT)
-        assert seen and seen[0] == (300, True)  # all rows, before the core was open
+        # all rows, before the core was open, counted as one server, no "No servers yet"
+        assert seen and seen[0] == (300, True, True, False)
         assert model.rows()[0].resource.name == "Album 000"
         assert model.rows()[0].server == "Home"
     finally:

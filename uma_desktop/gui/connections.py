@@ -108,7 +108,8 @@ class ConnectionsPanel(QWidget):
             self.controller.states.values(), key=lambda s: s.connection.display_name.casefold()
         ):
             self.list.addItem(self._item(state))
-        self.empty_hint.setVisible(self.list.count() == 0)
+        # before the core is open the connections are not known yet, only cached rows
+        self.empty_hint.setVisible(self.list.count() == 0 and self.controller.is_open)
         if selected:
             for row in range(self.list.count()):
                 if self.list.item(row).data(ConnectionIdRole) == selected:

@@ -178,6 +178,16 @@ class Controller(QObject):
         for callback in waiting:
             callback()
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the core is open (before it is, only cached rows may be shown)."""
+        return self._control is not None
+
+    def server_count(self) -> int:
+        """Connections known: their states once the core is open, before that the ones
+        whose cached rows are shown."""
+        return len(self.states) if self.is_open else len(self.facets)
+
     def when_open(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` now if the core is open, else as soon as it is."""
         if self._control is not None:

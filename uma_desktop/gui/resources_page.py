@@ -265,7 +265,7 @@ class ResourcesPage(QWidget):
     def _update_counts(self, *_: Any) -> None:
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
-        servers = len({cid for cid in self.controller.states})
+        servers = self.controller.server_count()
         text = f"{total:,} resources on {servers} server{'s' if servers != 1 else ''}"
         if shown != total:
             text = f"{shown:,} of {text}"
