@@ -21,7 +21,7 @@ status                error
 any other 4xx / 5xx   ``ServerError`` (with the OAuth ``error`` code when sent)
 ====================  =========================================================
 
-Bodies become typed values through :func:`parse` (size-checked JSON, pydantic adapter).
+Bodies become typed values through :func:`parse` (size-checked JSON, a msgspec decoder).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
+import msgspec
 
 from uma_desktop import __version__
 from uma_desktop.errors import (
@@ -632,19 +632,25 @@ def _check_json(response: Answer, what: str) -> None:
         )
 
 
-def parse(response: Answer, adapter: TypeAdapter[T], what: str) -> T:
-    """The body as ``adapter``'s type (pydantic's JSON parser, one pass over the bytes)."""
+def decoder(kind: type[T]) -> msgspec.json.Decoder[T]:
+    """A reusable parser of JSON bodies into ``kind`` (a wire model, TypedDict, list of
+    those, …); numbers and booleans sent as strings are accepted, as servers do that."""
+    return msgspec.json.Decoder(kind, strict=False)
+
+
+def parse(response: Answer, into: msgspec.json.Decoder[T], what: str) -> T:
+    """The body as ``into``'s type (one pass over the bytes, validating as it goes)."""
     _check_json(response, what)
     try:
-        return adapter.validate_json(response.content)
-    except ValidationError as exc:
-        if any(error.get("type") == "json_invalid" for error in exc.errors()):
-            raise MalformedResponseError(
-                f"The server's {what} is not valid JSON.", status=response.status_code
-            ) from None
+        return into.decode(response.content)
+    except msgspec.ValidationError as exc:
         raise MalformedResponseError(
             f"The server's {what} is malformed: {describe_validation_error(exc)}.",
             status=response.status_code,
+        ) from None
+    except msgspec.DecodeError:
+        raise MalformedResponseError(
+            f"The server's {what} is not valid JSON.", status=response.status_code
         ) from None
 
 

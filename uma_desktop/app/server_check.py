@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from uma_desktop import net
-from uma_desktop.errors import ConfigurationError, UmaDesktopError
+from uma_desktop.errors import ConfigurationError, MalformedResponseError, UmaDesktopError
 from uma_desktop.oauth.discovery import check_url, normalise_issuer
 from uma_desktop.uma import metadata as uma_metadata
 
@@ -501,8 +501,8 @@ def _check_owner_api(checker: _Checker, merged: dict[str, Any]) -> str | None:
 
     ref = "UMA WG Policy Manager draft v0.1; docs/owner-api.md"
     try:
-        detected = detect_kind(uma_metadata.AuthorizationServerMetadata.model_validate(merged))
-    except ValueError:
+        detected = detect_kind(uma_metadata.parse(merged))
+    except MalformedResponseError:
         detected = None
     if detected is BackendKind.POLICY_MANAGER:
         name = "Policy Manager (UMA WG draft, UMA Desktop owner API)"

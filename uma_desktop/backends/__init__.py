@@ -45,11 +45,13 @@ def detect_kind(metadata: AuthorizationServerMetadata) -> BackendKind | None:
     """The adapter a server's discovery document points to, or None when it is unclear."""
     if metadata.is_policy_manager:
         return BackendKind.POLICY_MANAGER
-    extra = metadata.model_extra or {}
+    def has(names: tuple[str, ...]) -> bool:
+        return any(getattr(metadata, name) is not None for name in names)
+
     # Before Keycloak: AM's OpenID document also has check_session_iframe and /realms/<x>.
-    if _FORGEROCK_ISSUER.search(metadata.issuer) and any(n in extra for n in _FORGEROCK_FIELDS):
+    if _FORGEROCK_ISSUER.search(metadata.issuer) and has(_FORGEROCK_FIELDS):
         return BackendKind.FORGEROCK
-    keycloak_fields = any(name in extra for name in _KEYCLOAK_FIELDS) or (
+    keycloak_fields = has(_KEYCLOAK_FIELDS) or (
         (metadata.policy_endpoint or "").rstrip("/").endswith(_KEYCLOAK_POLICY_PATH)
     )
     if _KEYCLOAK_ISSUER.search(metadata.issuer) and keycloak_fields:

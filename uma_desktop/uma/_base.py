@@ -1,40 +1,27 @@
-"""Shared parsing helper: pydantic validation errors become MalformedResponseError."""
+"""The wire models' base and parsing helpers (msgspec): a bad document becomes a
+MalformedResponseError naming what is wrong, never the values it held."""
 
 from __future__ import annotations
 
-import math
+import re
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+import msgspec
 
 from uma_desktop.errors import MalformedResponseError
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+
+class WireModel(msgspec.Struct, frozen=True, kw_only=True):
+    """A protocol object: immutable; fields it does not name are ignored when parsing."""
 
 
-class WireModel(BaseModel):
-    """A protocol object: unknown fields are kept (and ignored), objects are immutable."""
-
-    model_config = ConfigDict(
-        extra="allow", frozen=True, populate_by_name=True, allow_inf_nan=False
-    )
-
+ModelT = TypeVar("ModelT")
 
 LAST_EPOCH_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last time a datetime holds
 
-
-def _epoch_seconds(value: int | float) -> int | float:
-    # Compared as given: math.isfinite on an integer beyond a float's range overflows.
-    if (isinstance(value, float) and not math.isfinite(value)) or not (
-        0 <= value <= LAST_EPOCH_SECOND
-    ):
-        raise ValueError("not a time in epoch seconds between 1970 and 9999")
-    return value
-
-
-EpochSeconds = Annotated[int | float, AfterValidator(_epoch_seconds)]
-"""A point in time as Unix seconds that a datetime can hold (never NaN or astronomically
-large, which a hostile server may send)."""
+EpochSeconds = Annotated[float, msgspec.Meta(ge=0, le=LAST_EPOCH_SECOND)]
+"""A point in time as Unix seconds that a datetime can hold (integers arrive as floats;
+NaN and astronomically large values, which a hostile server may send, are refused)."""
 
 
 def clamp(value: int, low: int, high: int) -> int:
@@ -42,39 +29,45 @@ def clamp(value: int, low: int, high: int) -> int:
     return max(low, min(value, high))
 
 
-MAX_REPORTED_PROBLEMS = 5
+MAX_PROBLEM_CHARS = 200
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]{0,80})`(?: - at `(?P<at>.*)`)?$")
+_AT = re.compile(r"^(?P<msg>.*) - at `(?P<at>.*)`$")
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """One short human line naming the first few missing or invalid fields (never values)."""
-    missing: list[str] = []
-    invalid: list[str] = []
-    errors = exc.errors(include_url=False, include_context=False, include_input=False)
-    for error in errors[:MAX_REPORTED_PROBLEMS]:
-        location = ".".join(str(part) for part in error.get("loc", ()))[:80] or "(document)"
-        if error.get("type") == "missing":
-            missing.append(location)
-        else:
-            invalid.append(f"{location} ({error.get('msg', 'invalid')})")
-    parts: list[str] = []
+def _location(path: str | None, field: str | None = None) -> str:
+    """msgspec's ``$.items[3].name`` as ``items.3.name`` (``(document)`` for the root)."""
+    parts = re.findall(r"\.([^.\[]+)|\[(\d+)\]", (path or "$")[1:])
+    names = [name or index for name, index in parts]
+    if field is not None:
+        names.append(field)
+    return ".".join(names)[:80] or "(document)"
+
+
+def describe_validation_error(exc: msgspec.ValidationError) -> str:
+    """One short human line naming the missing or invalid field (never its value)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    missing = _MISSING.match(text)
     if missing:
-        parts.append("missing required field(s): " + ", ".join(missing))
-    if invalid:
-        parts.append("invalid field(s): " + ", ".join(invalid))
-    if len(errors) > MAX_REPORTED_PROBLEMS:
-        parts.append(f"and {len(errors) - MAX_REPORTED_PROBLEMS} more problem(s)")
-    return "; ".join(parts) or "invalid document"
+        return "missing required field(s): " + _location(missing["at"], missing["field"])
+    located = _AT.match(text)
+    message, path = (located["msg"], located["at"]) if located else (text, None)
+    # msgspec names an enum's or a literal's rejected value: say only that it was invalid.
+    if message.startswith("Invalid enum value"):
+        message = "not one of the allowed values"
+    message = "".join(char for char in message if char.isprintable())[:MAX_PROBLEM_CHARS]
+    return f"invalid field(s): {_location(path)} ({message or 'invalid'})"
 
 
 def parse_model(model: type[ModelT], data: Any, what: str) -> ModelT:
-    """Validate ``data`` as ``model`` or raise MalformedResponseError saying what is wrong."""
+    """Validate ``data`` (decoded JSON) as ``model`` or raise MalformedResponseError saying
+    what is wrong. Numbers and booleans sent as strings are accepted, as servers do that."""
     if not isinstance(data, dict):
         raise MalformedResponseError(
             f"The server's {what} is not a JSON object (got {type(data).__name__})."
         )
     try:
-        return model.model_validate(data)
-    except ValidationError as exc:
+        return msgspec.convert(data, model, strict=False)
+    except msgspec.ValidationError as exc:
         raise MalformedResponseError(
             f"The server's {what} is malformed: {describe_validation_error(exc)}."
         ) from None

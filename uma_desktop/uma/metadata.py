@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from uma_desktop.uma._base import WireModel, parse_model
 
 UMA_TICKET_GRANT = "urn:ietf:params:oauth:grant-type:uma-ticket"
@@ -15,7 +17,7 @@ OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration"
 
 
 class AuthorizationServerMetadata(WireModel):
-    """Discovery document. Only ``issuer`` is required; unknown fields are kept."""
+    """Discovery document. Only ``issuer`` is required; other fields are ignored."""
 
     issuer: str
 
@@ -66,6 +68,14 @@ class AuthorizationServerMetadata(WireModel):
     person_lookup_endpoint: str | None = None
     shared_with_me_endpoint: str | None = None
 
+    # Vendor hints that tell one server product from another (backends.detect_kind); any
+    # value is accepted, only their presence counts.
+    check_session_iframe: Any = None  # Keycloak (and AM)
+    mtls_endpoint_aliases: Any = None  # Keycloak
+    rpt_endpoint: Any = None  # ForgeRock AM's UMA 1.0 document
+    pat_profiles_supported: Any = None  # ForgeRock AM
+    aat_grant_types_supported: Any = None  # ForgeRock AM
+
     @property
     def supports_pkce_s256(self) -> bool:
         return "S256" in (self.code_challenge_methods_supported or [])
@@ -111,6 +121,7 @@ def merge(*documents: AuthorizationServerMetadata) -> AuthorizationServerMetadat
         raise MalformedResponseError("The discovery documents name different issuers.")
     combined: dict[str, Any] = {}
     for doc in documents:
-        for key, value in doc.model_dump(exclude_none=True).items():
-            combined.setdefault(key, value)
-    return AuthorizationServerMetadata.model_validate(combined)
+        for key, value in msgspec.structs.asdict(doc).items():
+            if value is not None:
+                combined.setdefault(key, value)
+    return AuthorizationServerMetadata(**combined)
