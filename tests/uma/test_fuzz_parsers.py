@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 import jwt
+import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm
-from pydantic import BaseModel, TypeAdapter
 
 from uma_desktop import net
 from uma_desktop.errors import UmaDesktopError
@@ -99,10 +99,10 @@ LONG_LISTS = st.builds(lambda item, n: [item] * n, SMALL_SCALARS, st.integers(10
 VALUES = JSON_VALUES | DEEP | LONG_LISTS
 
 
-def documents(model: type[BaseModel], valid: dict[str, Any]) -> st.SearchStrategy[Any]:
+def documents(model: type[msgspec.Struct], valid: dict[str, Any]) -> st.SearchStrategy[Any]:
     """A ``valid`` document with some fields dropped or replaced by anything; objects with any
     subset of ``model``'s fields, each of any type; and sometimes not an object at all."""
-    names = [field.alias or name for name, field in model.model_fields.items()]
+    names = [field.encode_name for field in msgspec.structs.fields(model)]
     replaced = st.fixed_dictionaries({}, optional={name: VALUES for name in names})
     dropped = st.sets(st.sampled_from(sorted(valid)))
     near_valid = st.builds(
@@ -294,7 +294,7 @@ def test_device_authorization_responses(data: Any) -> None:
     assert math.isfinite(time.time() + grant.expires_in + float(grant.interval))
 
 
-OWNER_PARSERS: list[tuple[type[BaseModel], Callable[[Any], Any], dict[str, Any]]] = [
+OWNER_PARSERS: list[tuple[type[msgspec.Struct], Callable[[Any], Any], dict[str, Any]]] = [
     (
         owner.PolicyDescription,
         owner.parse_policy,
@@ -368,7 +368,7 @@ def test_bodies_through_the_transport(content: Any, content_type: str, status: i
     answer = httpx.Response(status, content=raw, headers={"content-type": content_type})
     check_typed(lambda: net.json_body(answer, "answer"))
     check_typed(lambda: net.raise_for_error(answer, "the request"), short_message=False)
-    check_typed(lambda: net.parse(answer, TypeAdapter(list[owner.Subject]), "listing"))
+    check_typed(lambda: net.parse(answer, net.decoder(list[owner.Subject]), "listing"))
 
 
 # oauth/ parsers --------------------------------------------------------------------------------

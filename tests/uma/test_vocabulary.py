@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from uma_desktop.errors import MalformedResponseError, ServerError
@@ -23,11 +24,12 @@ KEYCLOAK_UMA2 = {
 }
 
 
-def test_metadata_tolerates_unknown_fields_and_keeps_them() -> None:
-    parsed = metadata.parse(KEYCLOAK_UMA2)
+def test_metadata_tolerates_unknown_fields_and_keeps_vendor_hints() -> None:
+    parsed = metadata.parse(KEYCLOAK_UMA2 | {"x_unknown": {"deep": [1, 2]}})
     assert parsed.supports_uma_grant and parsed.supports_pkce_s256
     assert parsed.policy_endpoint and not parsed.is_policy_manager  # Keycloak's own API
-    assert parsed.model_extra == {"mtls_endpoint_aliases": KEYCLOAK_UMA2["mtls_endpoint_aliases"]}
+    assert parsed.mtls_endpoint_aliases == KEYCLOAK_UMA2["mtls_endpoint_aliases"]
+    assert "x_unknown" not in msgspec.structs.asdict(parsed)
     assert not parsed.supports_device_grant and not parsed.requires_iss_in_response
 
 
@@ -65,11 +67,13 @@ def test_resource_descriptions() -> None:
         {"resource_scopes": ["view", {"name": "edit"}], "name": "Album", "x-extra": True}
     )
     assert described.resource_scopes == ["view", "edit"]
-    assert described.wire() == {
-        "resource_scopes": ["view", "edit"],
-        "name": "Album",
-        "x-extra": True,
+    assert described.wire() == {"resource_scopes": ["view", "edit"], "name": "Album"}
+    assert resources.parse_resource({"_id": "r9", "resource_scopes": []}).wire() == {
+        "_id": "r9",
+        "resource_scopes": [],
     }
+    with pytest.raises(MalformedResponseError, match="resource_scopes"):
+        resources.parse_resource({"resource_scopes": [{"no_name": "edit"}]})
     with pytest.raises(MalformedResponseError, match="resource_scopes"):
         resources.parse_resource({"name": "No scopes"})
     registered = resources.parse_registered_resource(
@@ -78,12 +82,12 @@ def test_resource_descriptions() -> None:
     assert registered.id == "r1"
     with pytest.raises(MalformedResponseError, match="resource_server"):
         resources.parse_registered_resource({"_id": "r1", "resource_scopes": []})
-    assert resources.ScopeDescription.model_validate({"name": "View", "icon_uri": "x"}).name
+    assert msgspec.convert({"name": "View", "icon_uri": "x"}, resources.ScopeDescription).name
 
 
 def test_permissions_tickets_and_introspection() -> None:
     request = permissions.PermissionRequest(resource_id="r1", resource_scopes=["view"])
-    assert request.model_dump() == {"resource_id": "r1", "resource_scopes": ["view"]}
+    assert msgspec.structs.asdict(request) == {"resource_id": "r1", "resource_scopes": ["view"]}
     assert permissions.parse_ticket({"ticket": "t"}).ticket == "t"
     with pytest.raises(MalformedResponseError, match="ticket"):
         permissions.parse_ticket({})
@@ -232,3 +236,62 @@ def test_owner_objects() -> None:
     assert entry.resource_scopes == []
     with pytest.raises(MalformedResponseError, match="sub"):
         owner.parse_subject({"username": "x"})
+
+
+def test_secrets_stay_out_of_representations() -> None:
+    rpt = tokens.parse_token_response(
+        {
+            "access_token": "SECRET-AT",
+            "token_type": "Bearer",
+            "refresh_token": "SECRET-RT",
+            "id_token": "SECRET-IT",
+            "pct": "SECRET-PCT",
+            "scope": "openid",
+        }
+    )
+    device = tokens.parse_device_authorization(
+        {"device_code": "SECRET-DC", "user_code": "U", "verification_uri": "https://v"}
+        | {"expires_in": 60}
+    )
+    ticket = permissions.parse_ticket({"ticket": "SECRET-TICKET"})
+    challenge = permissions.UmaChallenge(as_uri="https://as", ticket="SECRET-TICKET")
+    body = parse_error_body({"error": "need_info", "ticket": "SECRET-TICKET"})
+    shown = " ".join(repr(value) for value in (rpt, device, ticket, challenge, body))
+    assert "SECRET" not in shown
+    assert "openid" in repr(rpt) and "'U'" in repr(device)  # what is safe is still shown
+
+
+def test_server_chosen_durations_are_bounded_and_numbers_may_come_as_text() -> None:
+    forever = tokens.parse_token_response(
+        {"access_token": "a", "token_type": "Bearer", "expires_in": "9" * 40}
+    )
+    assert forever.expires_in == tokens.MAX_TOKEN_LIFETIME
+    device = tokens.parse_device_authorization(
+        {"device_code": "d", "user_code": "U", "verification_uri": "https://v"}
+        | {"expires_in": -5, "interval": 10**30}
+    )
+    assert (device.expires_in, device.interval) == (0, tokens.MAX_DEVICE_INTERVAL)
+    with pytest.raises(MalformedResponseError, match="access_token contains characters"):
+        tokens.parse_token_response({"access_token": "a\nb", "token_type": "Bearer"})
+    with pytest.raises(MalformedResponseError, match="expires_in"):
+        tokens.parse_token_response({"access_token": "a", "token_type": "B", "expires_in": 1.5})
+
+
+def test_error_texts_of_any_type_are_read_as_text() -> None:
+    body = parse_error_body({"error": "invalid_request", "error_description": 42, "x": None})
+    assert body is not None and body.error_description == "42"
+    assert parse_error_body({"error": "e", "error_description": 10**5000}) is None
+    assert parse_error_body({"error": "e", "interval": -1}) is None
+
+
+def test_claims_policies_keep_their_claims_as_sent() -> None:
+    claim = {"name": "email", "value": "a@b.test", "claim_token_format": ["f"], "x-vendor": 1}
+    policy = owner.parse_policy(
+        {"_id": "p", "resource_id": "r", "resource_scopes": ["view"], "required_claims": [claim]}
+        | {"expires_at": 1_700_000_000}
+    )
+    assert policy.required_claims == [claim] and policy.expires_at == 1_700_000_000
+    with pytest.raises(MalformedResponseError, match=r"required_claims\.0"):
+        owner.parse_policy({"resource_id": "r", "resource_scopes": [], "required_claims": [1]})
+    with pytest.raises(MalformedResponseError, match="expires_at"):
+        owner.parse_policy({"resource_id": "r", "resource_scopes": [], "expires_at": 1e300})

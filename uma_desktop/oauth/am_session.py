@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from uma_desktop import net
 from uma_desktop.errors import LoginRequiredError, MalformedResponseError, UmaDesktopError
 from uma_desktop.oauth.vault import TokenKind, TokenVault
@@ -27,7 +25,7 @@ from uma_desktop.oauth.vault import TokenKind, TokenVault
 SESSION_HEADER = "iPlanetDirectoryPro"
 EXPIRY_MARGIN = 60.0  # seconds: a token this close to its end is not handed out
 DEFAULT_LIFETIME = 30 * 60.0  # when the server does not say (AM's default idle time)
-_OBJECT = TypeAdapter(dict[str, Any])
+_OBJECT = net.decoder(dict[str, Any])
 
 
 @dataclass(frozen=True)

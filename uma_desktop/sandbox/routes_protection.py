@@ -20,12 +20,11 @@ from uma_desktop.sandbox.errors import (
     no_credentials,
     not_found,
 )
-from uma_desktop.sandbox.schemas import ResourceInput
+from uma_desktop.sandbox.schemas import PermissionInput, ResourceInput
 from uma_desktop.sandbox.store import Row, dumps, loads, new_id
 from uma_desktop.sandbox.uma_grant import new_ticket
 from uma_desktop.sandbox.web import ProtectionToken, SandboxDep, require_form, require_json
 from uma_desktop.uma.errors import ErrorCode
-from uma_desktop.uma.permissions import PermissionRequest
 
 router = APIRouter(tags=["protection"])
 
@@ -163,7 +162,7 @@ def delete_resource(sandbox: SandboxDep, pat: ProtectionToken, resource_id: Reso
 def request_permissions(
     sandbox: SandboxDep,
     pat: ProtectionToken,
-    request: Annotated[PermissionRequest | list[PermissionRequest], Body()],
+    request: Annotated[PermissionInput | list[PermissionInput], Body()],
 ) -> JSONResponse:
     """Ask for a permission ticket covering one or more (resource, scopes)."""
     items = request if isinstance(request, list) else [request]

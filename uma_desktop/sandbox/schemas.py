@@ -24,6 +24,13 @@ class ResourceInput(Input):
     icon_uri: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
+class PermissionInput(Input):
+    """One requested permission, as an RS sends it to the permission endpoint."""
+
+    resource_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    resource_scopes: list[str] = Field(default_factory=list, max_length=256)
+
+
 class PolicyInput(Input):
     """A policy: ``sub`` may use ``resource_scopes`` of ``resource_id`` until ``expires_at``;
     without ``sub``, anyone whose claims satisfy ``required_claims`` may."""

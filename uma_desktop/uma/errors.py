@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+import msgspec
 
 from uma_desktop.errors import ServerError
 from uma_desktop.uma._base import WireModel
@@ -62,6 +62,7 @@ class ErrorCode(StrEnum):
 
 
 MAX_DESCRIPTION_CHARS = 500  # of a server's error_description quoted in a message
+_TEXT_FIELDS = frozenset({"error_description", "error_uri", "redirect_user"})
 
 # Keycloak answers access_denied with the UMA code in the description (keycloak#9298).
 _DESCRIPTION_ALIASES = {
@@ -70,7 +71,7 @@ _DESCRIPTION_ALIASES = {
 }
 
 
-class RequiredClaim(WireModel):
+class RequiredClaim(WireModel, kw_only=True):
     """One hint in a ``need_info`` error's ``required_claims`` (UMA Grant §3.3.6)."""
 
     claim_token_format: list[str] | None = None
@@ -80,21 +81,19 @@ class RequiredClaim(WireModel):
     name: str | None = None
 
 
-class ErrorBody(WireModel):
+class ErrorBody(WireModel, kw_only=True):
     """An OAuth-style JSON error body, with the UMA extras."""
 
     error: str
     error_description: str | None = None
     error_uri: str | None = None
     ticket: str | None = None
-    interval: int | None = Field(default=None, ge=0)
+    interval: Annotated[int, msgspec.Meta(ge=0)] | None = None
     required_claims: list[RequiredClaim] | None = None
     redirect_user: str | None = None
 
-    @field_validator("error_description", "error_uri", "redirect_user", mode="before")
-    @classmethod
-    def _strings_only(cls, value: Any) -> Any:
-        return value if value is None or isinstance(value, str) else str(value)
+    def __repr__(self) -> str:  # never the ticket
+        return f"ErrorBody(error={self.error!r}, error_description={self.error_description!r})"
 
     @property
     def code(self) -> ErrorCode | None:
@@ -117,8 +116,13 @@ def parse_error_body(content: bytes | str | Any) -> ErrorBody | None:
     if not isinstance(data, dict):
         return None
     try:
-        return ErrorBody.model_validate(data)
-    except ValidationError:
+        # Texts meant for people are taken whatever JSON type a server sends them as.
+        data = {
+            key: str(value) if key in _TEXT_FIELDS and value is not None else value
+            for key, value in data.items()
+        }
+        return msgspec.convert(data, ErrorBody, strict=False)
+    except (msgspec.ValidationError, ValueError, RecursionError):  # ValueError: a huge number
         return None
 
 

@@ -1,21 +1,21 @@
 """Owner API objects (Policy Manager draft v0.1 + the extension in docs/owner-api.md).
 
 Shared by the sandbox's tests and the client's Policy Manager backend, so they accept what
-any such server may send: times as integer or fractional epoch seconds, unknown fields.
+any such server may send: times as integer or fractional epoch seconds (read as floats),
+unknown fields (ignored).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+import msgspec
 
 from uma_desktop.uma._base import EpochSeconds, WireModel, parse_model
-from uma_desktop.uma.errors import RequiredClaim
 from uma_desktop.uma.resources import RegisteredResource
 
 
-class Subject(WireModel):
+class Subject(WireModel, kw_only=True):
     """A person as the owner API shows them."""
 
     sub: str
@@ -24,13 +24,15 @@ class Subject(WireModel):
     name: str | None = None
 
 
-class PolicyDescription(WireModel):
+class PolicyDescription(WireModel, kw_only=True):
     """A policy: ``sub`` may use ``resource_scopes`` of ``resource_id`` until ``expires_at``."""
 
-    id: str | None = Field(default=None, alias="_id")
+    id: str | None = msgspec.field(default=None, name="_id")
     resource_id: str
     resource_scopes: list[str]
-    required_claims: list[RequiredClaim] = Field(default_factory=list)
+    # Kept as sent (name, value, claim_token_format, … and any other member): a policy that
+    # is changed is sent back with its claims exactly as the server gave them.
+    required_claims: list[dict[str, Any]] = []
     sub: str | None = None
     expires_at: EpochSeconds | None = None
     created_at: EpochSeconds | None = None
@@ -38,8 +40,8 @@ class PolicyDescription(WireModel):
     audience: str | None = None  # a claims policy's readable audience (UMA Desktop extension)
 
 
-class PendingRequest(WireModel):
-    id: str = Field(alias="_id")
+class PendingRequest(WireModel, kw_only=True):
+    id: str = msgspec.field(name="_id")
     resource_id: str
     resource_name: str | None = None
     resource_scopes: list[str]
@@ -48,20 +50,20 @@ class PendingRequest(WireModel):
     requested_at: EpochSeconds | None = None
 
 
-class HistoryEntry(WireModel):
-    id: str = Field(alias="_id")
+class HistoryEntry(WireModel, kw_only=True):
+    id: str = msgspec.field(name="_id")
     at: EpochSeconds
     action: str
     resource_id: str
     resource_name: str | None = None
     sub: str | None = None
-    resource_scopes: list[str] = Field(default_factory=list)
+    resource_scopes: list[str] = []
 
 
-class SharedWithMeEntry(WireModel):
+class SharedWithMeEntry(WireModel, kw_only=True):
     resource: RegisteredResource
     owner: Subject | None = None
-    resource_scopes: list[str] = Field(default_factory=list)
+    resource_scopes: list[str] = []
     expires_at: EpochSeconds | None = None
 
 

@@ -4,49 +4,52 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+import msgspec
 
 from uma_desktop.uma._base import WireModel, parse_model
 
 
-class PermissionRequest(WireModel):
+class PermissionRequest(WireModel, kw_only=True):
     """One requested permission, as the RS sends it to the permission endpoint."""
 
-    resource_id: str = Field(min_length=1, max_length=256)
-    resource_scopes: list[str] = Field(default_factory=list, max_length=256)
+    resource_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    resource_scopes: Annotated[list[str], msgspec.Meta(max_length=256)] = []
 
 
-class TicketResponse(WireModel):
+class TicketResponse(WireModel, kw_only=True):
     """The permission endpoint's answer: always a single ticket."""
 
-    ticket: str = Field(min_length=1)
+    ticket: Annotated[str, msgspec.Meta(min_length=1)]
+
+    def __repr__(self) -> str:
+        return "TicketResponse(ticket=…)"
 
 
-class Permission(WireModel):
+class Permission(WireModel, kw_only=True):
     """A granted permission inside an RPT's introspection (UMA FedAuthz §5.1.1)."""
 
     resource_id: str
-    resource_scopes: list[str] = Field(default_factory=list)
+    resource_scopes: list[str] = []
     exp: int | None = None
     iat: int | None = None
     nbf: int | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _keycloak_names(cls, data: Any) -> Any:
-        # Keycloak also (or only) sends rsid/scopes.
-        if isinstance(data, dict):
-            data = dict(data)
-            if "resource_id" not in data and isinstance(data.get("rsid"), str):
-                data["resource_id"] = data["rsid"]
-            if "resource_scopes" not in data and isinstance(data.get("scopes"), list):
-                data["resource_scopes"] = data["scopes"]
-        return data
+
+def _keycloak_names(permission: Any) -> Any:
+    """A permission with Keycloak's names (it also, or only, sends rsid/scopes) renamed."""
+    if not isinstance(permission, dict):
+        return permission
+    renamed = dict(permission)
+    if "resource_id" not in renamed and isinstance(renamed.get("rsid"), str):
+        renamed["resource_id"] = renamed["rsid"]
+    if "resource_scopes" not in renamed and isinstance(renamed.get("scopes"), list):
+        renamed["resource_scopes"] = renamed["scopes"]
+    return renamed
 
 
-class Introspection(WireModel):
+class Introspection(WireModel, kw_only=True):
     """RFC 7662 introspection answer, UMA-extended with ``permissions``."""
 
     active: bool
@@ -95,15 +98,20 @@ def parse_ticket(data: Any) -> TicketResponse:
 
 
 def parse_introspection(data: Any) -> Introspection:
+    if isinstance(data, dict) and isinstance(data.get("permissions"), list):
+        data = {**data, "permissions": [_keycloak_names(p) for p in data["permissions"]]}
     return parse_model(Introspection, data, "introspection response")
 
 
-class UmaChallenge(WireModel):
+class UmaChallenge(WireModel, kw_only=True):
     """The RS's ``WWW-Authenticate: UMA realm=…, as_uri=…, ticket=…`` (UMA Grant §3.2)."""
 
     as_uri: str
     ticket: str
     realm: str | None = None
+
+    def __repr__(self) -> str:
+        return f"UmaChallenge(as_uri={self.as_uri!r}, realm={self.realm!r}, ticket=…)"
 
     def header_value(self) -> str:
         realm = f'realm="{self.realm}", ' if self.realm else ""

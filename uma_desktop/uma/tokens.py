@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+import msgspec
 
 from uma_desktop.uma._base import WireModel, clamp, parse_model
 
@@ -16,18 +16,17 @@ MAX_DEVICE_CODE_LIFETIME = 24 * 3600
 MAX_DEVICE_INTERVAL = 60
 
 
-def _visible_ascii(value: str | None) -> str | None:
+def _check_visible_ascii(name: str, value: str | None) -> None:
     # RFC 6749 Appendix A: tokens are VSCHAR (%x20-7E); anything else would later break the
     # Authorization header it is sent in.
     if value is not None and not all(" " <= char <= "~" for char in value):
-        raise ValueError("contains characters a token may not have")
-    return value
+        raise ValueError(f"{name} contains characters a token may not have")
 
 
-class TokenResponse(WireModel):
+class TokenResponse(WireModel, kw_only=True):
     """A successful token response; for the UMA grant ``access_token`` is the RPT."""
 
-    access_token: str = Field(min_length=1)
+    access_token: Annotated[str, msgspec.Meta(min_length=1)]
     token_type: str
     expires_in: int | None = None
     refresh_token: str | None = None
@@ -36,21 +35,26 @@ class TokenResponse(WireModel):
     pct: str | None = None
     upgraded: bool | None = None
 
-    _tokens_are_visible_ascii = field_validator("access_token", "refresh_token", "id_token", "pct")(
-        _visible_ascii
-    )
+    def __post_init__(self) -> None:
+        for name in ("access_token", "refresh_token", "id_token", "pct"):
+            _check_visible_ascii(name, getattr(self, name))
+        if self.expires_in is not None:
+            lifetime = clamp(self.expires_in, 0, MAX_TOKEN_LIFETIME)
+            msgspec.structs.force_setattr(self, "expires_in", lifetime)
 
-    @field_validator("expires_in")
-    @classmethod
-    def _sane_lifetime(cls, value: int | None) -> int | None:
-        return None if value is None else clamp(value, 0, MAX_TOKEN_LIFETIME)
+    def __repr__(self) -> str:
+        held = [name for name in ("refresh_token", "id_token", "pct") if getattr(self, name)]
+        return (
+            f"TokenResponse(token_type={self.token_type!r}, expires_in={self.expires_in!r}, "
+            f"scope={self.scope!r}, upgraded={self.upgraded!r}, also holds={held!r})"
+        )
 
     @property
     def scopes(self) -> list[str]:
         return self.scope.split() if self.scope else []
 
 
-class DeviceAuthorization(WireModel):
+class DeviceAuthorization(WireModel, kw_only=True):
     """RFC 8628 §3.2 device authorization response."""
 
     device_code: str
@@ -60,15 +64,20 @@ class DeviceAuthorization(WireModel):
     expires_in: int
     interval: int = 5
 
-    @field_validator("expires_in")
-    @classmethod
-    def _sane_lifetime(cls, value: int) -> int:
-        return clamp(value, 0, MAX_DEVICE_CODE_LIFETIME)
+    def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(
+            self, "expires_in", clamp(self.expires_in, 0, MAX_DEVICE_CODE_LIFETIME)
+        )
+        msgspec.structs.force_setattr(
+            self, "interval", clamp(self.interval, 0, MAX_DEVICE_INTERVAL)
+        )
 
-    @field_validator("interval")
-    @classmethod
-    def _sane_interval(cls, value: int) -> int:
-        return clamp(value, 0, MAX_DEVICE_INTERVAL)
+    def __repr__(self) -> str:  # the device code is what the token request proves
+        return (
+            f"DeviceAuthorization(user_code={self.user_code!r}, "
+            f"verification_uri={self.verification_uri!r}, expires_in={self.expires_in!r}, "
+            f"interval={self.interval!r})"
+        )
 
 
 def parse_token_response(data: Any) -> TokenResponse:
