@@ -12,7 +12,10 @@ from uma_desktop.errors import MalformedResponseError
 
 
 class WireModel(msgspec.Struct, frozen=True, kw_only=True):
-    """A protocol object: immutable; fields it does not name are ignored when parsing."""
+    """A protocol object: immutable; fields it does not name are ignored when parsing.
+
+    Subclasses repeat ``frozen=True, kw_only=True``: msgspec does not inherit ``kw_only``,
+    and mypy's view of a struct takes ``frozen`` from each class's own arguments."""
 
 
 ModelT = TypeVar("ModelT")
@@ -30,7 +33,9 @@ def clamp(value: int, low: int, high: int) -> int:
 
 
 MAX_PROBLEM_CHARS = 200
-_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]{0,80})`(?: - at `(?P<at>.*)`)?$")
+_MISSING = re.compile(
+    r"^Object missing required field `(?P<field>[^`]{0,80})`(?: - at `(?P<at>.*)`)?$"
+)
 _AT = re.compile(r"^(?P<msg>.*) - at `(?P<at>.*)`$")
 
 

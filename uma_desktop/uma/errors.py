@@ -71,7 +71,7 @@ _DESCRIPTION_ALIASES = {
 }
 
 
-class RequiredClaim(WireModel, kw_only=True):
+class RequiredClaim(WireModel, frozen=True, kw_only=True):
     """One hint in a ``need_info`` error's ``required_claims`` (UMA Grant §3.3.6)."""
 
     claim_token_format: list[str] | None = None
@@ -81,7 +81,7 @@ class RequiredClaim(WireModel, kw_only=True):
     name: str | None = None
 
 
-class ErrorBody(WireModel, kw_only=True):
+class ErrorBody(WireModel, frozen=True, kw_only=True):
     """An OAuth-style JSON error body, with the UMA extras."""
 
     error: str

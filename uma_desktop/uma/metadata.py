@@ -16,7 +16,7 @@ UMA2_CONFIGURATION_PATH = "/.well-known/uma2-configuration"
 OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration"
 
 
-class AuthorizationServerMetadata(WireModel):
+class AuthorizationServerMetadata(WireModel, frozen=True, kw_only=True):
     """Discovery document. Only ``issuer`` is required; other fields are ignored."""
 
     issuer: str

@@ -15,7 +15,7 @@ from uma_desktop.uma._base import EpochSeconds, WireModel, parse_model
 from uma_desktop.uma.resources import RegisteredResource
 
 
-class Subject(WireModel, kw_only=True):
+class Subject(WireModel, frozen=True, kw_only=True):
     """A person as the owner API shows them."""
 
     sub: str
@@ -24,7 +24,7 @@ class Subject(WireModel, kw_only=True):
     name: str | None = None
 
 
-class PolicyDescription(WireModel, kw_only=True):
+class PolicyDescription(WireModel, frozen=True, kw_only=True):
     """A policy: ``sub`` may use ``resource_scopes`` of ``resource_id`` until ``expires_at``."""
 
     id: str | None = msgspec.field(default=None, name="_id")
@@ -40,7 +40,7 @@ class PolicyDescription(WireModel, kw_only=True):
     audience: str | None = None  # a claims policy's readable audience (UMA Desktop extension)
 
 
-class PendingRequest(WireModel, kw_only=True):
+class PendingRequest(WireModel, frozen=True, kw_only=True):
     id: str = msgspec.field(name="_id")
     resource_id: str
     resource_name: str | None = None
@@ -50,7 +50,7 @@ class PendingRequest(WireModel, kw_only=True):
     requested_at: EpochSeconds | None = None
 
 
-class HistoryEntry(WireModel, kw_only=True):
+class HistoryEntry(WireModel, frozen=True, kw_only=True):
     id: str = msgspec.field(name="_id")
     at: EpochSeconds
     action: str
@@ -60,7 +60,7 @@ class HistoryEntry(WireModel, kw_only=True):
     resource_scopes: list[str] = []
 
 
-class SharedWithMeEntry(WireModel, kw_only=True):
+class SharedWithMeEntry(WireModel, frozen=True, kw_only=True):
     resource: RegisteredResource
     owner: Subject | None = None
     resource_scopes: list[str] = []

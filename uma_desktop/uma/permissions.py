@@ -11,14 +11,14 @@ import msgspec
 from uma_desktop.uma._base import WireModel, parse_model
 
 
-class PermissionRequest(WireModel, kw_only=True):
+class PermissionRequest(WireModel, frozen=True, kw_only=True):
     """One requested permission, as the RS sends it to the permission endpoint."""
 
     resource_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     resource_scopes: Annotated[list[str], msgspec.Meta(max_length=256)] = []
 
 
-class TicketResponse(WireModel, kw_only=True):
+class TicketResponse(WireModel, frozen=True, kw_only=True):
     """The permission endpoint's answer: always a single ticket."""
 
     ticket: Annotated[str, msgspec.Meta(min_length=1)]
@@ -27,7 +27,7 @@ class TicketResponse(WireModel, kw_only=True):
         return "TicketResponse(ticket=…)"
 
 
-class Permission(WireModel, kw_only=True):
+class Permission(WireModel, frozen=True, kw_only=True):
     """A granted permission inside an RPT's introspection (UMA FedAuthz §5.1.1)."""
 
     resource_id: str
@@ -49,7 +49,7 @@ def _keycloak_names(permission: Any) -> Any:
     return renamed
 
 
-class Introspection(WireModel, kw_only=True):
+class Introspection(WireModel, frozen=True, kw_only=True):
     """RFC 7662 introspection answer, UMA-extended with ``permissions``."""
 
     active: bool
@@ -103,7 +103,7 @@ def parse_introspection(data: Any) -> Introspection:
     return parse_model(Introspection, data, "introspection response")
 
 
-class UmaChallenge(WireModel, kw_only=True):
+class UmaChallenge(WireModel, frozen=True, kw_only=True):
     """The RS's ``WWW-Authenticate: UMA realm=…, as_uri=…, ticket=…`` (UMA Grant §3.2)."""
 
     as_uri: str

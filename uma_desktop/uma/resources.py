@@ -9,7 +9,7 @@ import msgspec
 from uma_desktop.uma._base import WireModel, parse_model
 
 
-class ScopeDescription(WireModel, kw_only=True):
+class ScopeDescription(WireModel, frozen=True, kw_only=True):
     """What a scope URI may resolve to; all fields optional."""
 
     name: str | None = None
@@ -29,7 +29,7 @@ def _scope_names(data: Any) -> Any:
     return {**data, "resource_scopes": names}
 
 
-class ResourceDescription(WireModel, kw_only=True):
+class ResourceDescription(WireModel, frozen=True, kw_only=True):
     """A resource as the RS registers it. ``_id`` is present when the AS returns it."""
 
     id: str | None = msgspec.field(default=None, name="_id")
@@ -44,7 +44,7 @@ class ResourceDescription(WireModel, kw_only=True):
         return {k: v for k, v in msgspec.to_builtins(self).items() if v is not None}
 
 
-class RegisteredResource(ResourceDescription, kw_only=True):
+class RegisteredResource(ResourceDescription, frozen=True, kw_only=True):
     """A resource as the Policy Manager's registered-resource endpoint returns it."""
 
     id: str = msgspec.field(name="_id")  # type: ignore[assignment]
@@ -54,7 +54,7 @@ class RegisteredResource(ResourceDescription, kw_only=True):
     owner: str | None = None
 
 
-class ResourceCreated(WireModel, kw_only=True):
+class ResourceCreated(WireModel, frozen=True, kw_only=True):
     """Answer to resource create/update: ``_id`` and an optional policy-page hint."""
 
     id: str = msgspec.field(name="_id")

@@ -23,7 +23,7 @@ def _check_visible_ascii(name: str, value: str | None) -> None:
         raise ValueError(f"{name} contains characters a token may not have")
 
 
-class TokenResponse(WireModel, kw_only=True):
+class TokenResponse(WireModel, frozen=True, kw_only=True):
     """A successful token response; for the UMA grant ``access_token`` is the RPT."""
 
     access_token: Annotated[str, msgspec.Meta(min_length=1)]
@@ -54,7 +54,7 @@ class TokenResponse(WireModel, kw_only=True):
         return self.scope.split() if self.scope else []
 
 
-class DeviceAuthorization(WireModel, kw_only=True):
+class DeviceAuthorization(WireModel, frozen=True, kw_only=True):
     """RFC 8628 §3.2 device authorization response."""
 
     device_code: str
