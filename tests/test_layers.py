@@ -50,6 +50,32 @@ def test_core_layers_load_without_qt() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_client_side_core_loads_without_pydantic() -> None:
+    """pydantic serves only the sandbox's web routes: the CLI and the window's core parse
+    with msgspec, which imports in a fraction of pydantic's time."""
+    modules = [
+        "uma_desktop.backends.policy_manager",
+        "uma_desktop.oauth.session",
+        "uma_desktop.oauth.am_session",
+        "uma_desktop.oauth.device",
+        "uma_desktop.uma.errors",
+        "uma_desktop.uma.owner",
+        "uma_desktop.uma.permissions",
+        "uma_desktop.uma.resources",
+        "uma_desktop.uma.tokens",
+    ]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "assert 'msgspec' in sys.modules\n"
+        "bad = [n for n in sys.modules if n.split('.')[0] in ('pydantic', 'pydantic_core')]\n"
+        "print(bad); sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # What the window must not load before its first paint: the core opens after it, on its own
 # thread (gui/app.py), and each of these cost tens of milliseconds at start.
 NOT_BEFORE_FIRST_PAINT = (

@@ -644,6 +644,11 @@ def parse(response: Answer, into: msgspec.json.Decoder[T], what: str) -> T:
     try:
         return into.decode(response.content)
     except msgspec.ValidationError as exc:
+        # Validation runs while parsing, so a wrong shape may be seen before a cut body.
+        if not _is_json(response.content):
+            raise MalformedResponseError(
+                f"The server's {what} is not valid JSON.", status=response.status_code
+            ) from None
         raise MalformedResponseError(
             f"The server's {what} is malformed: {describe_validation_error(exc)}.",
             status=response.status_code,
@@ -652,6 +657,20 @@ def parse(response: Answer, into: msgspec.json.Decoder[T], what: str) -> T:
         raise MalformedResponseError(
             f"The server's {what} is not valid JSON.", status=response.status_code
         ) from None
+    except RecursionError:
+        raise MalformedResponseError(
+            f"The server's {what} is nested too deeply.", status=response.status_code
+        ) from None
+
+
+def _is_json(content: bytes) -> bool:
+    try:
+        msgspec.json.decode(content)
+    except msgspec.DecodeError:
+        return False
+    except RecursionError:
+        return True  # nested too deeply to check: the validation error is reported instead
+    return True
 
 
 def is_empty(response: Answer) -> bool:

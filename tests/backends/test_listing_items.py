@@ -3,12 +3,14 @@ builds resources positionally, fast, so a reordered domain class must fail here)
 
 from __future__ import annotations
 
-from uma_desktop.backends.policy_manager import _resource
+import msgspec
+
+from uma_desktop.backends.policy_manager import _resource, _ResourceWire
 from uma_desktop.domain import Resource
 
 
 def test_a_listed_resource_has_each_field_where_it_belongs() -> None:
-    wire = {
+    sent = {
         "_id": "r1",
         "name": "Holiday 2026",
         "resource_scopes": ["view", "download"],
@@ -20,7 +22,8 @@ def test_a_listed_resource_has_each_field_where_it_belongs() -> None:
         "owner": "sub-alice",
         "share_count": 3,
     }
-    assert _resource(wire, "home") == Resource(  # type: ignore[arg-type]
+    wire = msgspec.convert(sent, _ResourceWire)
+    assert _resource(wire, "home") == Resource(
         connection_id="home",
         id="r1",
         name="Holiday 2026",
@@ -34,5 +37,5 @@ def test_a_listed_resource_has_each_field_where_it_belongs() -> None:
         share_count=3,
         labels=(),
     )
-    bare = _resource({"_id": "r2", "name": "Notes"}, "home")  # type: ignore[typeddict-item]
+    bare = _resource(_ResourceWire(id="r2", name="Notes"), "home")
     assert (bare.scopes, bare.resource_server, bare.share_count) == ((), "", None)

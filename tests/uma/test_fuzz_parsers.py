@@ -362,6 +362,8 @@ CONTENT_TYPES = st.sampled_from(
 @FUZZ
 @given(ERROR_TEXTS, CONTENT_TYPES, st.integers(100, 599))
 @example(b"[" * 100_000, "application/json", 400)  # once a RecursionError
+@example(b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "application/json", 200)
+@example(b'{"truncated', "application/json", 200)
 def test_bodies_through_the_transport(content: Any, content_type: str, status: int) -> None:
     """net's body parsers, which every answer above passes through first."""
     raw = content if isinstance(content, bytes) else str(content).encode("utf-8", "surrogatepass")
@@ -369,6 +371,10 @@ def test_bodies_through_the_transport(content: Any, content_type: str, status: i
     check_typed(lambda: net.json_body(answer, "answer"))
     check_typed(lambda: net.raise_for_error(answer, "the request"), short_message=False)
     check_typed(lambda: net.parse(answer, net.decoder(list[owner.Subject]), "listing"))
+    check_typed(lambda: net.parse(answer, OBJECTS, "object"))
+
+
+OBJECTS = net.decoder(dict[str, Any])
 
 
 # oauth/ parsers --------------------------------------------------------------------------------

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import msgspec
 import pytest
 
+from uma_desktop import net
 from uma_desktop.errors import MalformedResponseError, ServerError
 from uma_desktop.uma import metadata, owner, permissions, resources, tokens
 from uma_desktop.uma.errors import ErrorCode, UmaError, parse_error_body
@@ -295,3 +299,21 @@ def test_claims_policies_keep_their_claims_as_sent() -> None:
         owner.parse_policy({"resource_id": "r", "resource_scopes": [], "required_claims": [1]})
     with pytest.raises(MalformedResponseError, match="expires_at"):
         owner.parse_policy({"resource_id": "r", "resource_scopes": [], "expires_at": 1e300})
+
+
+def test_a_cut_body_is_called_invalid_json_even_when_its_start_has_the_wrong_shape() -> None:
+    json_type = {"content-type": "application/json"}
+    answer = httpx.Response(200, content=b'{"truncated', headers=json_type)
+    with pytest.raises(MalformedResponseError, match="not valid JSON"):
+        net.parse(answer, net.decoder(list[owner.Subject]), "listing")
+    deep = b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    answer = httpx.Response(200, content=deep, headers=json_type)
+    with pytest.raises(MalformedResponseError, match="nested too deeply"):
+        net.parse(answer, net.decoder(dict[str, Any]), "object")
+
+
+def test_member_names_that_are_not_unicode_are_refused_clearly() -> None:
+    document = {"issuer": "https://as.test", "\ud800": 1}
+    with pytest.raises(MalformedResponseError, match="not valid Unicode"):
+        metadata.parse(document)
+    assert parse_error_body({"error": "invalid_request", "\ud800": 1}) is None

