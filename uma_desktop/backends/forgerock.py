@@ -72,7 +72,8 @@ _HINTS = {
 
 
 class _Wire(msgspec.Struct, frozen=True, kw_only=True):
-    """One object of AM's answer: fields it does not name are ignored."""
+    """One object of AM's answer: fields it does not name are ignored (subclasses repeat
+    ``frozen=True, kw_only=True``: type checkers do not inherit them)."""
 
 
 class _ResourceSet(_Wire, frozen=True, kw_only=True):

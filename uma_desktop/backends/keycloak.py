@@ -71,7 +71,8 @@ R = TypeVar("R", bound="_Resource")
 
 
 class _Wire(msgspec.Struct, frozen=True, kw_only=True):
-    """One object of Keycloak's answer: fields it does not name are ignored."""
+    """One object of Keycloak's answer: fields it does not name are ignored (subclasses
+    repeat ``frozen=True, kw_only=True``: type checkers do not inherit them)."""
 
 
 class _Scope(_Wire, frozen=True, kw_only=True):

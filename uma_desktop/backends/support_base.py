@@ -123,7 +123,9 @@ WireText = Annotated[str, msgspec.Meta(max_length=2000)]
 
 
 class SupportWire(msgspec.Struct, frozen=True, kw_only=True):
-    """A support adapter's view of one answer object: unknown fields ignored, immutable."""
+    """A support adapter's view of one answer object: unknown fields ignored, immutable.
+
+    Subclasses repeat ``frozen=True, kw_only=True``: type checkers do not inherit them."""
 
 
 class SupportBackend(Protocol):
