@@ -10,7 +10,7 @@ column}}`` whose column is a plain JSON list, or, when values repeat (the connec
 resource server, the scopes), ``{"values": [distinct], "index": [position per row]}``. Reading
 checks each column's types with a few C-level passes and builds the domain dataclasses
 directly, no per-item validation; repeated values come out as one shared object. Version 1
-files (one JSON object per item) are still read, through pydantic, then written anew.
+files (one JSON object per item) are still read, through msgspec, then written anew.
 Snapshots are written and read a slice of items at a time (see ``ITEMS_PER_SLICE``) so that
 10,000 resources never hold the interpreter lock for long while the window wants it.
 
@@ -292,12 +292,12 @@ def _read_current(data: dict[str, Any], yield_point: YieldPoint) -> Snapshot:
 
 def _read_version_1(data: dict[str, Any]) -> Snapshot:
     """A snapshot of the first format (an object per item), validated the way it was written."""
-    from pydantic import TypeAdapter, ValidationError  # only for files of that format
+    import msgspec  # only for files of that format
 
     fields = {key: value for key, value in data.items() if key != "version"}
     try:
-        return TypeAdapter(Snapshot).validate_python(fields)
-    except ValidationError:
+        return msgspec.convert(fields, Snapshot, strict=False)
+    except msgspec.ValidationError:
         raise SnapshotDamaged from None
 
 

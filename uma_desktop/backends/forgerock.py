@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+import msgspec
 
 from uma_desktop import net
 from uma_desktop.backends.base import MAX_LISTED_ITEMS, Capability, Listing, TokenSource
@@ -71,63 +71,64 @@ _HINTS = {
 # --------------------------------------------------------------------------- wire shapes
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+class _Wire(msgspec.Struct, frozen=True, kw_only=True):
+    """One object of AM's answer: fields it does not name are ignored (subclasses repeat
+    ``frozen=True, kw_only=True``: type checkers do not inherit them)."""
 
 
-class _ResourceSet(_Wire):
-    id: str = Field(alias="_id")
+class _ResourceSet(_Wire, frozen=True, kw_only=True):
+    id: str = msgspec.field(name="_id")
     name: str
-    scopes: list[str] = Field(default_factory=list)
+    scopes: list[str] = []
     type: str | None = None
     icon_uri: str | None = None
-    resource_server: str | None = Field(default=None, alias="resourceServer")
-    owner: str | None = Field(default=None, alias="resourceOwnerId")
-    labels: list[str] = Field(default_factory=list)
+    resource_server: str | None = msgspec.field(default=None, name="resourceServer")
+    owner: str | None = msgspec.field(default=None, name="resourceOwnerId")
+    labels: list[str] = []
 
 
-class _Label(_Wire):
-    id: str = Field(alias="_id")
+class _Label(_Wire, frozen=True, kw_only=True):
+    id: str = msgspec.field(name="_id")
     name: str
     type: str | None = None
 
 
-class _PendingRequest(_Wire):
-    id: str = Field(alias="_id")
+class _PendingRequest(_Wire, frozen=True, kw_only=True):
+    id: str = msgspec.field(name="_id")
     user: str
     resource: str
     when: int | None = None
-    permissions: list[str] = Field(default_factory=list)
+    permissions: list[str] = []
 
 
-class _Permission(_Wire):
+class _Permission(_Wire, frozen=True, kw_only=True):
     subject: str
-    scopes: list[str] = Field(default_factory=list)
+    scopes: list[str] = []
 
 
-class _Policy(_Wire):
-    id: str = Field(alias="_id")
-    permissions: list[_Permission] = Field(default_factory=list)
+class _Policy(_Wire, frozen=True, kw_only=True):
+    id: str = msgspec.field(name="_id")
+    permissions: list[_Permission] = []
 
 
-class _AuditEntry(_Wire):
-    resource_set_id: str | None = Field(default=None, alias="resourceSetId")
-    resource_set_name: str | None = Field(default=None, alias="resourceSetName")
-    requesting_party: str | None = Field(default=None, alias="requestingPartyId")
+class _AuditEntry(_Wire, frozen=True, kw_only=True):
+    resource_set_id: str | None = msgspec.field(default=None, name="resourceSetId")
+    resource_set_name: str | None = msgspec.field(default=None, name="resourceSetName")
+    requesting_party: str | None = msgspec.field(default=None, name="requestingPartyId")
     type: str | None = None
-    event_time: int | None = Field(default=None, alias="eventTime")
+    event_time: int | None = msgspec.field(default=None, name="eventTime")
 
 
-class _Query(_Wire, Generic[T]):
-    result: list[T] = Field(default_factory=list)
+class _Query(_Wire, Generic[T], frozen=True, kw_only=True):
+    result: list[T] = []
 
 
-_RESOURCE_SETS = TypeAdapter(_Query[_ResourceSet])
-_LABELS = TypeAdapter(_Query[_Label])
-_PENDING = TypeAdapter(_Query[_PendingRequest])
-_POLICY = TypeAdapter(_Policy)
-_AUDIT = TypeAdapter(_Query[_AuditEntry])
-_SESSION_INFO = TypeAdapter(dict[str, Any])
+_RESOURCE_SETS = net.decoder(_Query[_ResourceSet])
+_LABELS = net.decoder(_Query[_Label])
+_PENDING = net.decoder(_Query[_PendingRequest])
+_POLICY = net.decoder(_Policy)
+_AUDIT = net.decoder(_Query[_AuditEntry])
+_SESSION_INFO = net.decoder(dict[str, Any])
 
 
 def split_issuer(issuer: str) -> tuple[str, str]:

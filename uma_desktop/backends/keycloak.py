@@ -42,7 +42,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+import msgspec
 
 from uma_desktop import net
 from uma_desktop.backends.base import (
@@ -70,63 +70,66 @@ R = TypeVar("R", bound="_Resource")
 # --------------------------------------------------------------------------- wire shapes
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+class _Wire(msgspec.Struct, frozen=True, kw_only=True):
+    """One object of Keycloak's answer: fields it does not name are ignored (subclasses
+    repeat ``frozen=True, kw_only=True``: type checkers do not inherit them)."""
 
 
-class _Scope(_Wire):
+class _Scope(_Wire, frozen=True, kw_only=True):
     name: str
-    display_name: str | None = Field(default=None, alias="displayName")
+    display_name: str | None = msgspec.field(default=None, name="displayName")
 
 
-class _Client(_Wire):
-    client_id: str | None = Field(default=None, alias="clientId")
+class _Client(_Wire, frozen=True, kw_only=True):
+    client_id: str | None = msgspec.field(default=None, name="clientId")
     name: str | None = None
 
 
-class _Owner(_Wire):
+class _Owner(_Wire, frozen=True, kw_only=True):
     id: str | None = None
     username: str | None = None
     name: str | None = None
     email: str | None = None
 
 
-class _Resource(_Wire):
-    id: str = Field(alias="_id")
+class _Resource(_Wire, frozen=True, kw_only=True):
+    id: str = msgspec.field(name="_id")
     name: str
-    display_name: str | None = Field(default=None, alias="displayName")
+    display_name: str | None = msgspec.field(default=None, name="displayName")
     type: str | None = None
     icon_uri: str | None = None
-    scopes: list[_Scope] = Field(default_factory=list)
+    scopes: list[_Scope] = []
     client: _Client | None = None
     owner: _Owner | str | None = None
 
 
-class _Permission(_Wire):
+class _Permission(_Wire, frozen=True, kw_only=True):
     username: str
-    first_name: str | None = Field(default=None, alias="firstName")
-    last_name: str | None = Field(default=None, alias="lastName")
+    first_name: str | None = msgspec.field(default=None, name="firstName")
+    last_name: str | None = msgspec.field(default=None, name="lastName")
     email: str | None = None
-    scopes: list[str] = Field(default_factory=list)
+    scopes: list[str] = []
 
 
-class _SharedResource(_Resource):
-    permissions: list[_Permission] = Field(default_factory=list)
+class _SharedResource(_Resource, frozen=True, kw_only=True):
+    permissions: list[_Permission] = []
 
 
-class _User(_Wire):
+class _User(_Wire, frozen=True, kw_only=True):
     id: str | None = None
     username: str
-    first_name: str | None = Field(default=None, alias="firstName")
-    last_name: str | None = Field(default=None, alias="lastName")
+    first_name: str | None = msgspec.field(default=None, name="firstName")
+    last_name: str | None = msgspec.field(default=None, name="lastName")
     email: str | None = None
 
 
-_RESOURCES = TypeAdapter(list[_Resource])
-_SHARED_RESOURCES = TypeAdapter(list[_SharedResource])
-_PERMISSIONS = TypeAdapter(list[_Permission])
-_RESOURCE = TypeAdapter(_Resource)
-_OPTIONAL_USER = TypeAdapter(_User | None)
+_RESOURCES = net.decoder(list[_Resource])
+_SHARED_RESOURCES = net.decoder(list[_SharedResource])
+_PERMISSIONS = net.decoder(list[_Permission])
+_RESOURCE = net.decoder(_Resource)
+_OPTIONAL_USER: msgspec.json.Decoder[_User | None] = msgspec.json.Decoder(
+    _User | None, strict=False
+)
 _HINTS = {
     403: "The account needs the roles manage-account and view-profile, and the realm must "
     "allow user-managed access.",
@@ -230,19 +233,19 @@ class KeycloakBackend:
 
     async def _get(
         self,
-        adapter: TypeAdapter[T],
+        into: msgspec.json.Decoder[T],
         empty: T,
         what: tuple[str, str],
         path: str,
         params: dict[str, str | int] | None = None,
     ) -> T:
-        """GET ``path`` as ``adapter``'s type; ``empty`` when Keycloak sends no document.
+        """GET ``path`` as ``into``'s type; ``empty`` when Keycloak sends no document.
 
         ``what`` names the request ("the person lookup") and the document ("person").
         """
         request, document = what
         reply = await self._send("GET", path, request, params=params)
-        return empty if net.is_empty(reply) else net.parse(reply, adapter, document)
+        return empty if net.is_empty(reply) else net.parse(reply, into, document)
 
     async def _bounded(self, calls: Iterable[Callable[[], Awaitable[T]]]) -> list[T]:
         async def run(call: Callable[[], Awaitable[T]]) -> T:
@@ -269,7 +272,7 @@ class KeycloakBackend:
 
     async def _pages(
         self,
-        adapter: TypeAdapter[list[R]],
+        into: msgspec.json.Decoder[list[R]],
         what: tuple[str, str],
         path: str,
         extra: dict[str, str | int] | None = None,
@@ -282,7 +285,7 @@ class KeycloakBackend:
                 found.cut_short = cut_short_note(first)
                 return found
             params: dict[str, str | int] = {"first": first, "max": self._page_size, **(extra or {})}
-            page = await self._get(adapter, [], what, path, params)
+            page = await self._get(into, [], what, path, params)
             found.extend(page)
             if len(found) > self._max_items:  # a page longer than asked for
                 del found[self._max_items :]

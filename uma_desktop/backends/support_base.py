@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
 
 from uma_desktop.errors import NotFoundError
 
@@ -118,14 +118,14 @@ class ActionReceipt:
     note: str
 
 
-WireText = Annotated[str, Field(max_length=2000)]
+WireText = Annotated[str, msgspec.Meta(max_length=2000)]
 """A string field from a resource server's answer, bounded."""
 
 
-class SupportWire(BaseModel):
-    """A support adapter's view of one answer object: unknown fields ignored, immutable."""
+class SupportWire(msgspec.Struct, frozen=True, kw_only=True):
+    """A support adapter's view of one answer object: unknown fields ignored, immutable.
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    Subclasses repeat ``frozen=True, kw_only=True``: type checkers do not inherit them."""
 
 
 class SupportBackend(Protocol):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from pydantic import Field, TypeAdapter
+import msgspec
 
 from uma_desktop import net
 from uma_desktop.backends.support_base import (
@@ -32,24 +32,24 @@ from uma_desktop.backends.support_base import (
 from uma_desktop.errors import ForbiddenError, NotFoundError
 
 
-class _Scope(SupportWire):
+class _Scope(SupportWire, frozen=True, kw_only=True):
     name: WireText
 
 
-class _Owner(SupportWire):
+class _Owner(SupportWire, frozen=True, kw_only=True):
     id: WireText
     name: WireText | None = None
 
 
-class _Resource(SupportWire):
-    id: WireText = Field(alias="_id")
+class _Resource(SupportWire, frozen=True, kw_only=True):
+    id: WireText = msgspec.field(name="_id")
     name: WireText
     displayName: WireText | None = None
     owner: _Owner | None = None
-    scopes: Annotated[list[_Scope], Field(max_length=500)] = []
+    scopes: Annotated[list[_Scope], msgspec.Meta(max_length=500)] = []
 
 
-class _Ticket(SupportWire):
+class _Ticket(SupportWire, frozen=True, kw_only=True):
     id: WireText
     owner: WireText
     ownerName: WireText | None = None
@@ -61,7 +61,7 @@ class _Ticket(SupportWire):
     granted: bool = False
 
 
-class _User(SupportWire):
+class _User(SupportWire, frozen=True, kw_only=True):
     id: WireText
     username: WireText
     email: WireText | None = None
@@ -69,10 +69,16 @@ class _User(SupportWire):
     lastName: WireText | None = None
 
 
-RESOURCES = TypeAdapter(Annotated[list[_Resource], Field(max_length=5000)])
-RESOURCE = TypeAdapter(_Resource)
-TICKETS = TypeAdapter(Annotated[list[_Ticket], Field(max_length=5000)])
-USERS = TypeAdapter(Annotated[list[_User], Field(max_length=100)])
+RESOURCES: msgspec.json.Decoder[list[_Resource]] = msgspec.json.Decoder(
+    Annotated[list[_Resource], msgspec.Meta(max_length=5000)], strict=False
+)
+RESOURCE = net.decoder(_Resource)
+TICKETS: msgspec.json.Decoder[list[_Ticket]] = msgspec.json.Decoder(
+    Annotated[list[_Ticket], msgspec.Meta(max_length=5000)], strict=False
+)
+USERS: msgspec.json.Decoder[list[_User]] = msgspec.json.Decoder(
+    Annotated[list[_User], msgspec.Meta(max_length=100)], strict=False
+)
 
 
 def _label(resource: _Resource) -> str:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from pydantic import Field, TypeAdapter
+import msgspec
 
 from uma_desktop import net
 from uma_desktop.backends.support_base import (
@@ -29,10 +29,10 @@ from uma_desktop.backends.support_base import (
 )
 from uma_desktop.uma._base import EpochSeconds
 
-Scopes = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=200)]
+Scopes = Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=200)]
 
 
-class _Person(SupportWire):
+class _Person(SupportWire, frozen=True, kw_only=True):
     sub: WireText
     username: WireText | None = None
     email: WireText | None = None
@@ -42,15 +42,15 @@ class _Person(SupportWire):
         return SupportPerson(self.sub, self.username, self.email, self.name)
 
 
-class _Resource(SupportWire):
-    id: WireText = Field(alias="_id")
+class _Resource(SupportWire, frozen=True, kw_only=True):
+    id: WireText = msgspec.field(name="_id")
     name: WireText | None = None
     resource_scopes: Scopes = []
     owner: _Person
 
 
-class _Grant(SupportWire):
-    id: WireText = Field(alias="_id")
+class _Grant(SupportWire, frozen=True, kw_only=True):
+    id: WireText = msgspec.field(name="_id")
     status: GrantStatus
     resource_id: WireText
     resource_name: WireText | None = None
@@ -64,24 +64,24 @@ class _Grant(SupportWire):
     client_id: WireText | None = None
 
 
-class _ResourcePage(SupportWire):
-    items: Annotated[list[_Resource], Field(max_length=1000)]
+class _ResourcePage(SupportWire, frozen=True, kw_only=True):
+    items: Annotated[list[_Resource], msgspec.Meta(max_length=1000)]
     next_offset: int | None = None
 
 
-class _GrantPage(SupportWire):
-    items: Annotated[list[_Grant], Field(max_length=1000)]
+class _GrantPage(SupportWire, frozen=True, kw_only=True):
+    items: Annotated[list[_Grant], msgspec.Meta(max_length=1000)]
     next_offset: int | None = None
 
 
-class _Receipt(SupportWire):
+class _Receipt(SupportWire, frozen=True, kw_only=True):
     audit_id: WireText | None = None
 
 
-PERSON = TypeAdapter(_Person)
-RESOURCES = TypeAdapter(_ResourcePage)
-GRANTS = TypeAdapter(_GrantPage)
-RECEIPT = TypeAdapter(_Receipt)
+PERSON = net.decoder(_Person)
+RESOURCES = net.decoder(_ResourcePage)
+GRANTS = net.decoder(_GrantPage)
+RECEIPT = net.decoder(_Receipt)
 
 
 def _when(epoch: int | float | None) -> datetime | None:
