@@ -522,6 +522,12 @@ class KeyringVault:
         if read != probe:
             raise VaultUnavailableError("The keyring did not return what was stored in it.")
 
+    @property
+    def reads_directly(self) -> bool:
+        """True when reads go straight to the Secret Service, past ``keyring``."""
+        with self._lock:
+            return self._reads_directly()
+
     def ensure_available(self) -> None:
         """Report a missing keyring now (VaultUnavailableError) rather than at first use.
 
@@ -605,6 +611,8 @@ class KeyringVault:
         """The entries at ``keys`` (None where absent): in one batch straight from the Secret
         Service where that is keyring's choice anyway, else one by one through keyring."""
         if self._reads_directly():
+            if not self._batched_reads and time.monotonic() > self._reading_until:
+                self._end_reading()  # outside load(), only a fresh connection is reused
             try:
                 return self._read_directly(keys)
             except _NoSecretService:
@@ -729,8 +737,7 @@ class KeyringVault:
         return f"{connection_id}/{kind.value}/g{generation}/{index}"
 
     def _read_header(self, connection_id: str, kind: TokenKind) -> tuple[str, int] | None:
-        with self._one_connection():
-            return self._read_headers(connection_id, [kind])[kind]
+        return self._read_headers(connection_id, [kind])[kind]
 
     def _read_headers(
         self, connection_id: str, kinds: list[TokenKind]
