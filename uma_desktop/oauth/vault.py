@@ -763,6 +763,8 @@ class KeyringVault:
         _check_connection_id(connection_id)
         wanted = list(dict.fromkeys(kinds))
         values: dict[TokenKind, str | None] = dict.fromkeys(wanted)
+        if not wanted:
+            return values
         with self._lock, self._one_connection():
             pending = self._read_headers(connection_id, wanted)
             for _attempt in range(3):
