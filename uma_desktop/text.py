@@ -25,7 +25,7 @@ _SEPARATORS = "\u2028\u2029"
 _SURROGATES = "\ud800-\udfff"
 _UNSAFE_MULTILINE = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}{_SURROGATES}]")
 _UNSAFE_ONE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}{_SURROGATES}]")
-_UNSAFE_IN_JSON = _UNSAFE_MULTILINE  # json.dumps escapes C0 in strings; line feeds are layout
+_UNSAFE_IN_JSON = _UNSAFE_MULTILINE  # JSON encoders escape C0 in strings; line feeds are layout
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -54,14 +54,29 @@ def safe_json(
 ) -> str:
     """``value`` as JSON whose text holds no control, bidi or separator character raw.
 
-    Readable non-ASCII text (accents, other scripts) stays as it is; ``json.loads`` of the
-    result gives back exactly ``value``. ``default`` converts what JSON does not know.
-    Without ``indent`` the encoder written in C does the work (several times faster on
-    large output); the unsafe characters are then escaped in one pass over the text.
+    Readable non-ASCII text (accents, other scripts) stays as it is; decoding the result
+    gives back exactly ``value``. Dataclasses, datetimes (RFC 3339) and enums are written as
+    msgspec writes them, sets sorted; ``default`` converts what it does not know. The unsafe
+    characters are then escaped in one pass over the text.
     """
-    import json  # only commands that print JSON pay for it
+    import msgspec  # only commands that print JSON pay for it
 
-    text = json.dumps(value, indent=indent, ensure_ascii=False, default=default)
+    try:
+        raw = msgspec.json.encode(value, enc_hook=default, order="deterministic")
+    except UnicodeEncodeError:  # a lone surrogate: the standard encoder keeps it, escaped below
+        import json
+
+        separators = (", ", ": ") if indent else (",", ":")
+        text = json.dumps(
+            value,
+            indent=indent,
+            ensure_ascii=False,
+            default=default,
+            sort_keys=True,
+            separators=separators,
+        )
+    else:
+        text = (msgspec.json.format(raw, indent=indent) if indent else raw).decode()
     return text if text.isprintable() else _UNSAFE_IN_JSON.sub(_json_escape, text)
 
 

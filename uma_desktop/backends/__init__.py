@@ -45,6 +45,7 @@ def detect_kind(metadata: AuthorizationServerMetadata) -> BackendKind | None:
     """The adapter a server's discovery document points to, or None when it is unclear."""
     if metadata.is_policy_manager:
         return BackendKind.POLICY_MANAGER
+
     def has(names: tuple[str, ...]) -> bool:
         return any(getattr(metadata, name) is not None for name in names)
 

@@ -157,19 +157,19 @@ class TokenSession:
     async def resume(self) -> SessionState:
         """After a restart: pick up the saved login from the vault, if there is one."""
         async with self._lock, self._shared():
-            stored = await asyncio.to_thread(self.vault.load, self.connection_id, TokenKind.REFRESH)
+            kinds = (TokenKind.REFRESH, TokenKind.ID, TokenKind.ACCESS)
+            entries = await asyncio.to_thread(self.vault.load_many, self.connection_id, kinds)
+            stored = entries[TokenKind.REFRESH]
             self._refresh_token = stored
             self._vault_current = True
             self._access = None
             self._state = SessionState.OK if stored else SessionState.LOGIN_NEEDED
             if stored:
-                id_token = await asyncio.to_thread(
-                    self.vault.load, self.connection_id, TokenKind.ID
-                )
+                id_token = entries[TokenKind.ID]
                 identity = stored_identity(id_token) if id_token else None
                 if identity is not None and identity.issuer == self.metadata.issuer:
                     self._claims = identity
-                self._access = await self._load_shared_access()
+                self._access = self._usable_shared_access(entries[TokenKind.ACCESS])
             return self._state
 
     async def access_token(self) -> str:
@@ -256,6 +256,10 @@ class TokenSession:
         except VaultError as exc:
             self.last_vault_error = exc
             return None
+        return self._usable_shared_access(entry)
+
+    def _usable_shared_access(self, entry: str | None) -> TokenSet | None:
+        """The stored access token ``entry`` when still fresh and not refused."""
         shared = shared_access_from(entry, self._claims) if entry else None
         if shared is None or not self._fresh(shared):
             return None

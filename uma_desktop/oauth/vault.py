@@ -13,6 +13,11 @@ Only keyring backends that keep secrets encrypted by the OS are accepted (an all
 plaintext, null and fail backends are refused with a clear error, never used silently.
 Keyring calls may block on an unlock prompt: call the vault from a worker thread (the
 ``TokenSession`` does, via ``asyncio.to_thread``).
+
+On Linux, when keyring would pick the Secret Service anyway, reads skip ``keyring`` and talk
+to the Secret Service through ``secretstorage`` directly (see ``_SecretServiceReader``): one
+connection, one encrypted session and one unlock per load, the lookups of a batch sent
+together and their secrets fetched in one call. Writes and deletes still go through keyring.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -77,6 +82,12 @@ class TokenVault(Protocol):
 
     def load(self, connection_id: str, kind: TokenKind) -> str | None: ...
 
+    def load_many(
+        self, connection_id: str, kinds: Iterable[TokenKind]
+    ) -> dict[TokenKind, str | None]:
+        """Several secrets of one connection at once (None where there is none)."""
+        ...
+
     def store(self, connection_id: str, kind: TokenKind, value: str) -> None: ...
 
     def delete(self, connection_id: str, kind: TokenKind) -> None: ...
@@ -113,6 +124,12 @@ class MemoryVault:
     def load(self, connection_id: str, kind: TokenKind) -> str | None:
         with self._lock:
             return self._secrets.get((connection_id, kind))
+
+    def load_many(
+        self, connection_id: str, kinds: Iterable[TokenKind]
+    ) -> dict[TokenKind, str | None]:
+        with self._lock:
+            return {kind: self._secrets.get((connection_id, kind)) for kind in kinds}
 
     def store(self, connection_id: str, kind: TokenKind, value: str) -> None:
         _check_connection_id(connection_id)
@@ -189,15 +206,32 @@ def _dbus_error_name(exc: BaseException) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _translate(exc: BaseException) -> VaultError:
-    """Map a keyring / Secret Service failure to the app's vault errors (no secrets inside)."""
-    from keyring import errors as kerr
-
+def _causes(exc: BaseException) -> list[BaseException]:
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and len(chain) < 8:
         chain.append(current)
         current = current.__cause__ or current.__context__
+    return chain
+
+
+def _keyring_errors() -> tuple[type[BaseException], type[BaseException], type[BaseException]]:
+    """keyring's KeyringLocked, NoKeyringError and InitError, when keyring is loaded; a read
+    that went past keyring has none of them in its chain, and must not load keyring."""
+    errors = sys.modules.get("keyring.errors")
+    if errors is None:
+        return (_NeverRaised, _NeverRaised, _NeverRaised)
+    return (errors.KeyringLocked, errors.NoKeyringError, errors.InitError)
+
+
+class _NeverRaised(Exception):
+    """Stands in for a keyring error class while keyring is not loaded."""
+
+
+def _translate(exc: BaseException) -> VaultError:
+    """Map a keyring / Secret Service failure to the app's vault errors (no secrets inside)."""
+    keyring_locked, no_keyring, init_error = _keyring_errors()
+    chain = _causes(exc)
     names = {type(item).__name__ for item in chain}
     dbus_names = {name for item in chain if (name := _dbus_error_name(item))}
     texts = " ".join(str(item) for item in chain).lower()
@@ -207,17 +241,17 @@ def _translate(exc: BaseException) -> VaultError:
         or "PromptDismissedException" in names
     ):
         return VaultDeniedError("Access to the keyring was refused.")
-    if any(isinstance(item, kerr.KeyringLocked) for item in chain) or "LockedException" in names:
+    if any(isinstance(item, keyring_locked) for item in chain) or "LockedException" in names:
         return VaultLockedError("The keyring is locked and could not be unlocked.")
     if "prompt dismissed" in texts or "access denied" in texts or "not permitted" in texts:
         return VaultDeniedError("Access to the keyring was refused.")
     if "1783" in texts or "stub received bad data" in texts or "too large" in texts:
         return VaultTooLargeError("The token is too large for this keyring.")
-    if any(isinstance(item, kerr.NoKeyringError) for item in chain) or (
+    if any(isinstance(item, no_keyring) for item in chain) or (
         "SecretServiceNotAvailableException" in names
     ):
         return VaultUnavailableError("The keyring service is not available.")
-    if any(isinstance(item, kerr.InitError) for item in chain):
+    if any(isinstance(item, init_error) for item in chain):
         return VaultUnavailableError("The keyring could not be opened.")
     return VaultError(f"The keyring failed ({type(exc).__name__}).")
 
@@ -230,19 +264,223 @@ READ_REUSE_SECONDS = 2.0
 
 def _transient(exc: BaseException) -> bool:
     """A failure worth one more try: a lookup that lost its object, not a refusal or lock."""
-    from keyring import errors as kerr
-
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and len(chain) < 8:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    if any(isinstance(item, kerr.KeyringLocked) for item in chain):
-        return False
+    keyring_locked, _no_keyring, init_error = _keyring_errors()
+    chain = _causes(exc)
     names = {type(item).__name__ for item in chain}
-    return "ItemNotFoundException" in names or any(
-        isinstance(item, kerr.InitError) for item in chain
+    if any(isinstance(item, keyring_locked) for item in chain) or "LockedException" in names:
+        return False
+    return "ItemNotFoundException" in names or any(isinstance(item, init_error) for item in chain)
+
+
+def _keyring_configured() -> bool:
+    """Whether keyring was told which backend to use (``keyring.set_keyring``, the
+    PYTHON_KEYRING_BACKEND variable or a keyringrc file), judged without importing it."""
+    core = sys.modules.get("keyring.core")
+    if core is not None and getattr(core, "_keyring_backend", None) is not None:
+        return True
+    if "PYTHON_KEYRING_BACKEND" in os.environ:
+        return True
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    return os.path.exists(os.path.join(config_home, "python_keyring", "keyringrc.cfg"))
+
+
+def _secret_service_by_default() -> bool:
+    """True where ``_keyring_choice`` would take the Secret Service without asking keyring:
+    Linux, nothing configured for keyring, not a KDE session."""
+    return (
+        sys.platform.startswith("linux")
+        and "KDE" not in os.environ.get("XDG_CURRENT_DESKTOP", "").split(":")
+        and not _keyring_configured()
     )
+
+
+class _NoSecretService(Exception):
+    """No Secret Service answers: keyring's own ranking decides what the vault uses."""
+
+
+class _NoDefaultCollection(Exception):
+    """The default collection's alias led nowhere (it does not exist yet, or a busy service
+    lost it): keyring's path decides, which creates the collection as it always did."""
+
+
+_SECRET_BUS = "org.freedesktop.secrets"
+_SECRET_PATH = "/org/freedesktop/secrets"
+_SECRET_PREFIX = "org.freedesktop.Secret."
+_IS_LOCKED = "org.freedesktop.Secret.Error.IsLocked"
+DBUS_CALL_SECONDS = 25.0  # D-Bus's own default for a method call; an unlock prompt waits longer
+
+
+class _Replayed:
+    """A stand-in connection handing back a reply already received, so that secretstorage's
+    own error mapping (``DBusAddressWrapper.send_and_get_reply``) judges replies that arrived
+    in a batch."""
+
+    def __init__(self, reply: Any) -> None:
+        self._reply = reply
+
+    def send_and_get_reply(self, _message: Any) -> Any:
+        return self._reply
+
+
+class _SecretServiceReader:
+    """Reads entries over one D-Bus connection and one encrypted session, with the default
+    collection unlocked once, as keyring's SecretService backend would (same attributes,
+    same collection, same unlock prompt). The lookups of one batch are sent together and
+    their replies collected after, and the secrets come back in one ``GetSecrets`` call:
+    two round trips for a batch where keyring makes about six per entry."""
+
+    def __init__(self) -> None:
+        import secretstorage
+
+        self.connection: Any = secretstorage.dbus_init()  # raises when there is no D-Bus
+        self._session: Any | None = None
+        self._unlocked = False
+
+    def close(self) -> None:
+        with suppress(Exception):
+            self.connection.close()
+
+    def open_session(self) -> None:
+        """The encrypted session (Diffie-Hellman, as secretstorage negotiates it)."""
+        if self._session is None:
+            from secretstorage.util import open_session
+
+            self._session = open_session(self.connection)
+
+    def read(self, service: str, usernames: list[str]) -> dict[str, str | None]:
+        """The secret of each ``(service, username)`` entry; None where there is none."""
+        from jeepney import DBusAddress, Properties, new_method_call
+        from secretstorage.exceptions import ItemNotFoundException
+
+        self.open_session()
+        collection = DBusAddress(
+            _DEFAULT_COLLECTION_ALIAS, _SECRET_BUS, _SECRET_PREFIX + "Collection"
+        )
+        searches = [
+            new_method_call(
+                collection, "SearchItems", "a{ss}", ({"username": name, "service": service},)
+            )
+            for name in usernames
+        ]
+        if self._unlocked:
+            found = self._exchange(collection, searches)
+        else:
+            try:
+                locked, *found = self._exchange(
+                    collection, [Properties(collection).get("Locked"), *searches]
+                )
+            except ItemNotFoundException as exc:
+                raise _NoDefaultCollection("no default collection") from exc
+            if locked[0][1]:
+                self._unlock([_DEFAULT_COLLECTION_ALIAS])
+                found = self._exchange(collection, searches)  # what a locked one hid
+            self._unlocked = True
+        paths = {
+            name: reply[0][0] for name, reply in zip(usernames, found, strict=True) if reply[0]
+        }
+        secrets = self._secrets(list(paths.values()))
+        return {
+            name: secrets[paths[name]].decode("utf-8") if name in paths else None
+            for name in usernames
+        }
+
+    def _secrets(self, paths: list[str]) -> dict[str, bytes]:
+        """The decrypted secrets of the items at ``paths``, in one call. An item the service
+        leaves out is unlocked (a prompt, as keyring asks per item) and asked for again."""
+        from secretstorage.exceptions import ItemNotFoundException, LockedException
+
+        if not paths:
+            return {}
+        secrets = self._get_secrets(paths)
+        missing = [path for path in paths if path not in secrets]
+        if missing:
+            self._unlock(missing)
+            secrets.update(self._get_secrets(missing))
+            if any(path not in secrets for path in missing):
+                if any(self._item_locked(path) for path in missing):
+                    raise LockedException("An item is locked.")
+                raise ItemNotFoundException("An item went away while being read.")
+        return secrets
+
+    def _get_secrets(self, paths: list[str]) -> dict[str, bytes]:
+        from jeepney import DBusAddress, DBusErrorResponse, new_method_call
+
+        assert self._session is not None
+        service = DBusAddress(_SECRET_PATH, _SECRET_BUS, _SECRET_PREFIX + "Service")
+        call = new_method_call(service, "GetSecrets", "aoo", (paths, self._session.object_path))
+        try:
+            [(secrets,)] = self._exchange(service, [call])
+        except DBusErrorResponse as exc:
+            if exc.name == _IS_LOCKED:  # some services refuse the whole call instead
+                return {}
+            raise
+        return {path: self._decrypt(secret) for path, secret in secrets.items()}
+
+    def _decrypt(self, secret: tuple[str, bytes, bytes, str]) -> bytes:
+        """One secret as the session sent it, decrypted as secretstorage's ``Item`` does
+        (AES-128-CBC with the session key, PKCS#7 padding)."""
+        from cryptography.hazmat.primitives import padding
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        _session, parameters, value, _content_type = secret
+        session = self._session
+        assert session is not None
+        if not session.encrypted:
+            return bytes(value)
+        cipher = Cipher(algorithms.AES(session.aes_key), modes.CBC(bytes(parameters)))
+        decryptor = cipher.decryptor()
+        padded = decryptor.update(bytes(value)) + decryptor.finalize()
+        unpadder = padding.PKCS7(128).unpadder()
+        return unpadder.update(padded) + unpadder.finalize()
+
+    def _unlock(self, paths: list[str]) -> None:
+        """Ask the service to unlock (it may prompt; the owner may dismiss it)."""
+        from secretstorage.exceptions import LockedException
+        from secretstorage.util import unlock_objects
+
+        unlock_objects(self.connection, paths)
+        if paths == [_DEFAULT_COLLECTION_ALIAS] and self._collection_locked():
+            raise LockedException("The collection is locked.")
+
+    def _collection_locked(self) -> bool:
+        from secretstorage.util import DBusAddressWrapper
+
+        collection = DBusAddressWrapper(
+            _DEFAULT_COLLECTION_ALIAS, _SECRET_PREFIX + "Collection", self.connection
+        )
+        return bool(collection.get_property("Locked"))
+
+    def _item_locked(self, path: str) -> bool:
+        from secretstorage.util import DBusAddressWrapper
+
+        item = DBusAddressWrapper(path, _SECRET_PREFIX + "Item", self.connection)
+        return bool(item.get_property("Locked"))
+
+    def _exchange(self, address: Any, messages: list[Any]) -> list[Any]:
+        """Send ``messages`` at once, then collect their replies (in order). An error reply
+        raises as secretstorage would raise it, once every reply has arrived."""
+        from jeepney.low_level import HeaderFields
+        from secretstorage.util import DBusAddressWrapper
+
+        connection = self.connection
+        serials = []
+        for message in messages:
+            serial = next(connection.outgoing_serial)
+            connection.send(message, serial=serial)
+            serials.append(serial)
+        replies: dict[int, Any] = {}
+        deadline = time.monotonic() + DBUS_CALL_SECONDS
+        while len(replies) < len(serials):
+            incoming = connection.receive(timeout=max(deadline - time.monotonic(), 0.0))
+            reply_to = incoming.header.fields.get(HeaderFields.reply_serial)
+            if reply_to in serials:
+                replies[reply_to] = incoming
+        return [
+            DBusAddressWrapper(
+                address.object_path, address.interface, _Replayed(replies[serial])
+            ).send_and_get_reply(message)
+            for serial, message in zip(serials, messages, strict=True)
+        ]
 
 
 class KeyringVault:
@@ -256,6 +494,10 @@ class KeyringVault:
         self._batched_reads = False  # inside load(): Secret Service reads share a connection
         self._reading: Any | None = None  # the collection those reads go through
         self._reading_until = 0.0  # monotonic time until which a next load() may reuse it
+        # Reads past keyring, straight to the Secret Service: None until first decided.
+        self._direct: bool | None = None if backend is None else False
+        self._reader: _SecretServiceReader | None = None
+        self._collection_seen = False  # the default collection's alias answered once
 
     @property
     def remembers(self) -> bool:
@@ -280,11 +522,55 @@ class KeyringVault:
         if read != probe:
             raise VaultUnavailableError("The keyring did not return what was stored in it.")
 
+    @property
+    def reads_directly(self) -> bool:
+        """True when reads go straight to the Secret Service, past ``keyring``."""
+        with self._lock:
+            return self._reads_directly()
+
+    def ensure_available(self) -> None:
+        """Report a missing keyring now (VaultUnavailableError) rather than at first use.
+
+        Where reads go straight to the Secret Service, this opens their connection and
+        encrypted session, kept for the loads that follow; keyring is asked only when no
+        Secret Service answers. A refusal or any other failure shows at the first read."""
+        with self._lock:
+            if not self._reads_directly():
+                self.backend  # noqa: B018 - resolves (and checks) keyring's backend
+                return
+            try:
+                self._open_reader().open_session()
+            except Exception as exc:
+                self._end_reading()
+                if not self._no_secret_service(exc):
+                    log.debug("keyring check deferred to the first read (%s)", type(exc).__name__)
+                    return
+                self._direct = False
+                self.backend  # noqa: B018 - keyring's ranking names what there is instead
+            else:
+                self._reading_until = time.monotonic() + READ_REUSE_SECONDS
+
+    def _reads_directly(self) -> bool:
+        if self._direct is None:
+            self._direct = _secret_service_by_default()
+        return self._direct
+
+    @staticmethod
+    def _no_secret_service(exc: BaseException) -> bool:
+        return "SecretServiceNotAvailableException" in {
+            type(item).__name__ for item in _causes(exc)
+        }
+
+    def _open_reader(self) -> _SecretServiceReader:
+        if self._reader is None:
+            self._reader = _SecretServiceReader()
+        return self._reader
+
     @contextmanager
     def _guard(self) -> Iterator[None]:
         try:
             yield
-        except VaultError:
+        except (VaultError, _NoSecretService, _NoDefaultCollection):
             raise
         except Exception as exc:
             error = _translate(exc)
@@ -292,6 +578,8 @@ class KeyringVault:
             raise error from None
 
     def _call(self, operation: Callable[[], T]) -> T:
+        if self._collection_seen:
+            self._pin_collection()
         with self._lock, self._guard():
             for attempt in range(TRANSIENT_RETRIES + 1):
                 try:
@@ -318,6 +606,60 @@ class KeyringVault:
     def _get(self, key: str) -> str | None:
         value = self._call(lambda: self._read(key))
         return value if isinstance(value, str) else None
+
+    def _get_many(self, keys: list[str]) -> dict[str, str | None]:
+        """The entries at ``keys`` (None where absent): in one batch straight from the Secret
+        Service where that is keyring's choice anyway, else one by one through keyring."""
+        if self._reads_directly():
+            if not self._batched_reads and time.monotonic() > self._reading_until:
+                self._end_reading()  # outside load(), only a fresh connection is reused
+            try:
+                return self._read_directly(keys)
+            except _NoSecretService:
+                if self._collection_seen:  # it answered before: now it is gone
+                    raise VaultUnavailableError("The keyring service is not available.") from None
+                log.debug("no Secret Service: asking keyring for its choice")
+                self._direct = False
+            except _NoDefaultCollection:
+                log.debug("no default collection: reading through keyring")
+        return {key: self._get(key) for key in keys}
+
+    def _read_directly(self, keys: list[str]) -> dict[str, str | None]:
+        with self._lock, self._guard():
+            for attempt in range(TRANSIENT_RETRIES + 1):
+                try:
+                    values = self._read_over_reader(keys)
+                except (_NoSecretService, _NoDefaultCollection) as exc:
+                    if attempt == TRANSIENT_RETRIES or isinstance(exc, _NoSecretService):
+                        raise
+                except Exception as exc:
+                    if attempt == TRANSIENT_RETRIES or not _transient(exc):
+                        raise
+                else:
+                    self._collection_seen = True
+                    return values
+                log.debug("Secret Service hiccup; trying again")
+            raise AssertionError("unreachable")
+
+    def _read_over_reader(self, keys: list[str]) -> dict[str, str | None]:
+        """A batch read over the kept reader, or a fresh one if that has gone stale."""
+        from secretstorage.exceptions import LockedException
+
+        if self._reader is not None:
+            try:
+                return self._reader.read(self._service, keys)
+            except LockedException:  # the owner refused to unlock: not asked twice
+                self._end_reading()
+                raise
+            except Exception:  # the kept connection may have gone stale: once more, anew
+                self._end_reading()
+        try:
+            return self._open_reader().read(self._service, keys)
+        except Exception as exc:
+            self._end_reading()  # a retry starts again from a fresh connection
+            if self._no_secret_service(exc):
+                raise _NoSecretService from exc
+            raise
 
     def _read(self, key: str) -> Any:
         backend = self.backend
@@ -370,6 +712,9 @@ class KeyringVault:
         if collection is not None:
             with suppress(Exception):
                 collection.connection.close()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
 
     def _set(self, key: str, value: str) -> None:
         self._call(lambda: self.backend.set_password(self._service, key, value))
@@ -392,44 +737,70 @@ class KeyringVault:
         return f"{connection_id}/{kind.value}/g{generation}/{index}"
 
     def _read_header(self, connection_id: str, kind: TokenKind) -> tuple[str, int] | None:
-        header = self._get(self._header_key(connection_id, kind))
-        if header is None:
-            return None
-        match = _HEADER.match(header)
-        if match is None:
-            log.warning("ignoring an unreadable vault entry for connection %s", connection_id)
-            return None
-        return match["gen"], int(match["count"])
+        return self._read_headers(connection_id, [kind])[kind]
+
+    def _read_headers(
+        self, connection_id: str, kinds: list[TokenKind]
+    ) -> dict[TokenKind, tuple[str, int] | None]:
+        keys = {kind: self._header_key(connection_id, kind) for kind in kinds}
+        entries = self._get_many(list(keys.values()))
+        headers: dict[TokenKind, tuple[str, int] | None] = {}
+        for kind, key in keys.items():
+            entry = entries[key]
+            match = _HEADER.match(entry) if entry is not None else None
+            if entry is not None and match is None:
+                log.warning("ignoring an unreadable vault entry for connection %s", connection_id)
+            headers[kind] = (match["gen"], int(match["count"])) if match is not None else None
+        return headers
 
     def load(self, connection_id: str, kind: TokenKind) -> str | None:
+        return self.load_many(connection_id, [kind])[kind]
+
+    def load_many(
+        self, connection_id: str, kinds: Iterable[TokenKind]
+    ) -> dict[TokenKind, str | None]:
+        """Several secrets of one connection: all headers in one batch, then all chunks."""
         _check_connection_id(connection_id)
+        wanted = list(dict.fromkeys(kinds))
+        values: dict[TokenKind, str | None] = dict.fromkeys(wanted)
+        if not wanted:
+            return values
         with self._lock, self._one_connection():
-            header = self._read_header(connection_id, kind)
+            pending = self._read_headers(connection_id, wanted)
             for _attempt in range(3):
-                if header is None:
-                    return None
-                value = self._read_chunks(connection_id, kind, *header)
-                if value is not None:
-                    return value
-                # Another process may have just replaced the value (and dropped the chunks
+                headers = {kind: header for kind, header in pending.items() if header}
+                if not headers:
+                    return values
+                chunks = self._read_chunks(connection_id, headers)
+                values.update((kind, value) for kind, value in chunks.items() if value is not None)
+                incomplete = [kind for kind, value in chunks.items() if value is None]
+                if not incomplete:
+                    return values
+                # Another process may have just replaced a value (and dropped the chunks
                 # read half-way): a changed header means "read again", not "damaged".
-                current = self._read_header(connection_id, kind)
-                if current == header:
-                    break
-                header = current
-            log.warning("a vault entry of connection %s is incomplete", connection_id)
-            return None
+                current = self._read_headers(connection_id, incomplete)
+                pending = {kind: current[kind] for kind in incomplete}
+                for kind in incomplete:
+                    if current[kind] == headers[kind]:
+                        log.warning("a vault entry of connection %s is incomplete", connection_id)
+                        del pending[kind]
+            if any(pending.values()):
+                log.warning("a vault entry of connection %s is incomplete", connection_id)
+            return values
 
     def _read_chunks(
-        self, connection_id: str, kind: TokenKind, generation: str, count: int
-    ) -> str | None:
-        parts: list[str] = []
-        for index in range(count):
-            part = self._get(self._chunk_key(connection_id, kind, generation, index))
-            if part is None:
-                return None
-            parts.append(part)
-        return "".join(parts)
+        self, connection_id: str, headers: dict[TokenKind, tuple[str, int]]
+    ) -> dict[TokenKind, str | None]:
+        keys = {
+            kind: [self._chunk_key(connection_id, kind, generation, i) for i in range(count)]
+            for kind, (generation, count) in headers.items()
+        }
+        parts = self._get_many([key for kind_keys in keys.values() for key in kind_keys])
+        values: dict[TokenKind, str | None] = {}
+        for kind, kind_keys in keys.items():
+            found = [parts[key] for key in kind_keys]
+            values[kind] = None if None in found else "".join(part or "" for part in found)
+        return values
 
     def store(self, connection_id: str, kind: TokenKind, value: str) -> None:
         _check_connection_id(connection_id)
@@ -481,5 +852,5 @@ def open_vault(remember: bool, *, backend: Any | None = None) -> TokenVault:
     if not remember:
         return MemoryVault()
     vault = KeyringVault(backend)
-    vault.backend  # noqa: B018 - resolve now so a missing keyring is reported up front
+    vault.ensure_available()  # a missing keyring is reported up front
     return vault
