@@ -5,7 +5,7 @@ builds and shows the window; once it has painted, shows the cached rows (read on
 of its own), then starts the core's event loop thread (``Bridge``), which sets up the log
 (redacted, rotating file in the log folder) and opens the ControlPoint; once it is open the
 window fills and refreshes. The window shows first because loading the
-core (pydantic models, HTTP, JWT, the last-known data) is most of the start-up time: nothing
+core (wire models, HTTP, keyring, the last-known data) is most of the start-up time: nothing
 under ``gui`` imports it (or asyncio) at module level, and it loads only after the first
 paint, which it would otherwise slow down by competing for the interpreter lock
 (tests/test_layers.py holds the list of what must wait).

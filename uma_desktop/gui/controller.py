@@ -105,7 +105,7 @@ def _exempt_long_lived_objects() -> None:
     """Leave everything that exists once the app is open out of future garbage collections.
 
     A full collection holds the interpreter lock while it walks every tracked object; with
-    Qt, pydantic and the app loaded that is 100+ ms, and the GUI thread would freeze for all
+    Qt and the app loaded that is 100+ ms, and the GUI thread would freeze for all
     of it. Called once, when the core is open, and without a collection first: the window is
     already on screen, and collecting here would be that very stall. What garbage exists at
     this moment is kept once; freezing after every load would keep each load's garbage, and
