@@ -171,7 +171,9 @@ def _epoch(moment: datetime | None) -> int | None:
 def _as_sent(epoch: float | None) -> int | float | None:
     """A time read back from the server (a float once parsed) as it most likely came: a
     whole number of seconds goes back as an integer."""
-    return int(epoch) if epoch is not None and epoch.is_integer() else epoch
+    if epoch is None:
+        return None
+    return int(epoch) if float(epoch).is_integer() else epoch
 
 
 def _checked(policies: list[PolicyDescription]) -> list[PolicyDescription]:
