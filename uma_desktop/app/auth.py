@@ -58,8 +58,8 @@ def default_vault(remember: bool) -> TokenVault:
 
 def has_saved_login(connection_id: str, vault: TokenVault) -> bool:
     """True when ``vault`` keeps a login of the connection (blocking: run it in a thread)."""
-    kinds = (TokenKind.REFRESH, TokenKind.SESSION)
-    return any(vault.load(connection_id, kind) is not None for kind in kinds)
+    kept = vault.load_many(connection_id, (TokenKind.REFRESH, TokenKind.SESSION))
+    return any(value is not None for value in kept.values())
 
 
 def login_scopes(kind: BackendKind, metadata: AuthorizationServerMetadata) -> tuple[str, ...]:
