@@ -15,7 +15,7 @@ Keyring calls may block on an unlock prompt: call the vault from a worker thread
 ``TokenSession`` does, via ``asyncio.to_thread``).
 
 On Linux, when keyring would pick the Secret Service anyway, reads skip ``keyring`` and talk
-to the Secret Service through ``secretstorage`` directly (see ``_SecretServiceReader``): one
+to the Secret Service through ``secretstorage`` directly (``secret_service.py``): one
 connection, one encrypted session and one unlock per load, the lookups of a batch sent
 together and their secrets fetched in one call. Writes and deletes still go through keyring.
 """
@@ -40,6 +40,11 @@ from uma_desktop.errors import (
     VaultLockedError,
     VaultTooLargeError,
     VaultUnavailableError,
+)
+from uma_desktop.oauth.secret_service import (
+    DEFAULT_COLLECTION_ALIAS,
+    NoDefaultCollection,
+    SecretServiceReader,
 )
 
 log = logging.getLogger(__name__)
@@ -257,7 +262,6 @@ def _translate(exc: BaseException) -> VaultError:
 
 
 _SECRET_SERVICE = "keyring.backends.SecretService.Keyring"
-_DEFAULT_COLLECTION_ALIAS = "/org/freedesktop/secrets/aliases/default"
 TRANSIENT_RETRIES = 2  # a busy Secret Service now and then loses an item or a collection
 READ_REUSE_SECONDS = 2.0
 
@@ -298,191 +302,6 @@ class _NoSecretService(Exception):
     """No Secret Service answers: keyring's own ranking decides what the vault uses."""
 
 
-class _NoDefaultCollection(Exception):
-    """The default collection's alias led nowhere (it does not exist yet, or a busy service
-    lost it): keyring's path decides, which creates the collection as it always did."""
-
-
-_SECRET_BUS = "org.freedesktop.secrets"
-_SECRET_PATH = "/org/freedesktop/secrets"
-_SECRET_PREFIX = "org.freedesktop.Secret."
-_IS_LOCKED = "org.freedesktop.Secret.Error.IsLocked"
-DBUS_CALL_SECONDS = 25.0  # D-Bus's own default for a method call; an unlock prompt waits longer
-
-
-class _Replayed:
-    """A stand-in connection handing back a reply already received, so that secretstorage's
-    own error mapping (``DBusAddressWrapper.send_and_get_reply``) judges replies that arrived
-    in a batch."""
-
-    def __init__(self, reply: Any) -> None:
-        self._reply = reply
-
-    def send_and_get_reply(self, _message: Any) -> Any:
-        return self._reply
-
-
-class _SecretServiceReader:
-    """Reads entries over one D-Bus connection and one encrypted session, with the default
-    collection unlocked once, as keyring's SecretService backend would (same attributes,
-    same collection, same unlock prompt). The lookups of one batch are sent together and
-    their replies collected after, and the secrets come back in one ``GetSecrets`` call:
-    two round trips for a batch where keyring makes about six per entry."""
-
-    def __init__(self) -> None:
-        import secretstorage
-
-        self.connection: Any = secretstorage.dbus_init()  # raises when there is no D-Bus
-        self._session: Any | None = None
-        self._unlocked = False
-
-    def close(self) -> None:
-        with suppress(Exception):
-            self.connection.close()
-
-    def open_session(self) -> None:
-        """The encrypted session (Diffie-Hellman, as secretstorage negotiates it)."""
-        if self._session is None:
-            from secretstorage.util import open_session
-
-            self._session = open_session(self.connection)
-
-    def read(self, service: str, usernames: list[str]) -> dict[str, str | None]:
-        """The secret of each ``(service, username)`` entry; None where there is none."""
-        from jeepney import DBusAddress, Properties, new_method_call
-        from secretstorage.exceptions import ItemNotFoundException
-
-        self.open_session()
-        collection = DBusAddress(
-            _DEFAULT_COLLECTION_ALIAS, _SECRET_BUS, _SECRET_PREFIX + "Collection"
-        )
-        searches = [
-            new_method_call(
-                collection, "SearchItems", "a{ss}", ({"username": name, "service": service},)
-            )
-            for name in usernames
-        ]
-        if self._unlocked:
-            found = self._exchange(collection, searches)
-        else:
-            try:
-                locked, *found = self._exchange(
-                    collection, [Properties(collection).get("Locked"), *searches]
-                )
-            except ItemNotFoundException as exc:
-                raise _NoDefaultCollection("no default collection") from exc
-            if locked[0][1]:
-                self._unlock([_DEFAULT_COLLECTION_ALIAS])
-                found = self._exchange(collection, searches)  # what a locked one hid
-            self._unlocked = True
-        paths = {
-            name: reply[0][0] for name, reply in zip(usernames, found, strict=True) if reply[0]
-        }
-        secrets = self._secrets(list(paths.values()))
-        return {
-            name: secrets[paths[name]].decode("utf-8") if name in paths else None
-            for name in usernames
-        }
-
-    def _secrets(self, paths: list[str]) -> dict[str, bytes]:
-        """The decrypted secrets of the items at ``paths``, in one call. An item the service
-        leaves out is unlocked (a prompt, as keyring asks per item) and asked for again."""
-        from secretstorage.exceptions import ItemNotFoundException, LockedException
-
-        if not paths:
-            return {}
-        secrets = self._get_secrets(paths)
-        missing = [path for path in paths if path not in secrets]
-        if missing:
-            self._unlock(missing)
-            secrets.update(self._get_secrets(missing))
-            if any(path not in secrets for path in missing):
-                if any(self._item_locked(path) for path in missing):
-                    raise LockedException("An item is locked.")
-                raise ItemNotFoundException("An item went away while being read.")
-        return secrets
-
-    def _get_secrets(self, paths: list[str]) -> dict[str, bytes]:
-        from jeepney import DBusAddress, DBusErrorResponse, new_method_call
-
-        assert self._session is not None
-        service = DBusAddress(_SECRET_PATH, _SECRET_BUS, _SECRET_PREFIX + "Service")
-        call = new_method_call(service, "GetSecrets", "aoo", (paths, self._session.object_path))
-        try:
-            [(secrets,)] = self._exchange(service, [call])
-        except DBusErrorResponse as exc:
-            if exc.name == _IS_LOCKED:  # some services refuse the whole call instead
-                return {}
-            raise
-        return {path: self._decrypt(secret) for path, secret in secrets.items()}
-
-    def _decrypt(self, secret: tuple[str, bytes, bytes, str]) -> bytes:
-        """One secret as the session sent it, decrypted as secretstorage's ``Item`` does
-        (AES-128-CBC with the session key, PKCS#7 padding)."""
-        from cryptography.hazmat.primitives import padding
-        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-        _session, parameters, value, _content_type = secret
-        session = self._session
-        assert session is not None
-        if not session.encrypted:
-            return bytes(value)
-        cipher = Cipher(algorithms.AES(session.aes_key), modes.CBC(bytes(parameters)))
-        decryptor = cipher.decryptor()
-        padded = decryptor.update(bytes(value)) + decryptor.finalize()
-        unpadder = padding.PKCS7(128).unpadder()
-        return unpadder.update(padded) + unpadder.finalize()
-
-    def _unlock(self, paths: list[str]) -> None:
-        """Ask the service to unlock (it may prompt; the owner may dismiss it)."""
-        from secretstorage.exceptions import LockedException
-        from secretstorage.util import unlock_objects
-
-        unlock_objects(self.connection, paths)
-        if paths == [_DEFAULT_COLLECTION_ALIAS] and self._collection_locked():
-            raise LockedException("The collection is locked.")
-
-    def _collection_locked(self) -> bool:
-        from secretstorage.util import DBusAddressWrapper
-
-        collection = DBusAddressWrapper(
-            _DEFAULT_COLLECTION_ALIAS, _SECRET_PREFIX + "Collection", self.connection
-        )
-        return bool(collection.get_property("Locked"))
-
-    def _item_locked(self, path: str) -> bool:
-        from secretstorage.util import DBusAddressWrapper
-
-        item = DBusAddressWrapper(path, _SECRET_PREFIX + "Item", self.connection)
-        return bool(item.get_property("Locked"))
-
-    def _exchange(self, address: Any, messages: list[Any]) -> list[Any]:
-        """Send ``messages`` at once, then collect their replies (in order). An error reply
-        raises as secretstorage would raise it, once every reply has arrived."""
-        from jeepney.low_level import HeaderFields
-        from secretstorage.util import DBusAddressWrapper
-
-        connection = self.connection
-        serials = []
-        for message in messages:
-            serial = next(connection.outgoing_serial)
-            connection.send(message, serial=serial)
-            serials.append(serial)
-        replies: dict[int, Any] = {}
-        deadline = time.monotonic() + DBUS_CALL_SECONDS
-        while len(replies) < len(serials):
-            incoming = connection.receive(timeout=max(deadline - time.monotonic(), 0.0))
-            reply_to = incoming.header.fields.get(HeaderFields.reply_serial)
-            if reply_to in serials:
-                replies[reply_to] = incoming
-        return [
-            DBusAddressWrapper(
-                address.object_path, address.interface, _Replayed(replies[serial])
-            ).send_and_get_reply(message)
-            for serial, message in zip(serials, messages, strict=True)
-        ]
-
-
 class KeyringVault:
     """Secrets in the OS keyring via ``keyring``, chunked, on an allow-listed backend only."""
 
@@ -496,7 +315,7 @@ class KeyringVault:
         self._reading_until = 0.0  # monotonic time until which a next load() may reuse it
         # Reads past keyring, straight to the Secret Service: None until first decided.
         self._direct: bool | None = None if backend is None else False
-        self._reader: _SecretServiceReader | None = None
+        self._reader: SecretServiceReader | None = None
         self._collection_seen = False  # the default collection's alias answered once
 
     @property
@@ -561,16 +380,16 @@ class KeyringVault:
             type(item).__name__ for item in _causes(exc)
         }
 
-    def _open_reader(self) -> _SecretServiceReader:
+    def _open_reader(self) -> SecretServiceReader:
         if self._reader is None:
-            self._reader = _SecretServiceReader()
+            self._reader = SecretServiceReader()
         return self._reader
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
         try:
             yield
-        except (VaultError, _NoSecretService, _NoDefaultCollection):
+        except (VaultError, _NoSecretService, NoDefaultCollection):
             raise
         except Exception as exc:
             error = _translate(exc)
@@ -601,7 +420,7 @@ class KeyringVault:
         if backend_name(backend) == _SECRET_SERVICE and not hasattr(
             backend, "preferred_collection"
         ):
-            backend.preferred_collection = _DEFAULT_COLLECTION_ALIAS
+            backend.preferred_collection = DEFAULT_COLLECTION_ALIAS
 
     def _get(self, key: str) -> str | None:
         value = self._call(lambda: self._read(key))
@@ -620,7 +439,7 @@ class KeyringVault:
                     raise VaultUnavailableError("The keyring service is not available.") from None
                 log.debug("no Secret Service: asking keyring for its choice")
                 self._direct = False
-            except _NoDefaultCollection:
+            except NoDefaultCollection:
                 log.debug("no default collection: reading through keyring")
         return {key: self._get(key) for key in keys}
 
@@ -629,7 +448,7 @@ class KeyringVault:
             for attempt in range(TRANSIENT_RETRIES + 1):
                 try:
                     values = self._read_over_reader(keys)
-                except (_NoSecretService, _NoDefaultCollection) as exc:
+                except (_NoSecretService, NoDefaultCollection) as exc:
                     if attempt == TRANSIENT_RETRIES or isinstance(exc, _NoSecretService):
                         raise
                 except Exception as exc:
