@@ -28,7 +28,7 @@ SupportVaultFactory = Callable[[], TokenVault]
 
 def default_support_vault() -> TokenVault:
     vault = KeyringVault(service=SUPPORT_SERVICE)
-    vault.backend  # noqa: B018 - a missing keyring is reported up front
+    vault.ensure_available()  # a missing keyring is reported up front
     return vault
 
 
