@@ -70,43 +70,6 @@ def test_a_long_token_round_trips_in_chunks_under_the_windows_limit(
     assert KeyringVault(real_keyring, service=service).load("conn-1", TokenKind.REFRESH) == token
 
 
-def test_reading_a_chunked_token_opens_one_secret_service_connection(
-    real_keyring: Any, service: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """keyring connects anew for every entry; a load of header + chunks connects once, and
-    the loads that follow at once (a resumed sign-in reads three tokens) reuse it."""
-    import secretstorage
-
-    from uma_desktop.oauth import vault as vault_module
-
-    vault = KeyringVault(real_keyring, service=service)
-    token = fake_jwt(5000)
-    vault.store("conn-1", TokenKind.REFRESH, token)
-    vault.store("conn-1", TokenKind.ID, "id-token-value")
-    connections: list[Any] = []
-    connect = secretstorage.dbus_init
-
-    def counted_connect() -> Any:
-        connections.append(connect())
-        return connections[-1]
-
-    monkeypatch.setattr(secretstorage, "dbus_init", counted_connect)
-    assert vault.load("conn-1", TokenKind.REFRESH) == token
-    assert len(connections) == 1
-    assert vault.load("conn-1", TokenKind.ID) == "id-token-value"
-    assert vault.load("conn-1", TokenKind.ACCESS) is None
-    assert len(connections) == 1
-
-    connections[0].close()  # a kept connection that went away: the next load connects anew
-    assert vault.load("conn-1", TokenKind.REFRESH) == token
-    assert len(connections) == 2
-
-    monkeypatch.setattr(vault_module, "READ_REUSE_SECONDS", -1.0)
-    assert vault.load("conn-1", TokenKind.ID) == "id-token-value"  # still within the window
-    assert vault.load("conn-1", TokenKind.ID) == "id-token-value"  # past it: a new one
-    assert len(connections) == 3
-
-
 def test_replacing_a_token_leaves_no_old_chunks_and_kinds_are_separate(
     real_keyring: Any, service: str
 ) -> None:
@@ -347,6 +310,25 @@ def test_direct_reads_return_what_keyring_wrote_in_one_two_and_five_chunks(
     for kind, value in values.items():
         assert direct.load("conn-1", kind) == value
     assert KeyringVault(service=service).load_many("conn-1", list(values)) == values
+
+
+def test_a_keyring_set_to_the_secret_service_is_read_directly_and_others_through_keyring(
+    real_keyring: Any, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """keyring configured (here by its environment variable) for the Secret Service: reads
+    still go straight to it. A backend handed in is always read through keyring."""
+    from keyring import core
+
+    monkeypatch.setattr(core, "_keyring_backend", None)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.SecretService.Keyring")
+    KeyringVault(real_keyring, service=service).store("conn-1", TokenKind.ID, "id-token")
+
+    configured = KeyringVault(service=service)
+    assert configured.reads_directly
+    assert configured.load("conn-1", TokenKind.ID) == "id-token"
+    handed_in = KeyringVault(real_keyring, service=service)
+    assert not handed_in.reads_directly
+    assert handed_in.load("conn-1", TokenKind.ID) == "id-token"
 
 
 @pytest.mark.usefixtures("keyring_unconfigured")

@@ -311,7 +311,6 @@ class KeyringVault:
         self._service = service
         self._lock = threading.RLock()
         self._batched_reads = False  # inside load(): Secret Service reads share a connection
-        self._reading: Any | None = None  # the collection those reads go through
         self._reading_until = 0.0  # monotonic time until which a next load() may reuse it
         # Reads past keyring, straight to the Secret Service: None until first decided.
         self._direct: bool | None = None if backend is None else False
@@ -370,8 +369,13 @@ class KeyringVault:
                 self._reading_until = time.monotonic() + READ_REUSE_SECONDS
 
     def _reads_directly(self) -> bool:
+        """Straight to the Secret Service where keyring would use it too: decided without
+        loading keyring when nothing is configured, else by the backend keyring resolves to.
+        A backend handed in (a test, a caller's choice) is always read through keyring."""
         if self._direct is None:
-            self._direct = _secret_service_by_default()
+            self._direct = (
+                _secret_service_by_default() or backend_name(self.backend) == _SECRET_SERVICE
+            )
         return self._direct
 
     @staticmethod
@@ -423,7 +427,7 @@ class KeyringVault:
             backend.preferred_collection = DEFAULT_COLLECTION_ALIAS
 
     def _get(self, key: str) -> str | None:
-        value = self._call(lambda: self._read(key))
+        value = self._call(lambda: self.backend.get_password(self._service, key))
         return value if isinstance(value, str) else None
 
     def _get_many(self, keys: list[str]) -> dict[str, str | None]:
@@ -480,44 +484,12 @@ class KeyringVault:
                 raise _NoSecretService from exc
             raise
 
-    def _read(self, key: str) -> Any:
-        backend = self.backend
-        if not (self._batched_reads and backend_name(backend) == _SECRET_SERVICE):
-            return backend.get_password(self._service, key)
-        # keyring opens a D-Bus connection and an encrypted session for every entry, and a
-        # token is several entries: loads share both (see ``_one_connection``).
-        if self._reading is not None:
-            from keyring.errors import KeyringLocked
-
-            try:
-                return self._read_over(self._reading, backend, key)
-            except KeyringLocked:  # the owner refused to unlock: not asked twice
-                self._end_reading()
-                raise
-            except Exception:  # the kept connection may have gone stale: once more, anew
-                self._end_reading()
-        try:
-            self._reading = backend.get_preferred_collection()  # unlocks, as keyring does
-            return self._read_over(self._reading, backend, key)
-        except Exception:
-            self._end_reading()  # a retry starts again from a fresh connection
-            raise
-
-    def _read_over(self, collection: Any, backend: Any, key: str) -> str | None:
-        for item in collection.search_items(backend._query(self._service, key)):
-            backend.unlock(item)
-            secret: bytes = item.get_secret()
-            if collection.session is None:
-                collection.session = item.session  # the next entries reuse it
-            return secret.decode("utf-8")
-        return None
-
     @contextmanager
     def _one_connection(self) -> Iterator[None]:
-        """Reads of one load() share a Secret Service connection and encrypted session, and
-        so do the loads that follow within ``READ_REUSE_SECONDS`` (resuming a sign-in reads
-        the refresh, ID and access token one after the other); an older one is closed."""
-        if self._reading is not None and time.monotonic() > self._reading_until:
+        """Direct reads of one load() share a Secret Service connection and encrypted session,
+        and so do the loads that follow within ``READ_REUSE_SECONDS``; an older one is
+        closed."""
+        if self._reader is not None and time.monotonic() > self._reading_until:
             self._end_reading()
         self._batched_reads = True
         try:
@@ -527,10 +499,6 @@ class KeyringVault:
             self._reading_until = time.monotonic() + READ_REUSE_SECONDS
 
     def _end_reading(self) -> None:
-        collection, self._reading = self._reading, None
-        if collection is not None:
-            with suppress(Exception):
-                collection.connection.close()
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.close()
